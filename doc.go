@@ -1,0 +1,2 @@
+// Package sesame provides web sessions for net/http.
+package sesame
