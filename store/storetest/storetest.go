@@ -1,0 +1,111 @@
+// Package storetest is the conformance suite that every sesame.Store must
+// pass. It turns the contract written in the Store and UserIndex doc
+// comments into tests, so that the memory, file, bbolt, Redis, PostgreSQL,
+// MySQL and memcached stores all mean the same thing by "version",
+// "conflict" and "expired".
+//
+// A store's own tests call Run with a function that returns a fresh, empty
+// store:
+//
+//	func TestConformance(t *testing.T) {
+//		storetest.Run(t, func(t *testing.T) sesame.Store {
+//			s, err := mystore.Open(t.TempDir())
+//			if err != nil {
+//				t.Fatal(err)
+//			}
+//			t.Cleanup(func() { s.Close() })
+//			return s
+//		})
+//	}
+//
+// Run calls newStore once for each of its subtests. The subtests run one
+// after another, never in parallel, so a newStore for a shared server may
+// empty it (FLUSHDB, TRUNCATE) or hand out a fresh key prefix or database;
+// it must report setup failures with t.Fatal and release the store with
+// t.Cleanup. Keys are random 43-character base64url strings, as the
+// Manager makes them.
+//
+// The suite checks expiry on the wall clock: it saves records that expire
+// about 1.2 s ahead and polls for up to about 3.5 s, which allows for
+// servers whose expiry has 1-second resolution. The whole suite takes a
+// little over that.
+//
+// Stores that also implement sesame.UserIndex get its subtests too; for
+// other stores those are skipped with a note in the log.
+//
+// Run an individual property with the usual filter, e.g.
+//
+//	go test -run 'TestConformance/SaveWithWrongVersionConflicts'
+package storetest
+
+import (
+	"testing"
+
+	"github.com/sesame-go/sesame"
+)
+
+// Run checks that the stores newStore makes keep the sesame.Store contract
+// (and the sesame.UserIndex contract, when they implement it). Each subtest
+// gets its own store from newStore, which must be empty.
+func Run(t *testing.T, newStore func(t *testing.T) sesame.Store) {
+	t.Helper()
+	for _, p := range suite() {
+		t.Run(p.name, func(t *testing.T) { p.run(t, fresh(t, newStore)) })
+	}
+	t.Run("UserIndex", func(t *testing.T) {
+		if _, ok := fresh(t, newStore).(sesame.UserIndex); !ok {
+			t.Skip("the store does not implement sesame.UserIndex; its checks are skipped")
+		}
+		for _, p := range userIndexSuite() {
+			t.Run(p.name, func(t *testing.T) {
+				s := fresh(t, newStore)
+				ui, ok := s.(sesame.UserIndex)
+				if !ok {
+					t.Fatal("newStore returned a store without sesame.UserIndex after one with it")
+				}
+				p.run(t, s, ui)
+			})
+		}
+	})
+}
+
+// fresh returns a new store from newStore, failing the test on nil.
+func fresh(t *testing.T, newStore func(t *testing.T) sesame.Store) sesame.Store {
+	t.Helper()
+	s := newStore(t)
+	if s == nil {
+		t.Fatal("newStore returned a nil Store")
+	}
+	return s
+}
+
+// property is one subtest of the suite: a name that says what it proves
+// and the test itself, run on a fresh store.
+type property struct {
+	name string
+	run  func(t *testing.T, s sesame.Store)
+}
+
+// suite lists every property, in the order Run checks them.
+func suite() []property {
+	return []property{
+		{"LoadOfMissingKeyIsNotFound", testLoadMissing},
+		{"SaveNewThenLoadReturnsSameBytesAndVersion", testSaveNewThenLoad},
+		{"SaveNewOnExistingKeyConflictsAndChangesNothing", testSaveNewOnExisting},
+		{"SaveWithCurrentVersionReplacesValueAndChangesVersion", testSaveWithCurrentVersion},
+		{"SaveWithWrongVersionConflictsAndChangesNothing", testSaveWithWrongVersion},
+		{"SaveWithVersionOnMissingKeyConflicts", testSaveWithVersionOnMissing},
+		{"DeleteRemovesRecord", testDelete},
+		{"DeleteOfMissingKeyIsNotAnError", testDeleteMissing},
+		{"SaveAfterDeleteDoesNotResurrect", testNoResurrection},
+		{"SaveCopiesValue", testSaveCopiesValue},
+		{"EmptyValueIsStoredNotMissing", testEmptyValue},
+		{"ValuesRoundTripExactly", testValuesRoundTrip},
+		{"InvalidKeysAreRejected", testInvalidKeys},
+		{"LongestValidKeyIsAccepted", testLongestKey},
+		{"ConcurrentIncrementsLoseNoUpdates", testConcurrentIncrements},
+		{"ConcurrentCreatesHaveExactlyOneWinner", testConcurrentCreates},
+		{"DoneContextFailsWithoutChanges", testDoneContext},
+		{"ExpiredRecordIsGone", testExpiry},
+	}
+}

@@ -1,0 +1,139 @@
+package storetest
+
+import (
+	"context"
+	"math"
+	"testing"
+
+	"github.com/sesame-go/sesame"
+)
+
+func testLoadMissing(t *testing.T, s sesame.Store) {
+	wantNotFound(t, s, newKey())
+}
+
+func testSaveNewThenLoad(t *testing.T, s sesame.Store) {
+	key, value := newKey(), []byte("first value")
+	v := save(t, s, key, value, 0, live(""))
+	wantRecord(t, s, key, value, v)
+}
+
+func testSaveNewOnExisting(t *testing.T, s sesame.Store) {
+	key, value := newKey(), []byte("original")
+	v := save(t, s, key, value, 0, live(""))
+	_, err := s.Save(t.Context(), key, []byte("intruder"), 0, live(""))
+	wantConflict(t, err, "Save with version 0 on an existing key")
+	wantRecord(t, s, key, value, v)
+}
+
+func testSaveWithCurrentVersion(t *testing.T, s sesame.Store) {
+	key := newKey()
+	seen := map[uint64]bool{}
+	var v uint64
+	for i, value := range []string{"one", "two", "three", "four", "five"} {
+		v = save(t, s, key, []byte(value), v, live(""))
+		if seen[v] {
+			t.Fatalf("save %d returned version %d, which an earlier save of the key already had", i+1, v)
+		}
+		seen[v] = true
+		wantRecord(t, s, key, []byte(value), v)
+	}
+}
+
+func testSaveWithWrongVersion(t *testing.T, s sesame.Store) {
+	tests := []struct {
+		name    string
+		version func(stale, current uint64) uint64
+	}{
+		{"stale version", func(stale, _ uint64) uint64 { return stale }},
+		{"next version", func(_, current uint64) uint64 { return current + 1 }},
+		{"previous number", func(_, current uint64) uint64 { return current - 1 }},
+		{"made-up version", func(_, current uint64) uint64 { return current ^ 0x5a5a_0000_5a5a }},
+		{"maximum version", func(_, _ uint64) uint64 { return math.MaxUint64 }},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			key := newKey()
+			stale := save(t, s, key, []byte("old"), 0, live(""))
+			current := save(t, s, key, []byte("current"), stale, live(""))
+			wrong := tc.version(stale, current)
+			if wrong == current || wrong == 0 {
+				t.Skipf("the store's version %d happens to be the test's wrong version", current)
+			}
+			_, err := s.Save(t.Context(), key, []byte("lost update"), wrong, live(""))
+			wantConflict(t, err, "Save with a version the store does not hold")
+			wantRecord(t, s, key, []byte("current"), current)
+		})
+	}
+}
+
+func testSaveWithVersionOnMissing(t *testing.T, s sesame.Store) {
+	for _, version := range []uint64{1, 2, 1 << 40, math.MaxUint64} {
+		key := newKey()
+		_, err := s.Save(t.Context(), key, []byte("ghost"), version, live(""))
+		wantConflict(t, err, "Save with a non-zero version on a missing key")
+		wantNotFound(t, s, key)
+	}
+}
+
+func testDelete(t *testing.T, s sesame.Store) {
+	key, other := newKey(), newKey()
+	save(t, s, key, []byte("doomed"), 0, live(""))
+	vOther := save(t, s, other, []byte("bystander"), 0, live(""))
+	if err := s.Delete(t.Context(), key); err != nil {
+		t.Fatalf("Delete: %v", err)
+	}
+	wantNotFound(t, s, key)
+	wantRecord(t, s, other, []byte("bystander"), vOther)
+}
+
+func testDeleteMissing(t *testing.T, s sesame.Store) {
+	key := newKey()
+	if err := s.Delete(t.Context(), key); err != nil {
+		t.Fatalf("Delete of a key never saved: %v", err)
+	}
+	save(t, s, key, []byte("x"), 0, live(""))
+	for i := range 2 {
+		if err := s.Delete(t.Context(), key); err != nil {
+			t.Fatalf("Delete %d of a saved key: %v", i+1, err)
+		}
+	}
+}
+
+// testNoResurrection is rule 5 of the design: a request that read a record
+// before it was destroyed must not write it back.
+func testNoResurrection(t *testing.T, s sesame.Store) {
+	key := newKey()
+	v := save(t, s, key, []byte("session"), 0, live(""))
+	if err := s.Delete(t.Context(), key); err != nil {
+		t.Fatalf("Delete: %v", err)
+	}
+	_, err := s.Save(t.Context(), key, []byte("in-flight write"), v, live(""))
+	wantConflict(t, err, "Save with the version read before Delete")
+	wantNotFound(t, s, key)
+
+	// The key itself is not burnt: it can be created again.
+	v2 := save(t, s, key, []byte("new session"), 0, live(""))
+	wantRecord(t, s, key, []byte("new session"), v2)
+}
+
+// op is one Store method, called with a given context and key; tests that
+// must hold for every method list them in tables.
+type op struct {
+	name string
+	call func(ctx context.Context, s sesame.Store, key string) error
+}
+
+var storeOps = []op{
+	{"Load", func(ctx context.Context, s sesame.Store, key string) error {
+		_, _, err := s.Load(ctx, key)
+		return err
+	}},
+	{"Save", func(ctx context.Context, s sesame.Store, key string) error {
+		_, err := s.Save(ctx, key, []byte("value"), 0, live(""))
+		return err
+	}},
+	{"Delete", func(ctx context.Context, s sesame.Store, key string) error {
+		return s.Delete(ctx, key)
+	}},
+}
