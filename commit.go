@@ -1,0 +1,343 @@
+package sesame
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"net/http"
+	"time"
+)
+
+// maxAttempts bounds the reload-and-reapply loop when saves conflict.
+const maxAttempts = 32
+
+// tombstoneTTL is how long a store may keep the marker left on a renewed
+// session's old key if deleting it fails; the marker is dead either way.
+const tombstoneTTL = time.Minute
+
+// recordState is what a store held under a key.
+type recordState uint8
+
+const (
+	recordLive recordState = iota
+	recordMissing
+	recordCorrupt
+	recordDead
+	recordExpired
+)
+
+// fetch loads and checks the record under key. Only a store failure is an
+// error; everything else is a state.
+func (m *Manager) fetch(ctx context.Context, key string, now int64) (record, uint64, recordState, error) {
+	var rec record
+	val, ver, err := m.store.Load(ctx, key)
+	switch {
+	case errors.Is(err, ErrNotFound):
+		return rec, 0, recordMissing, nil
+	case err != nil:
+		return rec, 0, recordMissing, fmt.Errorf("sesame: loading session %s: %w", shortKey(key), err)
+	case decodeRecord(val, &rec) != nil:
+		return rec, 0, recordCorrupt, nil
+	case rec.flags&flagDead != 0:
+		return rec, 0, recordDead, nil
+	case rec.expired(now):
+		return rec, 0, recordExpired, nil
+	}
+	return rec, ver, recordLive, nil
+}
+
+// dirty reports whether the request changed anything that must be saved.
+func (s *Session) dirty() bool {
+	return len(s.ops) > 0 || s.renew || s.loginUser != "" || s.remember != 0
+}
+
+// forget drops the request's pending changes.
+func (s *Session) forget() {
+	s.ops, s.renew, s.loginUser, s.remember = s.ops[:0], false, "", 0
+}
+
+// commit saves what the request changed. late means the response header
+// has been sent, so nothing that needs a Set-Cookie can be done. The
+// caller holds s.mu.
+func (s *Session) commit(late bool) error {
+	if !s.loaded {
+		return nil
+	}
+	if s.loadErr != nil {
+		if s.dirty() || s.dropKey != "" {
+			s.forget()
+			s.dropKey = ""
+			return fmt.Errorf("sesame: session changes not saved: %w", s.loadErr)
+		}
+		return nil
+	}
+	ctx := s.req.Context()
+	now := s.m.nowMS()
+	if !late {
+		addVary(s.w.Header(), "Cookie")
+	}
+	if s.dropKey != "" {
+		key := s.dropKey
+		s.dropKey = ""
+		if err := s.m.store.Delete(ctx, key); err != nil {
+			return fmt.Errorf("sesame: destroying session %s: %w", shortKey(key), err)
+		}
+		s.m.emit(ctx, EventDestroyed, key, "")
+		s.clearCookie = s.hadCookie || s.sentCookie
+	}
+	var err error
+	needNew := s.dirty() && (s.key == "" || s.renew)
+	switch {
+	case late && (needNew || s.remember != 0):
+		s.forget()
+		return ErrHeadersWritten
+	case needNew:
+		err = s.saveNew(ctx, now)
+	case s.dirty():
+		err = s.saveExisting(ctx, now)
+	case s.key != "" && now-s.rec.lastSeen >= s.m.touchStep:
+		s.touch(ctx, now)
+	}
+	if err == nil && !late {
+		s.writeCookie()
+	}
+	return err
+}
+
+// header returns the header of the record to save: the one read, with the
+// request's changes and the idle deadline extended from now.
+func (s *Session) header(now int64) record {
+	h := s.rec
+	h.data, h.n = nil, 0
+	if h.created == 0 || s.loginUser != "" {
+		h.created = now
+		h.deadline = now + s.m.lifetime
+	}
+	if s.loginUser != "" {
+		h.user = s.loginUser
+		h.userAgent = truncate(s.req.UserAgent(), maxMetaLen)
+		h.ip = truncate(s.m.clientIP(s.req), maxMetaLen)
+	}
+	switch s.remember {
+	case 1:
+		h.flags |= flagRemember
+	case -1:
+		h.flags &^= flagRemember
+	}
+	h.lastSeen = now
+	h.idleDeadline = min(now+s.m.idle, h.deadline)
+	return h
+}
+
+func truncate(s string, n int) string {
+	if len(s) > n {
+		return s[:n]
+	}
+	return s
+}
+
+// encode returns the record to save: header h and the data as it stands.
+func (s *Session) encode(h *record) []byte {
+	keys := s.keys()
+	size := 48 + len(h.user) + len(h.userAgent) + len(h.ip) + len(s.rec.data)
+	for _, o := range s.ops {
+		size += len(o.key) + len(o.value) + 4
+	}
+	b := appendRecordHeader(make([]byte, 0, size), h, len(keys))
+	for _, k := range keys {
+		v, _ := s.current(k)
+		b = appendEntry(b, k, v)
+	}
+	return b
+}
+
+// adopt makes a just-saved record the session's state. enc was produced
+// by encode, so it decodes.
+func (s *Session) adopt(id sessionID, key string, version uint64, enc []byte) {
+	s.id, s.key, s.version = id, key, version
+	_ = decodeRecord(enc, &s.rec)
+	s.forget()
+}
+
+// opts are the store options for saving header h.
+func opts(h *record) SaveOptions {
+	return SaveOptions{ExpiresAt: time.UnixMilli(h.idleDeadline), User: h.user}
+}
+
+// saveNew saves the session under a new id: a new session's first save, a
+// Renew or a Login. The old record, if any, is retired first, conditionally
+// on the version read, so that a concurrent change is folded in rather than
+// lost and no request holding the old id can write it again.
+func (s *Session) saveNew(ctx context.Context, now int64) error {
+	oldKey := ""
+	if s.renew && s.key != "" {
+		if err := s.retire(ctx, now); err != nil {
+			return err
+		}
+		oldKey = s.key
+	}
+	h := s.header(now)
+	enc := s.encode(&h)
+	for attempt := 0; ; attempt++ {
+		id, err := newID(s.m.rand)
+		if err != nil {
+			return err
+		}
+		key := storeKey(id)
+		ver, err := s.m.store.Save(ctx, key, enc, 0, opts(&h))
+		if errors.Is(err, ErrConflict) && attempt < 2 {
+			continue // an id collision: astronomically unlikely, but cheap to handle
+		}
+		if err != nil {
+			return fmt.Errorf("sesame: saving new session %s: %w", shortKey(key), err)
+		}
+		login := s.loginUser != ""
+		s.adopt(id, key, ver, enc)
+		s.sentCookie = true
+		if oldKey == "" {
+			s.m.emit(ctx, EventCreated, key, h.user)
+		} else {
+			if err := s.m.store.Delete(ctx, oldKey); err != nil {
+				s.m.log.WarnContext(ctx, "sesame: deleting renewed session's tombstone", "session", shortKey(oldKey), "error", err)
+			}
+			s.m.emit(ctx, EventRenewed, key, h.user)
+		}
+		if login && s.m.maxUser > 0 {
+			s.m.enforceCap(ctx, h.user, key)
+		}
+		return nil
+	}
+}
+
+// retire marks the record the request read as dead, conditionally on its
+// version. On conflict it reloads (keeping the request's changes, which
+// apply to the fresher data) and tries again; if the session ended
+// meanwhile, there is nothing to retire and s.key becomes "".
+func (s *Session) retire(ctx context.Context, now int64) error {
+	for attempt := 0; attempt < maxAttempts; attempt++ {
+		tomb := record{flags: flagDead, created: s.rec.created, lastSeen: now, idleDeadline: now, deadline: now}
+		enc := appendRecordHeader(nil, &tomb, 0)
+		_, err := s.m.store.Save(ctx, s.key, enc, s.version, SaveOptions{ExpiresAt: time.UnixMilli(now).Add(tombstoneTTL)})
+		if err == nil {
+			return nil
+		}
+		if !errors.Is(err, ErrConflict) {
+			return fmt.Errorf("sesame: renewing session %s: %w", shortKey(s.key), err)
+		}
+		if live, err := s.rebase(ctx, now, attempt); err != nil || !live {
+			return err
+		}
+	}
+	return fmt.Errorf("sesame: renewing session %s: %d conflicting saves: %w", shortKey(s.key), maxAttempts, ErrConflict)
+}
+
+// rebase handles a lost race: it reports the conflict, waits a little, and
+// reloads the record the request works on, keeping the change log. It
+// reports whether the session still lives; if not, it is now empty.
+func (s *Session) rebase(ctx context.Context, now int64, attempt int) (bool, error) {
+	s.m.emit(ctx, EventConflict, s.key, s.rec.user)
+	if attempt > 0 {
+		// Spread out requests that keep colliding: up to 2^attempt × 50µs, capped.
+		d := time.Duration(rand.Int64N(int64(50*time.Microsecond) << min(attempt, 8)))
+		t := time.NewTimer(d)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return false, ctx.Err()
+		case <-t.C:
+		}
+	}
+	rec, ver, state, err := s.m.fetch(ctx, s.key, now)
+	if err != nil {
+		return false, err
+	}
+	if state != recordLive {
+		s.key, s.version, s.rec = "", 0, record{}
+		return false, nil
+	}
+	s.version, s.rec = ver, rec
+	return true, nil
+}
+
+// saveExisting saves the request's changes under the same id,
+// conditionally on the version read. On conflict it reloads and re-applies
+// them; if the session was destroyed or renewed meanwhile, the changes are
+// dropped: writing them would bring the session back.
+func (s *Session) saveExisting(ctx context.Context, now int64) error {
+	for attempt := 0; attempt < maxAttempts; attempt++ {
+		h := s.header(now)
+		enc := s.encode(&h)
+		ver, err := s.m.store.Save(ctx, s.key, enc, s.version, opts(&h))
+		if err == nil {
+			remember := s.remember != 0
+			s.adopt(s.id, s.key, ver, enc)
+			s.sentCookie = s.sentCookie || remember
+			return nil
+		}
+		if !errors.Is(err, ErrConflict) {
+			return fmt.Errorf("sesame: saving session %s: %w", shortKey(s.key), err)
+		}
+		key := s.key
+		live, err := s.rebase(ctx, now, attempt)
+		if err != nil {
+			return err
+		}
+		if !live {
+			s.m.log.InfoContext(ctx, "sesame: session ended by another request; dropping this request's changes", "session", shortKey(key))
+			s.forget()
+			s.clearCookie = true
+			return nil
+		}
+	}
+	return fmt.Errorf("sesame: saving session %s: %d conflicting saves: %w", shortKey(s.key), maxAttempts, ErrConflict)
+}
+
+// touch extends the idle deadline of a session the request only read. A
+// failure does not fail the request: the session is merely not extended.
+func (s *Session) touch(ctx context.Context, now int64) {
+	h := s.header(now)
+	enc := s.encode(&h)
+	ver, err := s.m.store.Save(ctx, s.key, enc, s.version, opts(&h))
+	switch {
+	case err == nil:
+		s.adopt(s.id, s.key, ver, enc)
+	case errors.Is(err, ErrConflict):
+		// Another request saved the session: it is alive and extended.
+	default:
+		s.m.log.WarnContext(ctx, "sesame: extending idle deadline", "session", shortKey(s.key), "error", err)
+	}
+}
+
+// writeCookie sets the response's Set-Cookie header for our cookie if this
+// response created an id or must clear an invalid or destroyed one.
+func (s *Session) writeCookie() {
+	var v string
+	switch {
+	case s.sentCookie && s.key != "":
+		var expires time.Time
+		if s.rec.flags&flagRemember != 0 {
+			expires = msTime(s.rec.deadline)
+		}
+		v = s.m.cookie.header(s.id.String(), expires, 0, s.m.secure)
+	case s.clearCookie && s.key == "":
+		v = s.m.cookie.header("", time.Time{}, -1, s.m.secure)
+	default:
+		return
+	}
+	h := s.w.Header()
+	setCookieHeader(h, s.m.cookie.Name, v)
+	keepPrivate(h)
+}
+
+// discardWriter is handed to the error handler once the response has begun.
+type discardWriter struct{ h http.Header }
+
+func (d discardWriter) Header() http.Header {
+	if d.h == nil {
+		return http.Header{}
+	}
+	return d.h
+}
+func (discardWriter) Write(b []byte) (int, error) { return len(b), nil }
+func (discardWriter) WriteHeader(int)             {}

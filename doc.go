@@ -1,2 +1,0 @@
-// Package sesame provides web sessions for net/http.
-package sesame

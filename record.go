@@ -1,0 +1,189 @@
+package sesame
+
+import (
+	"encoding/binary"
+	"errors"
+	"time"
+)
+
+// recordFormat is the first byte of every encoded record. A new layout gets
+// a new number; decodeRecord refuses numbers it does not know.
+const recordFormat = 1
+
+// Record flag bits.
+const (
+	flagRemember = 1 << iota // persistent cookie up to the absolute deadline
+	flagDead                 // tombstone: the session was renewed or destroyed
+)
+
+// Limits on what a record may hold, so that a session cannot grow without
+// bound and a corrupt record cannot make the decoder allocate much.
+const (
+	maxDataKeyLen = 255
+	maxUserLen    = 255
+	maxMetaLen    = 512 // login user agent and IP
+)
+
+var errCorrupt = errors.New("sesame: corrupt session record")
+
+// record is the persisted form of a session: deadlines, the user it belongs
+// to, what was recorded at login, and the data. Times are Unix milliseconds.
+//
+// Encoding (all integers unsigned varints):
+//
+//	format byte | flags byte | created | lastSeen | idleDeadline | deadline |
+//	len user | user | len userAgent | userAgent | len ip | ip |
+//	count | count × (len key | key | len value | value)
+//
+// Values are JSON documents kept as bytes; decodeRecord only checks the
+// layout, and a value is decoded when Get asks for it.
+type record struct {
+	flags        byte
+	created      int64
+	lastSeen     int64
+	idleDeadline int64
+	deadline     int64
+	user         string
+	userAgent    string
+	ip           string
+
+	// data holds the count×(key, value) region, validated; n is the count.
+	data []byte
+	n    int
+}
+
+// expired reports whether either deadline has passed at now (Unix ms).
+func (r *record) expired(now int64) bool {
+	return now >= r.idleDeadline || now >= r.deadline
+}
+
+// appendRecord appends the encoding of r's header followed by the entries
+// that emit yields. emit is called with an append function for each entry.
+func appendRecordHeader(b []byte, r *record, count int) []byte {
+	b = append(b, recordFormat, r.flags)
+	b = binary.AppendUvarint(b, uint64(r.created))
+	b = binary.AppendUvarint(b, uint64(r.lastSeen))
+	b = binary.AppendUvarint(b, uint64(r.idleDeadline))
+	b = binary.AppendUvarint(b, uint64(r.deadline))
+	b = appendString(b, r.user)
+	b = appendString(b, r.userAgent)
+	b = appendString(b, r.ip)
+	return binary.AppendUvarint(b, uint64(count))
+}
+
+func appendString(b []byte, s string) []byte {
+	b = binary.AppendUvarint(b, uint64(len(s)))
+	return append(b, s...)
+}
+
+func appendEntry(b []byte, key string, value []byte) []byte {
+	b = appendString(b, key)
+	b = binary.AppendUvarint(b, uint64(len(value)))
+	return append(b, value...)
+}
+
+// decoder reads the varint layout and remembers the first error, so that a
+// truncated or hostile record fails once, cleanly, wherever it ends.
+type decoder struct {
+	b   []byte
+	bad bool
+}
+
+func (d *decoder) uvarint() uint64 {
+	v, n := binary.Uvarint(d.b)
+	if n <= 0 {
+		d.bad = true
+		d.b = nil
+		return 0
+	}
+	d.b = d.b[n:]
+	return v
+}
+
+func (d *decoder) time() int64 {
+	v := d.uvarint()
+	if v > 1<<62 {
+		d.bad = true
+	}
+	return int64(v)
+}
+
+// bytes returns the next length-prefixed field, at most max bytes long. The
+// result aliases the input.
+func (d *decoder) bytes(max int) []byte {
+	n := d.uvarint()
+	if d.bad || n > uint64(max) || n > uint64(len(d.b)) {
+		d.bad = true
+		d.b = nil
+		return nil
+	}
+	v := d.b[:n]
+	d.b = d.b[n:]
+	return v
+}
+
+// decodeRecord parses an encoded record. Header strings are copied out;
+// the data region aliases b, which the caller must keep unchanged.
+func decodeRecord(b []byte, r *record) error {
+	if len(b) < 2 || b[0] != recordFormat {
+		return errCorrupt
+	}
+	r.flags = b[1]
+	d := decoder{b: b[2:]}
+	r.created = d.time()
+	r.lastSeen = d.time()
+	r.idleDeadline = d.time()
+	r.deadline = d.time()
+	user := d.bytes(maxUserLen)
+	ua := d.bytes(maxMetaLen)
+	ip := d.bytes(maxMetaLen)
+	count := d.uvarint()
+	if d.bad || count > uint64(len(d.b)) {
+		return errCorrupt
+	}
+	r.data, r.n = d.b, int(count)
+	for range r.n {
+		d.bytes(maxDataKeyLen)
+		d.bytes(len(d.b))
+	}
+	if d.bad || len(d.b) != 0 {
+		return errCorrupt
+	}
+	r.user, r.userAgent, r.ip = string(user), string(ua), string(ip)
+	return nil
+}
+
+// entries walks the validated data region, calling f for each key and value
+// until f returns false. Keys and values alias the record's buffer.
+func (r *record) entries(f func(key, value []byte) bool) {
+	d := decoder{b: r.data}
+	for range r.n {
+		k := d.bytes(maxDataKeyLen)
+		v := d.bytes(len(d.b))
+		if !f(k, v) {
+			return
+		}
+	}
+}
+
+// lookup returns the stored value of key, without decoding anything else.
+func (r *record) lookup(key string) ([]byte, bool) {
+	var found []byte
+	ok := false
+	r.entries(func(k, v []byte) bool {
+		if string(k) == key {
+			found, ok = v, true
+			return false
+		}
+		return true
+	})
+	return found, ok
+}
+
+// msTime converts Unix milliseconds to a time.Time (zero stays zero).
+func msTime(ms int64) time.Time {
+	if ms == 0 {
+		return time.Time{}
+	}
+	return time.UnixMilli(ms)
+}
