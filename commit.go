@@ -65,9 +65,9 @@ func (s *Session) commit(late bool) error {
 		return nil
 	}
 	if s.loadErr != nil {
-		if s.dirty() || s.dropKey != "" {
+		if s.dirty() || s.dropKey != "" || s.lost {
 			s.forget()
-			s.dropKey = ""
+			s.dropKey, s.lost = "", false
 			return fmt.Errorf("sesame: session changes not saved: %w", s.loadErr)
 		}
 		return nil

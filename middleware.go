@@ -140,12 +140,10 @@ func (w *responseWriter) FlushError() error {
 // http.Hijacker. Set-Cookie cannot be sent on a hijacked connection, so a
 // change that needs one fails with ErrHeadersWritten.
 func (w *responseWriter) Hijack() (net.Conn, *bufio.ReadWriter, error) {
-	if !w.wroteHeader {
-		w.beforeHeader()
-	}
 	if w.failed {
 		return nil, nil, errResponseFailed
 	}
+	w.commitLate()
 	conn, rw, err := http.NewResponseController(w.ResponseWriter).Hijack()
 	if err != nil {
 		return nil, nil, fmt.Errorf("sesame: hijack: %w", err)
@@ -159,23 +157,28 @@ func (w *responseWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter 
 // finish runs after the handler returns: it commits what was not yet
 // committed, and reports changes that came too late for the header.
 func (w *responseWriter) finish() {
+	switch {
+	case w.failed:
+	case w.wroteHeader:
+		w.commitLate()
+	default:
+		// The handler wrote nothing: the server sends the header after us.
+		w.beforeHeader()
+	}
+}
+
+// commitLate commits once no header can be added any more: changes that
+// need no cookie are saved, the rest are reported with ErrHeadersWritten.
+func (w *responseWriter) commitLate() {
 	s := w.s
 	s.mu.Lock()
-	late := w.wroteHeader
-	var err error
-	if !w.failed {
-		err = s.commit(late)
-	}
+	err := s.commit(true)
 	s.mu.Unlock()
-	switch {
-	case err == nil:
-	case late:
+	w.wroteHeader = true
+	if err != nil {
 		if !errors.Is(err, ErrHeadersWritten) {
 			err = fmt.Errorf("%w: %w", ErrHeadersWritten, err)
 		}
 		s.m.onError(discardWriter{}, s.req, err)
-	default:
-		w.failed = true
-		s.m.onError(w.ResponseWriter, s.req, err)
 	}
 }

@@ -82,6 +82,7 @@ type Session struct {
 	hadCookie   bool // the request carried a cookie under our name
 	clearCookie bool // that cookie must be cleared
 	sentCookie  bool // this response carries a cookie for a new id
+	lost        bool // a change was refused because the session could not be loaded
 }
 
 type ctxKey struct{}
@@ -232,6 +233,7 @@ func (s *Session) raw(key string) ([]byte, error) {
 func (s *Session) change(o op) error {
 	defer s.mu.Unlock()
 	if err := s.lock(); err != nil {
+		s.lost = true
 		return err
 	}
 	s.ops = append(s.ops, o)
@@ -334,6 +336,7 @@ func (s *Session) Flashes() ([]string, error) {
 func (s *Session) Renew() error {
 	defer s.mu.Unlock()
 	if err := s.lock(); err != nil {
+		s.lost = true
 		return err
 	}
 	s.renew = true
@@ -345,6 +348,7 @@ func (s *Session) Renew() error {
 func (s *Session) Destroy() error {
 	defer s.mu.Unlock()
 	if err := s.lock(); err != nil {
+		s.lost = true
 		return err
 	}
 	s.destroyLocked()
@@ -369,6 +373,7 @@ func (s *Session) Login(user string) error {
 	}
 	defer s.mu.Unlock()
 	if err := s.lock(); err != nil {
+		s.lost = true
 		return err
 	}
 	s.renew, s.loginUser = true, user
@@ -384,6 +389,7 @@ func (s *Session) Logout() error { return s.Destroy() }
 func (s *Session) RememberMe(on bool) error {
 	defer s.mu.Unlock()
 	if err := s.lock(); err != nil {
+		s.lost = true
 		return err
 	}
 	s.remember = -1
