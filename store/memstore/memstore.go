@@ -1,0 +1,227 @@
+// Package memstore is an in-memory sesame.Store with a user index.
+//
+// It suits a single process: tests, development, and services that accept
+// losing every session on restart. Records live in a sharded map, so reads
+// and writes of different sessions rarely wait for each other, and Load
+// does not allocate.
+//
+// Expired records are never returned. A background sweeper reclaims them
+// at an interval (see Config); its work is proportional to what expired,
+// not to what is stored, because each shard keeps its records in a heap
+// ordered by expiry. Call Close to stop the sweeper when the store is no
+// longer needed.
+package memstore
+
+import (
+	"context"
+	"fmt"
+	"hash/maphash"
+	"math"
+	"sync"
+	"time"
+
+	"github.com/sesame-go/sesame"
+)
+
+// DefaultSweepInterval is how often the sweeper reclaims expired records
+// when Config.SweepInterval is zero.
+const DefaultSweepInterval = time.Minute
+
+// numShards is how many independently locked parts the store has. A power
+// of two, so a hash picks one with a mask.
+const numShards = 64
+
+// Config configures a Store. The zero value is ready to use.
+type Config struct {
+	// SweepInterval is how often expired records are reclaimed. Zero
+	// means DefaultSweepInterval; a negative value turns the sweeper off,
+	// which leaves expired records in memory (though Load still hides
+	// them) until their keys are saved or deleted again.
+	SweepInterval time.Duration
+}
+
+// Store is an in-memory sesame.Store and sesame.UserIndex. It is safe for
+// concurrent use. Make one with New; the zero value is not usable.
+type Store struct {
+	seed   maphash.Seed
+	shards [numShards]shard
+
+	stop      chan struct{} // closed by Close
+	done      chan struct{} // closed when the sweeper has returned
+	closeOnce sync.Once
+}
+
+var (
+	_ sesame.Store     = (*Store)(nil)
+	_ sesame.UserIndex = (*Store)(nil)
+)
+
+// New returns an empty Store and starts its sweeper. Call Close to stop it.
+func New(cfg Config) *Store {
+	s := &Store{
+		seed: maphash.MakeSeed(),
+		stop: make(chan struct{}),
+		done: make(chan struct{}),
+	}
+	for i := range s.shards {
+		s.shards[i].init()
+	}
+	interval := cfg.SweepInterval
+	if interval == 0 {
+		interval = DefaultSweepInterval
+	}
+	if interval < 0 {
+		close(s.done)
+		return s
+	}
+	go s.sweepEvery(interval)
+	return s
+}
+
+// Close stops the sweeper and waits for it to return. It is safe to call
+// more than once and always returns nil. The store keeps working after
+// Close, but expired records are no longer reclaimed in the background.
+func (s *Store) Close() error {
+	s.closeOnce.Do(func() { close(s.stop) })
+	<-s.done
+	return nil
+}
+
+// Load returns the value and version stored under key. The returned slice
+// is the store's own and must not be modified.
+func (s *Store) Load(ctx context.Context, key string) ([]byte, uint64, error) {
+	if err := check(ctx, "load", key); err != nil {
+		return nil, 0, err
+	}
+	now := time.Now().UnixNano()
+	sh := s.shard(key)
+	sh.mu.RLock()
+	e := sh.records[key]
+	if e == nil || e.expires <= now {
+		sh.mu.RUnlock()
+		return nil, 0, fmt.Errorf("memstore: load %q: %w", key, sesame.ErrNotFound)
+	}
+	value, version := e.value, e.version
+	sh.mu.RUnlock()
+	return value, version, nil
+}
+
+// Save stores a copy of value under key if the live record there has the
+// given version (0: there is none), and returns the new version. Versions
+// are never reused for a key, even after it is deleted or expires. A zero
+// opts.ExpiresAt means the record does not expire.
+func (s *Store) Save(ctx context.Context, key string, value []byte, version uint64, opts sesame.SaveOptions) (uint64, error) {
+	if err := check(ctx, "save", key); err != nil {
+		return 0, err
+	}
+	own := make([]byte, len(value))
+	copy(own, value)
+	expires := unixNano(opts.ExpiresAt)
+	now := time.Now().UnixNano()
+
+	sh := s.shard(key)
+	sh.mu.Lock()
+	defer sh.mu.Unlock()
+	e := sh.records[key]
+	var current uint64
+	if e != nil && e.expires > now {
+		current = e.version
+	}
+	if current != version {
+		return 0, fmt.Errorf("memstore: save %q at version %d: %w", key, version, sesame.ErrConflict)
+	}
+	return sh.put(e, key, own, expires, opts.User), nil
+}
+
+// Delete removes the record under key, if there is one.
+func (s *Store) Delete(ctx context.Context, key string) error {
+	if err := check(ctx, "delete", key); err != nil {
+		return err
+	}
+	sh := s.shard(key)
+	sh.mu.Lock()
+	if e := sh.records[key]; e != nil {
+		sh.remove(e)
+	}
+	sh.mu.Unlock()
+	return nil
+}
+
+// UserSessions returns the live records saved with opts.User equal to
+// user. The values are the store's own and must not be modified.
+// Anonymous records (user "") are not indexed.
+func (s *Store) UserSessions(ctx context.Context, user string) ([]sesame.StoredRecord, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("memstore: sessions of a user: %w", err)
+	}
+	if user == "" {
+		return nil, nil
+	}
+	now := time.Now().UnixNano()
+	var records []sesame.StoredRecord
+	for i := range s.shards {
+		sh := &s.shards[i]
+		sh.mu.RLock()
+		for e := range sh.users[user] {
+			if e.expires > now {
+				records = append(records, sesame.StoredRecord{Key: e.key, Value: e.value, Version: e.version})
+			}
+		}
+		sh.mu.RUnlock()
+	}
+	return records, nil
+}
+
+// DeleteUser deletes every record saved with opts.User equal to user.
+// Records saved for the user while it runs may survive it. An empty user
+// deletes nothing: anonymous records are not indexed.
+func (s *Store) DeleteUser(ctx context.Context, user string) error {
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("memstore: delete a user: %w", err)
+	}
+	if user == "" {
+		return nil
+	}
+	for i := range s.shards {
+		sh := &s.shards[i]
+		sh.mu.Lock()
+		for e := range sh.users[user] {
+			sh.remove(e)
+		}
+		sh.mu.Unlock()
+	}
+	return nil
+}
+
+// shard returns the shard that holds key.
+func (s *Store) shard(key string) *shard {
+	return &s.shards[maphash.String(s.seed, key)&(numShards-1)]
+}
+
+// check refuses invalid keys and finished contexts, in that order, with
+// errors that name the operation.
+func check(ctx context.Context, op, key string) error {
+	if !validKey(key) {
+		if len(key) > sesame.MaxKeyLen {
+			key = key[:sesame.MaxKeyLen] + "…"
+		}
+		return fmt.Errorf("memstore: %s %q: %w", op, key, sesame.ErrInvalidKey)
+	}
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("memstore: %s %q: %w", op, key, err)
+	}
+	return nil
+}
+
+// unixNano converts an expiry to Unix nanoseconds, clamping times that
+// int64 cannot hold, and mapping the zero time to "never".
+func unixNano(t time.Time) int64 {
+	const maxSec = math.MaxInt64/int64(time.Second) - 1
+	switch sec := t.Unix(); {
+	case t.IsZero() || sec > maxSec:
+		return math.MaxInt64
+	case sec < -maxSec:
+		return math.MinInt64
+	}
+	return t.UnixNano()
+}
