@@ -121,16 +121,18 @@ func (s *Store) Save(ctx context.Context, key string, value []byte, version uint
 
 	sh := s.shard(key)
 	sh.mu.Lock()
-	defer sh.mu.Unlock()
 	e := sh.records[key]
 	var current uint64
 	if e != nil && e.expires > now {
 		current = e.version
 	}
 	if current != version {
+		sh.mu.Unlock()
 		return 0, fmt.Errorf("memstore: save %q at version %d: %w", key, version, sesame.ErrConflict)
 	}
-	return sh.put(e, key, own, expires, opts.User), nil
+	newVersion := sh.put(e, key, own, expires, opts.User)
+	sh.mu.Unlock()
+	return newVersion, nil
 }
 
 // Delete removes the record under key, if there is one.
