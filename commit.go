@@ -73,9 +73,9 @@ func (s *Session) commit(late bool) error {
 		return nil
 	}
 	ctx := s.req.Context()
-	now := s.m.nowMS()
+	now := s.clock()
 	if !late {
-		addVary(s.w.Header(), "Cookie")
+		s.addVary()
 	}
 	if s.dropKey != "" {
 		key := s.dropKey
@@ -105,6 +105,17 @@ func (s *Session) commit(late bool) error {
 	return err
 }
 
+// addVary marks the response as depending on the Cookie header.
+func (s *Session) addVary() {
+	h := s.w.Header()
+	if _, ok := h["Vary"]; ok {
+		addVary(h, "Cookie")
+		return
+	}
+	s.vary[0] = "Cookie"
+	h["Vary"] = s.vary[:1:1]
+}
+
 // header returns the header of the record to save: the one read, with the
 // request's changes and the idle deadline extended from now.
 func (s *Session) header(now int64) record {
@@ -115,9 +126,9 @@ func (s *Session) header(now int64) record {
 		h.deadline = now + s.m.lifetime
 	}
 	if s.loginUser != "" {
-		h.user = s.loginUser
-		h.userAgent = truncate(s.req.UserAgent(), maxMetaLen)
-		h.ip = truncate(s.m.clientIP(s.req), maxMetaLen)
+		h.user = []byte(s.loginUser)
+		h.userAgent = []byte(truncate(s.req.UserAgent(), maxMetaLen))
+		h.ip = []byte(truncate(s.m.clientIP(s.req), maxMetaLen))
 	}
 	switch s.remember {
 	case 1:
@@ -162,7 +173,7 @@ func (s *Session) adopt(id sessionID, key string, version uint64, enc []byte) {
 
 // opts are the store options for saving header h.
 func opts(h *record) SaveOptions {
-	return SaveOptions{ExpiresAt: time.UnixMilli(h.idleDeadline), User: h.user}
+	return SaveOptions{ExpiresAt: time.UnixMilli(h.idleDeadline), User: string(h.user)}
 }
 
 // saveNew saves the session under a new id: a new session's first save, a
@@ -196,15 +207,15 @@ func (s *Session) saveNew(ctx context.Context, now int64) error {
 		s.adopt(id, key, ver, enc)
 		s.sentCookie = true
 		if oldKey == "" {
-			s.m.emit(ctx, EventCreated, key, h.user)
+			s.m.emit(ctx, EventCreated, key, string(h.user))
 		} else {
 			if err := s.m.store.Delete(ctx, oldKey); err != nil {
 				s.m.log.WarnContext(ctx, "sesame: deleting renewed session's tombstone", "session", shortKey(oldKey), "error", err)
 			}
-			s.m.emit(ctx, EventRenewed, key, h.user)
+			s.m.emit(ctx, EventRenewed, key, string(h.user))
 		}
 		if login && s.m.maxUser > 0 {
-			s.m.enforceCap(ctx, h.user, key)
+			s.m.enforceCap(ctx, string(h.user), key)
 		}
 		return nil
 	}
@@ -236,7 +247,7 @@ func (s *Session) retire(ctx context.Context, now int64) error {
 // reloads the record the request works on, keeping the change log. It
 // reports whether the session still lives; if not, it is now empty.
 func (s *Session) rebase(ctx context.Context, now int64, attempt int) (bool, error) {
-	s.m.emit(ctx, EventConflict, s.key, s.rec.user)
+	s.m.emit(ctx, EventConflict, s.key, string(s.rec.user))
 	if attempt > 0 {
 		// Spread out requests that keep colliding: up to 2^attempt × 50µs, capped.
 		d := time.Duration(rand.Int64N(int64(50*time.Microsecond) << min(attempt, 8)))

@@ -106,6 +106,18 @@ func (w *responseWriter) Write(b []byte) (int, error) {
 	return w.ResponseWriter.Write(b)
 }
 
+// WriteString writes s without converting it to a byte slice when the
+// wrapped writer can do the same.
+func (w *responseWriter) WriteString(s string) (int, error) {
+	if !w.wroteHeader {
+		w.WriteHeader(http.StatusOK)
+	}
+	if w.failed {
+		return 0, errResponseFailed
+	}
+	return io.WriteString(w.ResponseWriter, s)
+}
+
 // ReadFrom keeps the server's sendfile path for io.Copy into the response.
 func (w *responseWriter) ReadFrom(src io.Reader) (int64, error) {
 	if !w.wroteHeader {

@@ -43,9 +43,9 @@ type record struct {
 	lastSeen     int64
 	idleDeadline int64
 	deadline     int64
-	user         string
-	userAgent    string
-	ip           string
+	user         []byte
+	userAgent    []byte
+	ip           []byte
 
 	// data holds the count×(key, value) region, validated; n is the count.
 	data []byte
@@ -71,7 +71,7 @@ func appendRecordHeader(b []byte, r *record, count int) []byte {
 	return binary.AppendUvarint(b, uint64(count))
 }
 
-func appendString(b []byte, s string) []byte {
+func appendString[S string | []byte](b []byte, s S) []byte {
 	b = binary.AppendUvarint(b, uint64(len(s)))
 	return append(b, s...)
 }
@@ -90,6 +90,11 @@ type decoder struct {
 }
 
 func (d *decoder) uvarint() uint64 {
+	if len(d.b) > 0 && d.b[0] < 0x80 { // one byte: most lengths
+		v := uint64(d.b[0])
+		d.b = d.b[1:]
+		return v
+	}
 	v, n := binary.Uvarint(d.b)
 	if n <= 0 {
 		d.bad = true
@@ -122,8 +127,8 @@ func (d *decoder) bytes(max int) []byte {
 	return v
 }
 
-// decodeRecord parses an encoded record. Header strings are copied out;
-// the data region aliases b, which the caller must keep unchanged.
+// decodeRecord parses an encoded record without copying: header fields and
+// the data region alias b, which the caller must keep unchanged.
 func decodeRecord(b []byte, r *record) error {
 	if len(b) < 2 || b[0] != recordFormat {
 		return errCorrupt
@@ -149,7 +154,7 @@ func decodeRecord(b []byte, r *record) error {
 	if d.bad || len(d.b) != 0 {
 		return errCorrupt
 	}
-	r.user, r.userAgent, r.ip = string(user), string(ua), string(ip)
+	r.user, r.userAgent, r.ip = user, ua, ip
 	return nil
 }
 

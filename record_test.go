@@ -8,7 +8,7 @@ import (
 
 func sampleRecord() []byte {
 	h := record{flags: flagRemember, created: 1_700_000_000_000, lastSeen: 1_700_000_100_000,
-		idleDeadline: 1_700_001_900_000, deadline: 1_700_043_200_000, user: "alice", userAgent: "Firefox", ip: "192.0.2.1"}
+		idleDeadline: 1_700_001_900_000, deadline: 1_700_043_200_000, user: []byte("alice"), userAgent: []byte("Firefox"), ip: []byte("192.0.2.1")}
 	b := appendRecordHeader(nil, &h, 3)
 	b = appendEntry(b, "cart", []byte(`[1,2,3]`))
 	b = appendEntry(b, "name", []byte(`"Alice"`))
@@ -20,7 +20,7 @@ func TestRecordRoundTrip(t *testing.T) {
 	if err := decodeRecord(sampleRecord(), &r); err != nil {
 		t.Fatal(err)
 	}
-	if r.user != "alice" || r.userAgent != "Firefox" || r.ip != "192.0.2.1" || r.flags != flagRemember ||
+	if string(r.user) != "alice" || string(r.userAgent) != "Firefox" || string(r.ip) != "192.0.2.1" || r.flags != flagRemember ||
 		r.created != 1_700_000_000_000 || r.deadline != 1_700_043_200_000 || r.n != 3 {
 		t.Fatalf("decoded header %+v", r)
 	}
@@ -73,7 +73,7 @@ func TestDecodeRecordRejectsEveryTruncation(t *testing.T) {
 
 func TestDecodeRecordRejectsBadInput(t *testing.T) {
 	long := strings.Repeat("u", maxUserLen+1)
-	tooLongUser := appendRecordHeader(nil, &record{user: long}, 0)
+	tooLongUser := appendRecordHeader(nil, &record{user: []byte(long)}, 0)
 	tests := []struct {
 		name string
 		in   []byte
@@ -111,7 +111,7 @@ func FuzzDecodeRecord(f *testing.F) {
 		})
 		if !bytes.Equal(out, b) {
 			var r2 record
-			if err := decodeRecord(out, &r2); err != nil || r2.n != r.n || r2.user != r.user {
+			if err := decodeRecord(out, &r2); err != nil || r2.n != r.n || string(r2.user) != string(r.user) {
 				t.Fatalf("re-encoding a decoded record changed it: %v", err)
 			}
 		}

@@ -83,6 +83,9 @@ type Session struct {
 	clearCookie bool // that cookie must be cleared
 	sentCookie  bool // this response carries a cookie for a new id
 	lost        bool // a change was refused because the session could not be loaded
+
+	now  int64     // the request's time in Unix ms, read once
+	vary [1]string // backing for the Vary header, saving an allocation
 }
 
 type ctxKey struct{}
@@ -118,7 +121,7 @@ func (s *Session) load() error {
 	}
 	ctx := s.req.Context()
 	key := storeKey(id)
-	rec, ver, rs, err := s.m.fetch(ctx, key, s.m.nowMS())
+	rec, ver, rs, err := s.m.fetch(ctx, key, s.clock())
 	if err != nil {
 		s.loadErr = err
 		return err
@@ -129,7 +132,7 @@ func (s *Session) load() error {
 		s.clearCookie = false
 		return nil
 	case recordExpired:
-		s.m.emit(ctx, EventExpired, key, rec.user)
+		s.m.emit(ctx, EventExpired, key, string(rec.user))
 		// Expired is gone: reclaim it now rather than wait for the store.
 		if err := s.m.store.Delete(ctx, key); err != nil {
 			s.m.log.WarnContext(ctx, "sesame: deleting expired session", "session", shortKey(key), "error", err)
@@ -141,6 +144,15 @@ func (s *Session) load() error {
 		s.m.emit(ctx, EventInvalid, key, "")
 	}
 	return nil
+}
+
+// clock returns the request's time: read once, so that one request sees
+// one instant and pays for one clock read.
+func (s *Session) clock() int64 {
+	if s.now == 0 {
+		s.now = s.m.nowMS()
+	}
+	return s.now
 }
 
 // lock locks s and loads it if needed.
@@ -251,12 +263,13 @@ func checkKey(key string) error {
 // the session has no such key, and an error if the stored JSON does not
 // fit a T. Values are decoded only when asked for.
 func Get[T any](s *Session, key string) (T, error) {
-	var v T
 	raw, err := s.raw(key)
 	if err != nil {
-		return v, err
+		var zero T
+		return zero, err
 	}
-	if err := decodeValue(raw, &v); err != nil {
+	v, err := decodeValue[T](raw)
+	if err != nil {
 		return v, fmt.Errorf("sesame: value of %q: %w", key, err)
 	}
 	return v, nil
@@ -418,7 +431,7 @@ func (s *Session) User() string {
 	if s.loginUser != "" {
 		return s.loginUser
 	}
-	return s.rec.user
+	return string(s.rec.user)
 }
 
 // Created returns when the session began, or the zero time for a session

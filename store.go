@@ -103,12 +103,18 @@ func ValidKey(key string) bool {
 		return false
 	}
 	for i := 0; i < len(key); i++ {
-		c := key[i]
-		switch {
-		case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9', c == '-', c == '_':
-		default:
+		if !keyChars[key[i]] {
 			return false
 		}
 	}
 	return true
 }
+
+// keyChars marks the bytes ValidKey accepts. A table lookup is several
+// times faster than a comparison chain on random keys.
+var keyChars = func() (t [256]bool) {
+	for c := range t {
+		t[c] = 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '-' || c == '_'
+	}
+	return t
+}()

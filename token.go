@@ -80,7 +80,9 @@ func parseID(s string) (id sessionID, ok bool) {
 // base64url. Reading a store therefore yields no usable cookie values.
 func storeKey(id sessionID) string {
 	sum := sha256.Sum256(id[:])
-	return base64.RawURLEncoding.EncodeToString(sum[:])
+	var buf [tokenLen]byte
+	base64.RawURLEncoding.Encode(buf[:], sum[:])
+	return string(buf[:])
 }
 
 // shortKey is what logs and events show of a session: a prefix of its store

@@ -52,8 +52,8 @@ func (m *Manager) Sessions(ctx context.Context, user string) ([]SessionInfo, err
 			LastSeen:     msTime(r.lastSeen),
 			IdleDeadline: msTime(r.idleDeadline),
 			Deadline:     msTime(r.deadline),
-			UserAgent:    r.userAgent,
-			IP:           r.ip,
+			UserAgent:    string(r.userAgent),
+			IP:           string(r.ip),
 			Current:      r.key == current,
 		})
 	}
@@ -81,7 +81,7 @@ func (m *Manager) userRecords(ctx context.Context, user string) ([]userRecord, e
 	out := make([]userRecord, 0, len(stored))
 	for _, sr := range stored {
 		var r record
-		if decodeRecord(sr.Value, &r) != nil || r.flags&flagDead != 0 || r.expired(now) || r.user != user {
+		if decodeRecord(sr.Value, &r) != nil || r.flags&flagDead != 0 || r.expired(now) || string(r.user) != user {
 			continue
 		}
 		out = append(out, userRecord{record: r, key: sr.Key})
@@ -100,7 +100,7 @@ func (m *Manager) Revoke(ctx context.Context, user, handle string) error {
 	if err != nil {
 		return err
 	}
-	if state != recordLive || rec.user != user {
+	if state != recordLive || string(rec.user) != user {
 		return fmt.Errorf("sesame: revoke: %w", ErrNotFound)
 	}
 	return m.destroy(ctx, handle, user)

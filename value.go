@@ -38,30 +38,43 @@ func plainString(s string) bool {
 	return true
 }
 
-// decodeValue decodes JSON into *T, with fast paths matching encodeValue's.
-func decodeValue[T any](raw []byte, v *T) error {
+// decodeValue decodes JSON into a T, with fast paths matching
+// encodeValue's that do not allocate beyond the result.
+func decodeValue[T any](raw []byte) (T, error) {
+	var v T
+	if decodeScalar(raw, &v) {
+		return v, nil
+	}
+	p := new(T)
+	err := json.Unmarshal(raw, p)
+	return *p, err
+}
+
+// decodeScalar decodes raw into *v if T is a scalar type encodeValue has a
+// fast path for and raw is in the form that fast path writes.
+func decodeScalar[T any](raw []byte, v *T) bool {
 	switch p := any(v).(type) {
 	case *string:
 		if n := len(raw); n >= 2 && raw[0] == '"' && raw[n-1] == '"' && plainString(string(raw[1:n-1])) {
 			*p = string(raw[1 : n-1])
-			return nil
+			return true
 		}
 	case *int:
 		if i, err := strconv.ParseInt(string(raw), 10, strconv.IntSize); err == nil {
 			*p = int(i)
-			return nil
+			return true
 		}
 	case *int64:
 		if i, err := strconv.ParseInt(string(raw), 10, 64); err == nil {
 			*p = i
-			return nil
+			return true
 		}
 	case *bool:
 		switch string(raw) {
 		case "true", "false":
 			*p = raw[0] == 't'
-			return nil
+			return true
 		}
 	}
-	return json.Unmarshal(raw, v)
+	return false
 }

@@ -1,0 +1,194 @@
+package sesame_test
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/sesame-go/sesame"
+	"github.com/sesame-go/sesame/store/memstore"
+)
+
+// countingStore wraps a real store and counts the calls that reach it, so
+// tests can prove which requests cost a store round trip.
+type countingStore struct {
+	sesame.Store
+	loads, saves, deletes atomic.Int64
+}
+
+func (c *countingStore) Load(ctx context.Context, key string) ([]byte, uint64, error) {
+	c.loads.Add(1)
+	return c.Store.Load(ctx, key)
+}
+
+func (c *countingStore) Save(ctx context.Context, key string, v []byte, ver uint64, o sesame.SaveOptions) (uint64, error) {
+	c.saves.Add(1)
+	return c.Store.Save(ctx, key, v, ver, o)
+}
+
+func (c *countingStore) Delete(ctx context.Context, key string) error {
+	c.deletes.Add(1)
+	return c.Store.Delete(ctx, key)
+}
+
+func (c *countingStore) UserSessions(ctx context.Context, user string) ([]sesame.StoredRecord, error) {
+	return c.Store.(sesame.UserIndex).UserSessions(ctx, user)
+}
+
+func (c *countingStore) DeleteUser(ctx context.Context, user string) error {
+	return c.Store.(sesame.UserIndex).DeleteUser(ctx, user)
+}
+
+func (c *countingStore) calls() int64 { return c.loads.Load() + c.saves.Load() + c.deletes.Load() }
+
+// clock is a settable time source.
+type clock struct {
+	mu  sync.Mutex
+	now time.Time
+}
+
+func (c *clock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.now
+}
+
+func (c *clock) Advance(d time.Duration) {
+	c.mu.Lock()
+	c.now = c.now.Add(d)
+	c.mu.Unlock()
+}
+
+// env is a Manager over a counting memstore, a fake clock, and recorded
+// events and errors.
+type env struct {
+	t      *testing.T
+	m      *sesame.Manager
+	store  *countingStore
+	clock  *clock
+	mu     sync.Mutex
+	events []sesame.EventKind
+	errs   []error
+}
+
+func newEnv(t *testing.T, cfg sesame.Config) *env {
+	t.Helper()
+	ms := memstore.New(memstore.Config{})
+	t.Cleanup(func() { ms.Close() })
+	e := &env{t: t, store: &countingStore{Store: ms}, clock: &clock{now: time.Date(2026, 11, 21, 12, 0, 0, 0, time.UTC)}}
+	if cfg.Store == nil {
+		cfg.Store = e.store
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	cfg.OnEvent = func(_ context.Context, ev sesame.Event) {
+		e.mu.Lock()
+		e.events = append(e.events, ev.Kind)
+		e.mu.Unlock()
+	}
+	if cfg.ErrorHandler == nil {
+		cfg.ErrorHandler = func(w http.ResponseWriter, r *http.Request, err error) {
+			e.mu.Lock()
+			e.errs = append(e.errs, err)
+			e.mu.Unlock()
+			if !strings.Contains(err.Error(), "after the response header") {
+				http.Error(w, "session error", http.StatusInternalServerError)
+			}
+		}
+	}
+	m, err := sesame.New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sesame.SetClock(m, e.clock.Now)
+	e.m = m
+	return e
+}
+
+func (e *env) sawEvent(k sesame.EventKind) bool {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	for _, got := range e.events {
+		if got == k {
+			return true
+		}
+	}
+	return false
+}
+
+func (e *env) errors() []error {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return append([]error(nil), e.errs...)
+}
+
+// do runs one request through the Manager with fn as the handler and the
+// given cookie value (none if ""). fn may be nil.
+func (e *env) do(cookie string, fn func(s *sesame.Session, w http.ResponseWriter, r *http.Request)) *httptest.ResponseRecorder {
+	e.t.Helper()
+	req := httptest.NewRequest("GET", "https://example.test/", nil)
+	req.Header.Set("User-Agent", "TestAgent/1.0")
+	if cookie != "" {
+		req.Header.Set("Cookie", sesame.DefaultCookieName+"="+cookie)
+	}
+	rec := httptest.NewRecorder()
+	e.m.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if fn == nil {
+			return
+		}
+		s, err := sesame.FromContext(r.Context())
+		if err != nil {
+			e.t.Errorf("FromContext under Handler: %v", err)
+			return
+		}
+		fn(s, w, r)
+	})).ServeHTTP(rec, req)
+	return rec
+}
+
+// sessionCookie returns our cookie from a response, or nil.
+func sessionCookie(rec *httptest.ResponseRecorder) *http.Cookie {
+	for _, c := range rec.Result().Cookies() {
+		if c.Name == sesame.DefaultCookieName {
+			return c
+		}
+	}
+	return nil
+}
+
+// newSession creates a session holding key=value and returns its cookie value.
+func (e *env) newSession(key string, value any) string {
+	e.t.Helper()
+	rec := e.do("", func(s *sesame.Session, w http.ResponseWriter, r *http.Request) {
+		if err := s.Put(key, value); err != nil {
+			e.t.Fatal(err)
+		}
+	})
+	c := sessionCookie(rec)
+	if c == nil || c.Value == "" {
+		e.t.Fatalf("no session cookie after Put; headers %v", rec.Header())
+	}
+	return c.Value
+}
+
+// get reads key from the session named by cookie.
+func get[T any](e *env, cookie, key string) (T, error) {
+	var v T
+	var err error
+	e.do(cookie, func(s *sesame.Session, w http.ResponseWriter, r *http.Request) {
+		v, err = sesame.Get[T](s, key)
+	})
+	return v, err
+}
+
+func newTextLogger(w io.Writer) *slog.Logger {
+	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: slog.LevelDebug}))
+}
