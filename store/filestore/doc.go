@@ -68,7 +68,8 @@
 // which a background goroutine runs every [DefaultSweepInterval] unless
 // [WithSweepInterval] says otherwise. Every record with an expiry has a
 // marker in the bucket of the minute it expires in; Sweep visits only the
-// buckets of minutes that have passed, so its work is proportional to the
+// buckets of minutes that have passed (one minute late, so that it never
+// races a Save into a bucket), so its work is proportional to the
 // records that expired, not to the records that exist. For each marker it
 // rereads the record under its lock and deletes it only if it really has
 // expired. Sweep also removes temporary files older than an hour, which

@@ -116,6 +116,7 @@ type Store struct {
 	sweepMu sync.Mutex // serializes sweeps and guards the fields below
 	cursor  int64      // first expiry bucket not yet swept; 0 if unknown
 	relist  bool       // the next sweep must list every bucket
+	listed  time.Time  // when a sweep last listed every bucket
 }
 
 var (

@@ -21,6 +21,9 @@ const (
 
 var castagnoli = crc32.MakeTable(crc32.Castagnoli)
 
+// crc32c returns the checksum that ends a record file.
+func crc32c(b []byte) uint32 { return crc32.Checksum(b, castagnoli) }
+
 // header is the part of a record file the store itself interprets.
 type header struct {
 	version uint64
@@ -46,7 +49,7 @@ func encodeRecord(version uint64, expires int64, user string, value []byte) ([]b
 	binary.BigEndian.PutUint64(b[21:], uint64(len(value)))
 	b = append(b, user...)
 	b = append(b, value...)
-	return binary.BigEndian.AppendUint32(b, crc32.Checksum(b, castagnoli)), nil
+	return binary.BigEndian.AppendUint32(b, crc32c(b)), nil
 }
 
 // decodeRecord parses file contents made by encodeRecord. The returned
@@ -70,7 +73,7 @@ func decodeRecord(b []byte) (header, []byte, error) {
 		return header{}, nil, fmt.Errorf("lengths do not match file size %d", len(b))
 	}
 	end := len(b) - trailerLen
-	if crc32.Checksum(b[:end], castagnoli) != binary.BigEndian.Uint32(b[end:]) {
+	if crc32c(b[:end]) != binary.BigEndian.Uint32(b[end:]) {
 		return header{}, nil, errors.New("checksum mismatch")
 	}
 	if h.version == 0 {

@@ -17,6 +17,13 @@ import (
 // a crash.
 const tempMaxAge = time.Hour
 
+// relistInterval is how often Sweep lists the whole expiry directory
+// even when it knows which minutes passed, to find markers that a Save
+// stalled for over a minute put in a bucket already swept, or that other
+// programs put there. The listing costs one entry per minute in which
+// records expire, however many records there are.
+const relistInterval = time.Hour
+
 // maxBucketSteps bounds how many minutes Sweep steps through one by one;
 // after a longer gap it lists the expiry directory instead.
 const maxBucketSteps = 24 * 60
@@ -35,10 +42,12 @@ type SweepStats struct {
 // longer match a record, and temporary files older than an hour. Its work
 // is proportional to the records that expired since the last sweep, not
 // to the records that exist: it visits only the expiry buckets of minutes
-// that have passed. (The first sweep of a Store, or one after the clock
-// jumped, lists the expiry directory, which holds one bucket per minute
-// in which records expire.) Each record is checked again under its lock
-// before it is removed, so a record renewed meanwhile survives.
+// that ended at least a minute ago, so a record is reclaimed one to two
+// minutes after it expires. The first sweep of a Store, one after the
+// clock jumped, and one an hour also list the expiry directory, which
+// holds one bucket per minute in which records expire, however many
+// records there are. Each record is checked again under its lock before it
+// is removed, so a record renewed meanwhile survives.
 //
 // Sweep runs in the background (see WithSweepInterval); it is exported so
 // that tests and operators can run it when they like. Sweeps of one Store
@@ -53,8 +62,10 @@ func (s *Store) Sweep(ctx context.Context) (SweepStats, error) {
 	defer s.sweepMu.Unlock()
 
 	now := s.cfg.now()
-	current := minuteOf(now.UnixNano()) // buckets before it are due
-	buckets, err := s.dueBuckets(current)
+	// Buckets before current are due. The minute just ended is not: a
+	// Save that read the clock in it may still be adding its marker.
+	current := minuteOf(now.UnixNano()) - 1
+	buckets, err := s.dueBuckets(current, now)
 	if err != nil {
 		return stats, err
 	}
@@ -82,10 +93,12 @@ func (s *Store) Sweep(ctx context.Context) (SweepStats, error) {
 }
 
 // dueBuckets returns the expiry buckets before current that may hold
-// markers: the minutes since the last sweep, or, when that is unknown or
-// too long, the due buckets that the expiry directory lists.
-func (s *Store) dueBuckets(current int64) ([]int64, error) {
-	if s.cursor != 0 && !s.relist && s.cursor <= current && current-s.cursor <= maxBucketSteps {
+// markers: the minutes since the last sweep or, when that is unknown or
+// too long, or once every relistInterval as a safety net, the due buckets
+// that the expiry directory lists.
+func (s *Store) dueBuckets(current int64, now time.Time) ([]int64, error) {
+	if s.cursor != 0 && !s.relist && s.cursor <= current && current-s.cursor <= maxBucketSteps &&
+		now.Sub(s.listed) < relistInterval {
 		buckets := make([]int64, 0, current-s.cursor)
 		for m := s.cursor; m < current; m++ {
 			buckets = append(buckets, m)
@@ -103,7 +116,7 @@ func (s *Store) dueBuckets(current int64) ([]int64, error) {
 		}
 	}
 	slices.Sort(buckets)
-	s.relist = false
+	s.relist, s.listed = false, now
 	return buckets, nil
 }
 
