@@ -1,0 +1,113 @@
+package filestore
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"errors"
+	"strconv"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/sesame-go/sesame"
+)
+
+// fakeClock is a clock that tests move by hand.
+type fakeClock struct {
+	mu  sync.Mutex
+	now time.Time
+}
+
+func newFakeClock() *fakeClock {
+	return &fakeClock{now: time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC)}
+}
+
+func (c *fakeClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.now
+}
+
+func (c *fakeClock) Advance(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.now = c.now.Add(d)
+}
+
+// withClock makes the store read the time from c.
+func withClock(c *fakeClock) Option {
+	return func(cfg *config) { cfg.now = c.Now }
+}
+
+// newTestStore opens a store in a fresh directory, without a background
+// sweeper unless opts start one, and closes it when the test ends.
+func newTestStore(t testing.TB, opts ...Option) (*Store, string) {
+	t.Helper()
+	dir := t.TempDir()
+	s, err := New(dir, append([]Option{WithSweepInterval(0)}, opts...)...)
+	if err != nil {
+		t.Fatalf("New: %v", err)
+	}
+	t.Cleanup(func() {
+		if err := s.Close(); err != nil {
+			t.Errorf("Close: %v", err)
+		}
+	})
+	return s, dir
+}
+
+// newKey returns a random key shaped like the Manager's.
+func newKey() string {
+	var b [32]byte
+	rand.Read(b[:])
+	return base64.RawURLEncoding.EncodeToString(b[:])
+}
+
+// mustSave saves and fails the test on error.
+func mustSave(t testing.TB, s *Store, key string, value []byte, version uint64, opts sesame.SaveOptions) uint64 {
+	t.Helper()
+	v, err := s.Save(t.Context(), key, value, version, opts)
+	if err != nil {
+		t.Fatalf("Save: %v", err)
+	}
+	return v
+}
+
+// increment adds one to the decimal counter under key, retrying on
+// conflict as the Manager does.
+func increment(ctx context.Context, s sesame.Store, key string) error {
+	for range 100000 {
+		value, version, err := s.Load(ctx, key)
+		n := 0
+		switch {
+		case errors.Is(err, sesame.ErrNotFound):
+			version = 0
+		case err != nil:
+			return err
+		default:
+			if n, err = strconv.Atoi(string(value)); err != nil {
+				return err
+			}
+		}
+		_, err = s.Save(ctx, key, []byte(strconv.Itoa(n+1)), version, sesame.SaveOptions{ExpiresAt: time.Now().Add(time.Hour)})
+		if !errors.Is(err, sesame.ErrConflict) {
+			return err
+		}
+	}
+	return errors.New("increment: too many conflicts")
+}
+
+// counter returns the decimal counter under key.
+func counter(t testing.TB, s sesame.Store, key string) int {
+	t.Helper()
+	value, _, err := s.Load(t.Context(), key)
+	if err != nil {
+		t.Fatalf("Load of the counter: %v", err)
+	}
+	n, err := strconv.Atoi(string(value))
+	if err != nil {
+		t.Fatalf("counter: %v", err)
+	}
+	return n
+}
