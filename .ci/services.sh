@@ -1,0 +1,54 @@
+#!/usr/bin/env bash
+# Installs and starts, on loopback only, every server the tests talk to,
+# skipping what is already there. Safe to run again. Used by .ci/run; a
+# developer can run it once on a fresh Debian machine.
+set -euo pipefail
+
+need=()
+command -v memcached >/dev/null || need+=(memcached)
+command -v apache2 >/dev/null && [ -e /usr/lib/apache2/modules/mod_auth_tkt.so ] || need+=(apache2 libapache2-mod-auth-tkt)
+command -v redis-server >/dev/null || need+=(redis-server)
+command -v pg_ctlcluster >/dev/null || need+=(postgresql)
+command -v mariadbd >/dev/null || [ -x /usr/sbin/mariadbd ] || need+=(mariadb-server)
+if [ ${#need[@]} -gt 0 ]; then
+  echo "installing: ${need[*]}"
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null
+fi
+
+if ! pg_isready -q -h 127.0.0.1; then
+  pg_ctlcluster --skip-systemctl-redirect "$(ls /etc/postgresql)" main start
+  for _ in $(seq 30); do pg_isready -q -h 127.0.0.1 && break; sleep 1; done
+  psql -h 127.0.0.1 -U postgres -tc "SELECT 1 FROM pg_database WHERE datname='test'" | grep -q 1 ||
+    psql -h 127.0.0.1 -U postgres -c "CREATE DATABASE test"
+fi
+
+if ! mariadb-admin ping >/dev/null 2>&1; then
+  start-stop-daemon --start --oknodo --background --exec /usr/sbin/mariadbd
+  for _ in $(seq 30); do mariadb-admin ping >/dev/null 2>&1 && break; sleep 1; done
+  mariadb -e "CREATE DATABASE IF NOT EXISTS test"
+fi
+
+if ! redis-cli -p 6379 ping >/dev/null 2>&1; then
+  mkdir -p /var/lib/redis /var/log/redis
+  redis-server --daemonize yes --bind 127.0.0.1 -::1 --port 6379 --save "" --appendonly no \
+    --dir /var/lib/redis --logfile /var/log/redis/ci.log
+fi
+
+if ! (exec 3<>/dev/tcp/127.0.0.1/11211) 2>/dev/null; then
+  memcached -d -u nobody -l 127.0.0.1 -p 11211 -I 2m
+fi
+
+# A three-master Redis Cluster on 17000-17002.
+if ! redis-cli -p 17000 cluster info 2>/dev/null | grep -q cluster_state:ok; then
+  for p in 17000 17001 17002; do
+    redis-cli -p "$p" ping >/dev/null 2>&1 && continue
+    d=$(mktemp -d)
+    redis-server --port "$p" --bind 127.0.0.1 --cluster-enabled yes --cluster-config-file "$d/nodes.conf" \
+      --dir "$d" --save "" --appendonly no --daemonize yes --logfile "$d/log"
+  done
+  for _ in $(seq 20); do redis-cli -p 17002 ping >/dev/null 2>&1 && break; sleep 0.2; done
+  redis-cli --cluster create 127.0.0.1:17000 127.0.0.1:17001 127.0.0.1:17002 --cluster-replicas 0 --cluster-yes >/dev/null
+  for _ in $(seq 30); do redis-cli -p 17000 cluster info | grep -q cluster_state:ok && break; sleep 1; done
+fi
+echo "services ready"
