@@ -104,7 +104,6 @@ type Store struct {
 	tmpDir    string
 	expiryDir string
 	usersDir  string
-	data      *os.File // data directory, kept open to fsync it
 	stripes   [numLocks]stripe
 
 	closed    atomic.Bool
@@ -156,14 +155,10 @@ func New(dir string, opts ...Option) (*Store, error) {
 			return nil, fmt.Errorf("filestore: creating directory: %w", err)
 		}
 	}
-	data, err := os.Open(s.dataDir)
-	if err != nil {
-		return nil, fmt.Errorf("filestore: opening data directory: %w", err)
-	}
-	s.data = data
 	for i := range s.stripes {
 		st := &s.stripes[i]
 		st.mu = make(chan struct{}, 1)
+		var err error
 		st.file, err = openLockFile(filepath.Join(lockDir, fmt.Sprintf("%02d", i)))
 		if err != nil {
 			s.closeFiles()
@@ -194,8 +189,7 @@ func (s *Store) Close() error {
 	return s.closeErr
 }
 
-// closeFiles closes the lock files, waiting for each stripe's holder, and
-// the data directory.
+// closeFiles closes the lock files, waiting for each stripe's holder.
 func (s *Store) closeFiles() error {
 	var errs []error
 	for i := range s.stripes {
@@ -206,9 +200,6 @@ func (s *Store) closeFiles() error {
 		st.mu <- struct{}{}
 		errs = append(errs, st.file.close())
 		<-st.mu
-	}
-	if err := s.data.Close(); err != nil {
-		errs = append(errs, fmt.Errorf("filestore: closing data directory: %w", err))
 	}
 	return errors.Join(errs...)
 }
@@ -414,7 +405,7 @@ func (s *Store) syncData(op string) error {
 	if s.cfg.durability != SyncFull {
 		return nil
 	}
-	if err := syncDir(s.data); err != nil {
+	if err := syncDir(s.dataDir); err != nil {
 		return fmt.Errorf("filestore: %s: syncing directory %s: %w", op, s.dataDir, err)
 	}
 	return nil
