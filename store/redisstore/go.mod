@@ -1,0 +1,12 @@
+module github.com/sesame-go/sesame/store/redisstore
+
+go 1.26.0
+
+require (
+	github.com/redis/rueidis v1.0.79
+	github.com/sesame-go/sesame v0.0.0
+)
+
+require golang.org/x/sys v0.49.0 // indirect
+
+replace github.com/sesame-go/sesame => ../..

@@ -1,0 +1,142 @@
+package redisstore
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"strconv"
+
+	"github.com/redis/rueidis"
+	"github.com/sesame-go/sesame"
+)
+
+// Load returns the value and version stored under key, in one round trip
+// (or none, when the client-side cache is on and holds the record). It
+// returns an error wrapping sesame.ErrNotFound when there is no record or
+// it has expired.
+func (s *Store) Load(ctx context.Context, key string) ([]byte, uint64, error) {
+	if err := checkKey(ctx, "load", key); err != nil {
+		return nil, 0, err
+	}
+	c := s.client
+	var r rueidis.RedisResult
+	if s.cache > 0 && !s.bypass.has(key) {
+		r = c.DoCache(ctx, c.B().Hmget().Key(s.recordKey(key)).Field("v", "d").Cache(), s.cache)
+	} else {
+		r = c.Do(ctx, c.B().Hmget().Key(s.recordKey(key)).Field("v", "d").Build())
+	}
+	fields, err := r.ToArray()
+	if err != nil {
+		return nil, 0, s.fail("load", key, err)
+	}
+	if len(fields) != 2 {
+		return nil, 0, s.fail("load", key, fmt.Errorf("HMGET returned %d fields, want 2", len(fields)))
+	}
+	if fields[0].IsNil() {
+		return nil, 0, fmt.Errorf("redisstore: load %s: %w", short(key), sesame.ErrNotFound)
+	}
+	version, err := parseVersion(&fields[0])
+	if err != nil {
+		return nil, 0, s.fail("load", key, err)
+	}
+	value, err := fields[1].ToString()
+	if err != nil {
+		return nil, 0, s.fail("load", key, fmt.Errorf("corrupt record: value: %w", err))
+	}
+	// A copy: a string from the client may be shared with its cache.
+	return []byte(value), version, nil
+}
+
+// parseVersion reads a stored version field.
+func parseVersion(m *rueidis.RedisMessage) (uint64, error) {
+	str, err := m.ToString()
+	if err != nil {
+		return 0, fmt.Errorf("corrupt record: version: %w", err)
+	}
+	v, err := strconv.ParseUint(str, 10, 64)
+	if err != nil || v == 0 {
+		return 0, errors.New("corrupt record: version is not a positive integer")
+	}
+	return v, nil
+}
+
+// Save stores value under key if the stored version is version (0: no
+// record), in one round trip: the conditional write is one Lua script, and
+// when opts.User is set the user index entry is pipelined with it. It
+// returns the new version, or an error wrapping sesame.ErrConflict.
+func (s *Store) Save(ctx context.Context, key string, value []byte, version uint64, opts sesame.SaveOptions) (uint64, error) {
+	if err := checkKey(ctx, "save", key); err != nil {
+		return 0, err
+	}
+	c := s.client
+	next := newVersion(version)
+	expires := strconv.FormatInt(opts.ExpiresAt.UnixMilli(), 10)
+	keys := []string{s.recordKey(key)}
+	args := []string{strconv.FormatUint(version, 10), strconv.FormatUint(next, 10), string(value), opts.User, expires}
+
+	var saved, indexed rueidis.RedisResult
+	if opts.User == "" {
+		saved = c.Do(ctx, saveScript.cmd(c, keys, args...))
+	} else {
+		// The index entry goes first in the pipeline, but in a cluster the
+		// two commands may go to different nodes, so nothing orders them.
+		ukeys := []string{s.userKey(opts.User)}
+		rs := c.DoMulti(ctx, indexScript.cmd(c, ukeys, key, expires), saveScript.cmd(c, keys, args...))
+		indexed, saved = rs[0], rs[1]
+		if noScript(indexed) {
+			indexed = c.Do(ctx, indexScript.eval(c, ukeys, key, expires))
+		}
+	}
+	if noScript(saved) {
+		saved = c.Do(ctx, saveScript.eval(c, keys, args...))
+	}
+	if s.cache > 0 {
+		s.bypass.add(key, s.cache)
+	}
+	ok, err := saved.AsInt64()
+	if err != nil {
+		return 0, s.fail("save", key, err)
+	}
+	if ok != 1 {
+		return 0, fmt.Errorf("redisstore: save %s with version %d: %w", short(key), version, sesame.ErrConflict)
+	}
+	if opts.User != "" {
+		if err := indexed.Error(); err != nil {
+			// The record is saved but not filed under its user, so a
+			// DeleteUser would miss it: say so rather than succeed.
+			return 0, s.fail("save", key, fmt.Errorf("record saved but not added to its user's index: %w", err))
+		}
+	}
+	return next, nil
+}
+
+// newVersion returns a random version other than 0 and old. Versions are
+// random rather than counted so that none ever comes back for a key: a
+// counter would restart when its key is deleted, expires or is evicted, or
+// when a replica that missed its last increments is promoted, and a
+// request holding an old version could then overwrite a newer record with
+// the same number (ABA). Two random 64-bit versions coincide with
+// probability 2⁻⁶⁴.
+func newVersion(old uint64) uint64 {
+	for {
+		if v := rand.Uint64(); v != 0 && v != old {
+			return v
+		}
+	}
+}
+
+// Delete removes the record under key, whatever its version, in one round
+// trip. Its user index entry is removed lazily (see UserSessions).
+func (s *Store) Delete(ctx context.Context, key string) error {
+	if err := checkKey(ctx, "delete", key); err != nil {
+		return err
+	}
+	if s.cache > 0 {
+		s.bypass.add(key, s.cache)
+	}
+	if err := s.client.Do(ctx, s.client.B().Del().Key(s.recordKey(key)).Build()).Error(); err != nil {
+		return s.fail("delete", key, err)
+	}
+	return nil
+}

@@ -1,0 +1,201 @@
+// Package redisstore keeps sesame sessions in Redis: a standalone server or
+// a Redis Cluster, through one constructor. It uses the rueidis client,
+// which finds out by itself whether the addresses it is given belong to a
+// cluster.
+//
+// Each record is one hash under "<prefix>s:{<key>}" holding the value, the
+// version and the user. A conditional Save is one server-side Lua script
+// (one round trip), and the record expires natively at SaveOptions.ExpiresAt
+// (PEXPIREAT). A Load is one HMGET.
+//
+// The store implements sesame.UserIndex with one sorted set per user under
+// "<prefix>u:{<hash of the user>}". In a cluster a user's set and a session's
+// record usually live in different hash slots, so no single script may touch
+// both: Save writes the record (with its user) in its script and adds the
+// index entry with a second command pipelined in the same round trip. The
+// index may therefore list keys that are gone or that now belong to someone
+// else; UserSessions and DeleteUser check every listed record's user before
+// they return or delete it, and remove such entries lazily. See the README
+// for the exact consistency this gives.
+package redisstore
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/redis/rueidis"
+	"github.com/sesame-go/sesame"
+)
+
+// DefaultPrefix is the key prefix a Store uses when Config.Prefix is empty.
+const DefaultPrefix = "sesame:"
+
+// Config says where the Redis server or cluster is and how to use it. The
+// zero value, with Addrs set, is a good configuration.
+type Config struct {
+	// Addrs are host:port addresses of a standalone server, or of one or
+	// more nodes of a Redis Cluster. Required unless Client.InitAddress is
+	// set.
+	Addrs []string
+
+	// Prefix starts every key the store writes, so that several stores (or
+	// applications) can share a server. It must not contain '{' or '}',
+	// which Redis Cluster reads as hash tags. Empty means DefaultPrefix.
+	Prefix string
+
+	// ClientSideCache, when positive, serves loads from rueidis'
+	// server-assisted client-side cache (RESP3 client tracking), keeping a
+	// record in this process's memory for at most this long. Redis tells
+	// the client when a cached record changes, so a load normally sees a
+	// change within a network delay; when that notice is lost (a broken
+	// connection, a failover) a load may return a stale record, and a
+	// revoked session may be served from this process's cache, for at most
+	// ClientSideCache. Keep it short (a few seconds). Zero, the default,
+	// disables the cache.
+	ClientSideCache time.Duration
+
+	// Client holds further rueidis options: credentials, TLS, timeouts,
+	// pool sizes. Its InitAddress is replaced by Addrs when Addrs is set,
+	// and its DisableCache is set when ClientSideCache is zero.
+	Client rueidis.ClientOption
+}
+
+// Store is a sesame.Store and sesame.UserIndex backed by Redis or Redis
+// Cluster. It is safe for concurrent use. Close it when done.
+type Store struct {
+	client rueidis.Client
+	prefix string
+	server string        // names the server(s) in errors
+	cache  time.Duration // 0: no client-side cache
+	bypass bypassSet     // keys whose loads must skip the cache for now
+}
+
+var (
+	_ sesame.Store     = (*Store)(nil)
+	_ sesame.UserIndex = (*Store)(nil)
+)
+
+// New connects to the Redis server or cluster that cfg names and returns a
+// Store that uses it. It fails if no server answers, or if cfg is invalid.
+func New(cfg Config) (*Store, error) {
+	prefix := cfg.Prefix
+	if prefix == "" {
+		prefix = DefaultPrefix
+	}
+	if strings.ContainsAny(prefix, "{}") {
+		return nil, fmt.Errorf("redisstore: prefix %q contains '{' or '}', which Redis Cluster reads as a hash tag", prefix)
+	}
+	if cfg.ClientSideCache < 0 {
+		return nil, fmt.Errorf("redisstore: negative ClientSideCache %v", cfg.ClientSideCache)
+	}
+	opt := cfg.Client
+	if len(cfg.Addrs) > 0 {
+		opt.InitAddress = append([]string(nil), cfg.Addrs...)
+	}
+	if len(opt.InitAddress) == 0 {
+		return nil, errors.New("redisstore: no server address: set Config.Addrs")
+	}
+	if cfg.ClientSideCache == 0 {
+		opt.DisableCache = true
+	}
+	server := strings.Join(opt.InitAddress, ",")
+	client, err := rueidis.NewClient(opt)
+	if err != nil {
+		return nil, fmt.Errorf("redisstore: connect to redis %s: %w", server, err)
+	}
+	return &Store{client: client, prefix: prefix, server: server, cache: cfg.ClientSideCache}, nil
+}
+
+// Close closes the store's connections. Calls after Close fail.
+func (s *Store) Close() error {
+	s.client.Close()
+	return nil
+}
+
+// recordKey is the Redis key of a session record. The session key is the
+// hash tag, so anything else one day stored for the session shares its slot.
+func (s *Store) recordKey(key string) string {
+	return s.prefix + "s:{" + key + "}"
+}
+
+// userKey is the Redis key of a user's index. User names are opaque and may
+// hold any byte, braces included, so the key holds a hash of the name; the
+// records keep the name itself, which is what the index is checked against.
+func (s *Store) userKey(user string) string {
+	h := sha256.Sum256([]byte(user))
+	return s.prefix + "u:{" + base64.RawURLEncoding.EncodeToString(h[:]) + "}"
+}
+
+// fail wraps err with the operation, a short form of the key and the
+// server. It never includes values or whole keys.
+func (s *Store) fail(op, key string, err error) error {
+	if key != "" {
+		return fmt.Errorf("redisstore: %s %s on redis %s: %w", op, short(key), s.server, err)
+	}
+	return fmt.Errorf("redisstore: %s on redis %s: %w", op, s.server, err)
+}
+
+// checkKey rejects keys that sesame.ValidKey refuses, and done contexts,
+// before anything is sent.
+func checkKey(ctx context.Context, op, key string) error {
+	if !sesame.ValidKey(key) {
+		return fmt.Errorf("redisstore: %s: %w", op, sesame.ErrInvalidKey)
+	}
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("redisstore: %s %s: %w", op, short(key), err)
+	}
+	return nil
+}
+
+// short names a key in errors without giving it away whole.
+func short(key string) string {
+	if len(key) > 8 {
+		return key[:8] + "…"
+	}
+	return key
+}
+
+// bypassSet remembers keys this process saved (or failed to save) within
+// the last cache lifetime: a cached copy of them may be older than the
+// server's, because Redis sends a client the invalidation for its own write
+// only after the write's reply, and a conflict says the copy is stale.
+// Loads of such keys go to the server. Entries are dropped once the cache
+// lifetime has passed, so the set holds at most the keys saved in one cache
+// lifetime.
+type bypassSet struct {
+	mu    sync.Mutex
+	until map[string]time.Time
+	limit int // prune expired entries when the map grows past this
+}
+
+func (b *bypassSet) add(key string, ttl time.Duration) {
+	now := time.Now()
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.until == nil {
+		b.until = make(map[string]time.Time)
+	}
+	if len(b.until) >= b.limit {
+		for k, t := range b.until {
+			if now.After(t) {
+				delete(b.until, k)
+			}
+		}
+		b.limit = max(1024, 2*len(b.until))
+	}
+	b.until[key] = now.Add(ttl)
+}
+
+// has reports whether key was saved within the cache lifetime.
+func (b *bypassSet) has(key string) bool {
+	b.mu.Lock()
+	t, ok := b.until[key]
+	b.mu.Unlock()
+	return ok && time.Now().Before(t)
+}

@@ -1,0 +1,119 @@
+package redisstore
+
+import (
+	"context"
+	"crypto/sha1"
+	"encoding/hex"
+
+	"github.com/redis/rueidis"
+)
+
+// script is a Lua script run with EVALSHA, falling back to EVAL when the
+// server does not have it cached (NOSCRIPT: a new or restarted server).
+type script struct {
+	src, sha string
+}
+
+func newScript(src string) *script {
+	h := sha1.Sum([]byte(src)) // the name Redis gives a script, not a secret
+	return &script{src: src, sha: hex.EncodeToString(h[:])}
+}
+
+// cmd is an EVALSHA of the script.
+func (sc *script) cmd(c rueidis.Client, keys []string, args ...string) rueidis.Completed {
+	return c.B().Evalsha().Sha1(sc.sha).Numkeys(int64(len(keys))).Key(keys...).Arg(args...).Build()
+}
+
+// eval is the same call as cmd, with the script's text.
+func (sc *script) eval(c rueidis.Client, keys []string, args ...string) rueidis.Completed {
+	return c.B().Eval().Script(sc.src).Numkeys(int64(len(keys))).Key(keys...).Arg(args...).Build()
+}
+
+// noScript reports whether r failed because the server lacks the script. A
+// script that failed so did not run, so sending it again with EVAL is safe.
+func noScript(r rueidis.RedisResult) bool {
+	e, ok := rueidis.IsRedisErr(r.Error())
+	return ok && e.IsNoScript()
+}
+
+// run runs the script once, in one round trip unless the server has to be
+// sent its text.
+func (sc *script) run(ctx context.Context, c rueidis.Client, keys []string, args ...string) rueidis.RedisResult {
+	r := c.Do(ctx, sc.cmd(c, keys, args...))
+	if noScript(r) {
+		r = c.Do(ctx, sc.eval(c, keys, args...))
+	}
+	return r
+}
+
+// saveScript is the conditional save. It writes the record only if its
+// stored version is the expected one ("0": no record), as one hash holding
+// the version, the value and the user, and sets its expiry. The new version
+// is made by the caller (see newVersion), so the script does no arithmetic
+// on 64-bit numbers, which Lua cannot represent exactly.
+//
+// KEYS[1] record; ARGV[1] expected version, ARGV[2] new version, ARGV[3]
+// value, ARGV[4] user, ARGV[5] expiry in Unix milliseconds. Returns 1 when
+// saved, 0 on conflict.
+var saveScript = newScript(`
+local cur = redis.call('HGET', KEYS[1], 'v')
+if cur then
+	if cur ~= ARGV[1] then return 0 end
+elseif ARGV[1] ~= '0' then
+	return 0
+end
+redis.call('HSET', KEYS[1], 'v', ARGV[2], 'd', ARGV[3], 'u', ARGV[4])
+redis.call('PEXPIREAT', KEYS[1], ARGV[5])
+return 1
+`)
+
+// indexScript files a session key in a user's index: a sorted set whose
+// scores are the server time (milliseconds) of each key's latest filing,
+// which lets the lazy cleaner leave alone entries that a Save in flight may
+// still need. The set lives as long as the longest-lived record filed in it.
+//
+// KEYS[1] user's set; ARGV[1] session key, ARGV[2] record expiry in Unix
+// milliseconds.
+var indexScript = newScript(`
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+redis.call('ZADD', KEYS[1], now, ARGV[1])
+local exp = tonumber(ARGV[2])
+local ttl = redis.call('PTTL', KEYS[1])
+if ttl < 0 or now + ttl < exp then
+	redis.call('PEXPIREAT', KEYS[1], exp)
+end
+return 1
+`)
+
+// unindexScript removes entries from a user's index that the caller found
+// stale (their record is gone or belongs to another user), unless they were
+// filed again since the caller read them (their score changed) or were
+// filed less than ARGV[1] milliseconds ago (a Save may be in flight whose
+// record has not landed yet).
+//
+// KEYS[1] user's set; ARGV[1] grace in milliseconds; then pairs of session
+// key and the score the caller read. Returns how many entries it removed.
+var unindexScript = newScript(`
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local grace = tonumber(ARGV[1])
+local n = 0
+for i = 2, #ARGV - 1, 2 do
+	local s = redis.call('ZSCORE', KEYS[1], ARGV[i])
+	if s and tonumber(s) == tonumber(ARGV[i + 1]) and tonumber(s) <= now - grace then
+		n = n + redis.call('ZREM', KEYS[1], ARGV[i])
+	end
+end
+return n
+`)
+
+// deleteIfOwnerScript deletes a record if it belongs to the user.
+//
+// KEYS[1] record; ARGV[1] user. Returns 1 if it deleted the record.
+var deleteIfOwnerScript = newScript(`
+if redis.call('HGET', KEYS[1], 'u') == ARGV[1] then
+	return redis.call('DEL', KEYS[1])
+end
+return 0
+`)

@@ -1,0 +1,153 @@
+package redisstore
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/redis/rueidis"
+	"github.com/sesame-go/sesame"
+)
+
+// indexGrace is how long an index entry is kept after it was filed even
+// when its record is missing or belongs to another user: in a cluster a
+// Save's index entry and its record are written by two commands that may
+// land a little apart, and the entry must not be cleaned in between.
+const indexGrace = time.Minute
+
+// entry is one session key listed in a user's index, with the score (the
+// time it was filed) that the lazy cleaner checks before removing it.
+type entry struct {
+	key   string
+	score string
+}
+
+// entries reads a user's index in one round trip.
+func (s *Store) entries(ctx context.Context, op, user string) ([]entry, error) {
+	c := s.client
+	zs, err := c.Do(ctx, c.B().Zrange().Key(s.userKey(user)).Min("0").Max("-1").Withscores().Build()).AsZScores()
+	if err != nil {
+		return nil, s.fail(op, "", fmt.Errorf("read user index: %w", err))
+	}
+	es := make([]entry, 0, len(zs))
+	for _, z := range zs {
+		if !sesame.ValidKey(z.Member) {
+			continue // not ours; never turned into a Redis key
+		}
+		es = append(es, entry{key: z.Member, score: strconv.FormatFloat(z.Score, 'f', -1, 64)})
+	}
+	return es, nil
+}
+
+// UserSessions returns the live records saved with user, in two round trips
+// (the index, then every record at once; in a cluster the records are read
+// from their nodes in parallel). Index entries whose record is gone or now
+// belongs to another user are not returned, and are removed from the index
+// in a third round trip.
+func (s *Store) UserSessions(ctx context.Context, user string) ([]sesame.StoredRecord, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("redisstore: user sessions: %w", err)
+	}
+	if user == "" {
+		return nil, nil
+	}
+	es, err := s.entries(ctx, "user sessions", user)
+	if err != nil || len(es) == 0 {
+		return nil, err
+	}
+	c := s.client
+	cmds := make(rueidis.Commands, len(es))
+	for i, e := range es {
+		cmds[i] = c.B().Hmget().Key(s.recordKey(e.key)).Field("v", "d", "u").Build()
+	}
+	var records []sesame.StoredRecord
+	var stale []entry
+	for i, r := range c.DoMulti(ctx, cmds...) {
+		fields, err := r.ToArray()
+		if err != nil {
+			return nil, s.fail("user sessions: load", es[i].key, err)
+		}
+		if len(fields) != 3 {
+			return nil, s.fail("user sessions: load", es[i].key, fmt.Errorf("HMGET returned %d fields, want 3", len(fields)))
+		}
+		if fields[0].IsNil() {
+			stale = append(stale, es[i])
+			continue
+		}
+		if owner, err := fields[2].ToString(); err != nil || owner != user {
+			stale = append(stale, es[i])
+			continue
+		}
+		version, err := parseVersion(&fields[0])
+		if err != nil {
+			return nil, s.fail("user sessions: load", es[i].key, err)
+		}
+		value, err := fields[1].ToString()
+		if err != nil {
+			return nil, s.fail("user sessions: load", es[i].key, fmt.Errorf("corrupt record: value: %w", err))
+		}
+		records = append(records, sesame.StoredRecord{Key: es[i].key, Value: []byte(value), Version: version})
+	}
+	if err := s.unindex(ctx, user, stale); err != nil {
+		return nil, s.fail("user sessions: clean index", "", err)
+	}
+	return records, nil
+}
+
+// DeleteUser deletes every record saved with user, in three round trips:
+// it reads the user's index, deletes each listed record that still belongs
+// to the user (a script per record, all pipelined), then removes the
+// entries from the index.
+func (s *Store) DeleteUser(ctx context.Context, user string) error {
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("redisstore: delete user: %w", err)
+	}
+	if user == "" {
+		return nil
+	}
+	es, err := s.entries(ctx, "delete user", user)
+	if err != nil || len(es) == 0 {
+		return err
+	}
+	c := s.client
+	cmds := make(rueidis.Commands, len(es))
+	for i, e := range es {
+		if s.cache > 0 {
+			s.bypass.add(e.key, s.cache)
+		}
+		cmds[i] = deleteIfOwnerScript.cmd(c, []string{s.recordKey(e.key)}, user)
+	}
+	var errs []error
+	for i, r := range c.DoMulti(ctx, cmds...) {
+		if noScript(r) {
+			r = c.Do(ctx, deleteIfOwnerScript.eval(c, []string{s.recordKey(es[i].key)}, user))
+		}
+		if err := r.Error(); err != nil {
+			errs = append(errs, s.fail("delete user: delete", es[i].key, err))
+		}
+	}
+	if len(errs) > 0 {
+		return errors.Join(errs...)
+	}
+	if err := s.unindex(ctx, user, es); err != nil {
+		return s.fail("delete user: clean index", "", err)
+	}
+	return nil
+}
+
+// unindex removes stale entries from user's index in one round trip,
+// leaving those filed again since they were read or filed within
+// indexGrace.
+func (s *Store) unindex(ctx context.Context, user string, stale []entry) error {
+	if len(stale) == 0 {
+		return nil
+	}
+	args := make([]string, 0, 1+2*len(stale))
+	args = append(args, strconv.FormatInt(indexGrace.Milliseconds(), 10))
+	for _, e := range stale {
+		args = append(args, e.key, e.score)
+	}
+	return unindexScript.run(ctx, s.client, []string{s.userKey(user)}, args...).Error()
+}
