@@ -1,0 +1,149 @@
+package pgstore
+
+import (
+	"context"
+	"fmt"
+	"strings"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+)
+
+// maxTableLen leaves room in PostgreSQL's 63-byte identifiers for the
+// longest name derived from the table's: "<table>_expires_at_idx".
+const maxTableLen = 63 - len("_expires_at_idx")
+
+// ValidTable reports whether name may be used as the sessions table: 1 to
+// 48 characters, a lower-case ASCII letter or '_' first, then lower-case
+// letters, digits and '_'. The rule keeps every statement built from the
+// name free of quoting questions, and leaves room for the names of the
+// sequence and indexes derived from it. Names are quoted in SQL anyway, so
+// a reserved word such as "user" is allowed.
+func ValidTable(name string) bool {
+	if len(name) == 0 || len(name) > maxTableLen {
+		return false
+	}
+	for i := 0; i < len(name); i++ {
+		c := name[i]
+		switch {
+		case 'a' <= c && c <= 'z', c == '_':
+		case '0' <= c && c <= '9' && i > 0:
+		default:
+			return false
+		}
+	}
+	return true
+}
+
+// schemaTemplate is the SQL that Migrate runs, with {{table}} standing for
+// the table name. Schema returns it for a given table.
+const schemaTemplate = `CREATE SEQUENCE IF NOT EXISTS "{{table}}_version_seq" AS bigint;
+CREATE TABLE IF NOT EXISTS "{{table}}" (
+    key        text COLLATE "C" PRIMARY KEY,
+    value      bytea       NOT NULL,
+    version    bigint      NOT NULL,
+    expires_at timestamptz NOT NULL,
+    user_name  bytea
+);
+ALTER SEQUENCE "{{table}}_version_seq" OWNED BY "{{table}}".version;
+CREATE INDEX IF NOT EXISTS "{{table}}_user_name_idx" ON "{{table}}" (user_name) WHERE user_name IS NOT NULL;
+CREATE INDEX IF NOT EXISTS "{{table}}_expires_at_idx" ON "{{table}}" (expires_at);
+`
+
+// Schema returns the SQL that Migrate runs to create the sessions table
+// named table ("" means DefaultTable), for deployments that manage their
+// schema with their own migration tool. For the default table it is:
+//
+//	CREATE SEQUENCE IF NOT EXISTS "sesame_sessions_version_seq" AS bigint;
+//	CREATE TABLE IF NOT EXISTS "sesame_sessions" (
+//	    key        text COLLATE "C" PRIMARY KEY,
+//	    value      bytea       NOT NULL,
+//	    version    bigint      NOT NULL,
+//	    expires_at timestamptz NOT NULL,
+//	    user_name  bytea
+//	);
+//	ALTER SEQUENCE "sesame_sessions_version_seq" OWNED BY "sesame_sessions".version;
+//	CREATE INDEX IF NOT EXISTS "sesame_sessions_user_name_idx" ON "sesame_sessions" (user_name) WHERE user_name IS NOT NULL;
+//	CREATE INDEX IF NOT EXISTS "sesame_sessions_expires_at_idx" ON "sesame_sessions" (expires_at);
+//
+// Every save takes its new version from the sequence, which never hands
+// out a number twice, so a key that is deleted and created again can never
+// see an old version come back (no ABA). user_name is bytea, not text,
+// because user names are opaque strings that may hold NUL bytes or
+// invalid UTF-8, which PostgreSQL's text type rejects; NULL means
+// anonymous, and the partial index leaves anonymous sessions out.
+func Schema(table string) (string, error) {
+	if table == "" {
+		table = DefaultTable
+	}
+	if !ValidTable(table) {
+		return "", fmt.Errorf("pgstore: table name %q is not a lower-case SQL identifier of at most %d characters", table, maxTableLen)
+	}
+	return strings.ReplaceAll(schemaTemplate, "{{table}}", table), nil
+}
+
+// Migrate creates the sessions table named table ("" means DefaultTable),
+// its version sequence and its indexes, if they do not exist yet, in one
+// transaction (see Schema for the SQL). Concurrent calls, say from several
+// app servers starting at once, wait for each other on an advisory lock.
+func Migrate(ctx context.Context, pool *pgxpool.Pool, table string) error {
+	sql, err := Schema(table)
+	if err != nil {
+		return err
+	}
+	if table == "" {
+		table = DefaultTable
+	}
+	err = pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, "SELECT pg_advisory_xact_lock(hashtext($1))", "sesame pgstore migrate "+table); err != nil {
+			return err
+		}
+		_, err := tx.Exec(ctx, sql)
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("pgstore: migrate PostgreSQL table %s: %w", table, err)
+	}
+	return nil
+}
+
+// queries are the statements a Store runs, for one table.
+type queries struct {
+	load, create, update, delete, userSessions, deleteUser, sweep string
+}
+
+// statements builds the queries for table, which ValidTable accepts.
+//
+// The conditional saves are single statements. Create inserts, or on a key
+// conflict replaces the row only if it has expired: a live row makes the
+// statement return no row, which is the conflict. Update changes the row
+// only if its version is the one read and it has not expired. Both return
+// the new version, drawn from the sequence. Under READ COMMITTED, a
+// concurrent save to the same row waits for the first to commit and then
+// re-checks its WHERE clause against the new row, so exactly one of two
+// racing saves with the same version wins.
+func statements(table string) queries {
+	t := `"` + table + `"`
+	seq := `nextval('"` + table + `_version_seq"')`
+	return queries{
+		load: `SELECT value, version FROM ` + t + ` WHERE key = $1 AND expires_at > now()`,
+		create: `INSERT INTO ` + t + ` AS s (key, value, version, expires_at, user_name)
+VALUES ($1, $2, ` + seq + `, $3, $4)
+ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value, version = EXCLUDED.version,
+    expires_at = EXCLUDED.expires_at, user_name = EXCLUDED.user_name
+WHERE s.expires_at <= now()
+RETURNING version`,
+		update: `UPDATE ` + t + ` SET value = $2, version = ` + seq + `, expires_at = $3, user_name = $4
+WHERE key = $1 AND version = $5 AND expires_at > now()
+RETURNING version`,
+		delete:       `DELETE FROM ` + t + ` WHERE key = $1`,
+		userSessions: `SELECT key, value, version FROM ` + t + ` WHERE user_name = $1 AND expires_at > now()`,
+		deleteUser:   `DELETE FROM ` + t + ` WHERE user_name = $1`,
+		// The outer expires_at test is re-checked against a row that a
+		// save renewed after the subquery read it, so a renewed row
+		// survives; SKIP LOCKED lets concurrent sweepers share the work.
+		sweep: `DELETE FROM ` + t + ` WHERE key IN (
+    SELECT key FROM ` + t + ` WHERE expires_at < now() ORDER BY expires_at LIMIT $1 FOR UPDATE SKIP LOCKED)
+AND expires_at < now()`,
+	}
+}
