@@ -1,0 +1,97 @@
+package main
+
+import (
+	"crypto/rand"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"os"
+	"strings"
+)
+
+// ensureDir creates dir (mode 0700) if it is missing.
+func ensureDir(dir string) error {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return fmt.Errorf("data directory: %w", err)
+	}
+	return nil
+}
+
+// randomString returns n random bytes, base64url-encoded without padding.
+func randomString(n int) string {
+	b := make([]byte, n)
+	// crypto/rand.Read never returns an error; it crashes the program
+	// irrecoverably when the system's generator fails.
+	_, _ = rand.Read(b)
+	return base64.RawURLEncoding.EncodeToString(b)
+}
+
+// loadOrCreateSecret returns the secret kept in path, generating a random
+// one (mode 0600) the first time. A secret file readable by others is made
+// private again. created reports a new secret.
+func loadOrCreateSecret(path string) (secret string, created bool, err error) {
+	b, err := os.ReadFile(path)
+	if err == nil {
+		if err := tightenMode(path); err != nil {
+			return "", false, err
+		}
+		s := strings.TrimSpace(string(b))
+		if s == "" {
+			return "", false, fmt.Errorf("%s is empty: remove it to generate a new secret", path)
+		}
+		return s, false, nil
+	}
+	if !errors.Is(err, os.ErrNotExist) {
+		return "", false, err
+	}
+	s := randomString(32)
+	if err := writeFileAtomic(path, []byte(s+"\n"), true); err != nil {
+		return "", false, err
+	}
+	return s, true, nil
+}
+
+// tightenMode makes path readable and writable by its owner only.
+func tightenMode(path string) error {
+	st, err := os.Stat(path)
+	if err != nil {
+		return err
+	}
+	if st.Mode().Perm()&0o077 != 0 {
+		return os.Chmod(path, 0o600)
+	}
+	return nil
+}
+
+// writeFileAtomic writes data to path (mode 0600) through a temporary file
+// and a rename, so a reader sees the old file or the new one. With
+// exclusive, an existing path is an error instead of being replaced.
+func writeFileAtomic(path string, data []byte, exclusive bool) error {
+	tmp := path + ".tmp-" + randomString(6)
+	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if err != nil {
+		return err
+	}
+	_, err = f.Write(data)
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		if exclusive {
+			// Link fails if path exists: two first runs racing keep one secret.
+			if err = os.Link(tmp, path); err == nil {
+				err = os.Remove(tmp)
+				return err
+			}
+		} else {
+			err = os.Rename(tmp, path)
+		}
+	}
+	if err != nil {
+		os.Remove(tmp)
+	}
+	return err
+}

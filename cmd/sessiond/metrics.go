@@ -1,0 +1,125 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/sesame-go/sesame"
+)
+
+// metrics are sessiond's Prometheus collectors, on a registry of its own.
+type metrics struct {
+	reg         *prometheus.Registry
+	events      *prometheus.CounterVec
+	logins      *prometheus.CounterVec
+	storeTime   *prometheus.HistogramVec
+	storeErrors *prometheus.CounterVec
+	authChecks  *prometheus.CounterVec
+}
+
+func newMetrics() *metrics {
+	m := &metrics{
+		reg: prometheus.NewRegistry(),
+		events: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "sessiond_session_events_total",
+			Help: "Session events by kind: created, renewed, destroyed, expired, invalid, conflict.",
+		}, []string{"kind"}),
+		logins: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "sessiond_logins_total",
+			Help: "Login attempts by result: ok, failed, limited (refused by the rate limiter).",
+		}, []string{"result"}),
+		storeTime: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "sessiond_store_duration_seconds",
+			Help:    "Latency of session store calls by operation.",
+			Buckets: []float64{.0001, .00025, .0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5},
+		}, []string{"op"}),
+		storeErrors: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "sessiond_store_errors_total",
+			Help: "Session store calls that failed, by operation (not found and conflicts are not failures).",
+		}, []string{"op"}),
+		authChecks: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "sessiond_auth_checks_total",
+			Help: "Forward-auth and reverse-proxy checks by result: ok, denied.",
+		}, []string{"result"}),
+	}
+	m.reg.MustRegister(m.events, m.logins, m.storeTime, m.storeErrors, m.authChecks,
+		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	// Show every series from the start, at zero.
+	for k := sesame.EventCreated; k <= sesame.EventConflict; k++ {
+		m.events.WithLabelValues(k.String())
+	}
+	for _, r := range []string{"ok", "failed", "limited"} {
+		m.logins.WithLabelValues(r)
+	}
+	return m
+}
+
+// onEvent is the Manager's Config.OnEvent.
+func (m *metrics) onEvent(_ context.Context, e sesame.Event) {
+	m.events.WithLabelValues(e.Kind.String()).Inc()
+}
+
+// instrument wraps a store so that its calls are timed. The result
+// implements sesame.UserIndex when st does.
+func instrument(st sesame.Store, m *metrics) sesame.Store {
+	t := &timedStore{s: st, m: m}
+	if ui, ok := st.(sesame.UserIndex); ok {
+		return &timedIndexStore{timedStore: t, ui: ui}
+	}
+	return t
+}
+
+type timedStore struct {
+	s sesame.Store
+	m *metrics
+}
+
+func (t *timedStore) observe(op string, start time.Time, err error) {
+	t.m.storeTime.WithLabelValues(op).Observe(time.Since(start).Seconds())
+	if err != nil && !errors.Is(err, sesame.ErrNotFound) && !errors.Is(err, sesame.ErrConflict) {
+		t.m.storeErrors.WithLabelValues(op).Inc()
+	}
+}
+
+func (t *timedStore) Load(ctx context.Context, key string) ([]byte, uint64, error) {
+	start := time.Now()
+	v, ver, err := t.s.Load(ctx, key)
+	t.observe("load", start, err)
+	return v, ver, err
+}
+
+func (t *timedStore) Save(ctx context.Context, key string, value []byte, version uint64, opts sesame.SaveOptions) (uint64, error) {
+	start := time.Now()
+	v, err := t.s.Save(ctx, key, value, version, opts)
+	t.observe("save", start, err)
+	return v, err
+}
+
+func (t *timedStore) Delete(ctx context.Context, key string) error {
+	start := time.Now()
+	err := t.s.Delete(ctx, key)
+	t.observe("delete", start, err)
+	return err
+}
+
+type timedIndexStore struct {
+	*timedStore
+	ui sesame.UserIndex
+}
+
+func (t *timedIndexStore) UserSessions(ctx context.Context, user string) ([]sesame.StoredRecord, error) {
+	start := time.Now()
+	r, err := t.ui.UserSessions(ctx, user)
+	t.observe("user_sessions", start, err)
+	return r, err
+}
+
+func (t *timedIndexStore) DeleteUser(ctx context.Context, user string) error {
+	start := time.Now()
+	err := t.ui.DeleteUser(ctx, user)
+	t.observe("delete_user", start, err)
+	return err
+}

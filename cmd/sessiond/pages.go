@@ -1,0 +1,308 @@
+package main
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/sesame-go/sesame"
+	"github.com/sesame-go/sesame/ticket"
+)
+
+// pageData is what every template gets.
+type pageData struct {
+	Title    string
+	User     string
+	Message  string // an error or notice for this page
+	Flashes  []string
+	Back     string
+	LoginAs  string
+	Created  time.Time
+	Deadline time.Time
+	Idle     time.Time
+	Sessions []sessionRow
+	Current  string
+	Proxy    bool
+}
+
+// sessionRow is one line of the "your sessions" table.
+type sessionRow struct {
+	Handle   string
+	Device   string
+	IP       string
+	Created  time.Time
+	LastSeen time.Time
+	Current  bool
+}
+
+// notices are messages that a redirect names by code, so that pages after
+// logout need no session to carry them.
+var notices = map[string]string{
+	"loggedout":  "You are logged out.",
+	"everywhere": "You are logged out everywhere: every session of yours has ended.",
+	"ended":      "That session had ended.",
+}
+
+// render executes a template into a buffer first, so that a template
+// error yields a clean 500 rather than half a page.
+func (s *server) render(w http.ResponseWriter, r *http.Request, status int, name string, d pageData) {
+	var buf bytes.Buffer
+	if err := s.tmpl.ExecuteTemplate(&buf, name, d); err != nil {
+		s.log.Error("template", "name", name, "err", err)
+		http.Error(w, "internal error", http.StatusInternalServerError)
+		return
+	}
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.WriteHeader(status)
+	_, _ = w.Write(buf.Bytes())
+}
+
+// requireUser returns the logged-in user, or sends the visitor to log in
+// and returns "".
+func (s *server) requireUser(w http.ResponseWriter, r *http.Request) (string, *sesame.Session) {
+	user, sess, err := s.currentUser(r)
+	if err != nil {
+		s.log.Error("session", "err", err)
+		http.Error(w, "session store unavailable", http.StatusServiceUnavailable)
+		return "", nil
+	}
+	if user == "" {
+		back := ""
+		if r.Method == http.MethodGet {
+			back = r.URL.RequestURI()
+		}
+		http.Redirect(w, r, loginURL(back), http.StatusSeeOther)
+		return "", nil
+	}
+	return user, sess
+}
+
+func (s *server) flashes(sess *sesame.Session) []string {
+	f, err := sess.Flashes()
+	if err != nil {
+		s.log.Warn("flashes", "err", err)
+	}
+	return f
+}
+
+// home shows who you are and when your session ends.
+func (s *server) home(w http.ResponseWriter, r *http.Request) {
+	user, sess := s.requireUser(w, r)
+	if user == "" {
+		return
+	}
+	s.render(w, r, http.StatusOK, "home.html", pageData{
+		Title:    "Signed in",
+		User:     user,
+		Flashes:  s.flashes(sess),
+		Created:  sess.Created(),
+		Deadline: sess.Deadline(),
+		Idle:     sess.IdleDeadline(),
+		Proxy:    s.proxy != nil,
+	})
+}
+
+// defaultBack is where login leads without a return address.
+func (s *server) defaultBack() string {
+	if s.proxy != nil {
+		return "/"
+	}
+	return pathHome
+}
+
+func (s *server) loginPage(w http.ResponseWriter, r *http.Request) {
+	user, _, err := s.currentUser(r)
+	if err != nil {
+		http.Error(w, "session store unavailable", http.StatusServiceUnavailable)
+		return
+	}
+	back := safeBack(r.URL.Query().Get("back"), s.defaultBack())
+	if user != "" {
+		http.Redirect(w, r, back, http.StatusSeeOther)
+		return
+	}
+	s.render(w, r, http.StatusOK, "login.html", pageData{
+		Title:   "Log in",
+		Back:    back,
+		Message: notices[r.URL.Query().Get("msg")],
+	})
+}
+
+// login checks a password and logs the session in. Failures cost a token
+// from the user's and the client address's buckets; an empty bucket
+// refuses the attempt before any password is checked.
+func (s *server) login(w http.ResponseWriter, r *http.Request) {
+	r.Body = http.MaxBytesReader(w, r.Body, 16<<10)
+	if err := r.ParseForm(); err != nil {
+		s.render(w, r, http.StatusBadRequest, "message.html", pageData{Title: "Bad request", Message: "The form could not be read."})
+		return
+	}
+	name := strings.TrimSpace(r.PostForm.Get("user"))
+	password := r.PostForm.Get("password")
+	back := safeBack(r.PostForm.Get("back"), s.defaultBack())
+	ip := s.clientIP(r)
+	userKey := name
+	if len(userKey) > maxUserLen {
+		userKey = userKey[:maxUserLen]
+	}
+	fail := func(status int, msg string) {
+		s.render(w, r, status, "login.html", pageData{Title: "Log in", Back: back, LoginAs: name, Message: msg})
+	}
+	okIP, waitIP := s.ipLimit.Allow(ip)
+	okUser, waitUser := s.userLimit.Allow(userKey)
+	if !okIP || !okUser {
+		wait := max(waitIP, waitUser).Round(time.Second) + time.Second
+		s.metrics.logins.WithLabelValues("limited").Inc()
+		s.log.Warn("login rate limited", "user", userKey, "ip", ip)
+		w.Header().Set("Retry-After", fmt.Sprint(int(wait.Seconds())))
+		fail(http.StatusTooManyRequests, fmt.Sprintf("Too many failed attempts. Try again in %v.", wait))
+		return
+	}
+	if !validUserName(name) || !s.users.Verify(name, password) {
+		s.ipLimit.Take(ip)
+		s.userLimit.Take(userKey)
+		s.metrics.logins.WithLabelValues("failed").Inc()
+		s.log.Warn("login failed", "user", userKey, "ip", ip)
+		fail(http.StatusUnauthorized, "Wrong user name or password.")
+		return
+	}
+	sess, err := sesame.FromContext(r.Context())
+	if err == nil {
+		err = sess.Login(name)
+	}
+	if err != nil {
+		s.log.Error("login", "err", err)
+		http.Error(w, "session store unavailable", http.StatusServiceUnavailable)
+		return
+	}
+	s.userLimit.Reset(userKey)
+	if s.tickets != nil {
+		if err := s.tickets.SetCookie(w, r, ticket.Ticket{UID: name}); err != nil {
+			s.log.Warn("ticket not issued", "user", name, "err", err)
+		}
+	}
+	s.metrics.logins.WithLabelValues("ok").Inc()
+	s.log.Info("login", "user", name, "ip", ip)
+	http.Redirect(w, r, back, http.StatusSeeOther)
+}
+
+// logout ends this session.
+func (s *server) logout(w http.ResponseWriter, r *http.Request) {
+	sess, err := sesame.FromContext(r.Context())
+	if err == nil {
+		user := sess.User()
+		err = sess.Logout()
+		if user != "" {
+			s.log.Info("logout", "user", user)
+		}
+	}
+	if err != nil {
+		s.log.Error("logout", "err", err)
+	}
+	if s.tickets != nil {
+		s.tickets.ClearCookie(w)
+	}
+	http.Redirect(w, r, pathLogin+"?msg=loggedout", http.StatusSeeOther)
+}
+
+// logoutAll ends every session of the user, this one included.
+func (s *server) logoutAll(w http.ResponseWriter, r *http.Request) {
+	user, sess := s.requireUser(w, r)
+	if user == "" {
+		return
+	}
+	if err := s.mgr.RevokeAll(r.Context(), user); err != nil {
+		s.log.Error("log out everywhere", "user", user, "err", err)
+		http.Error(w, "could not end the sessions", http.StatusServiceUnavailable)
+		return
+	}
+	_ = sess.Logout()
+	if s.tickets != nil {
+		s.tickets.ClearCookie(w)
+	}
+	s.log.Info("logged out everywhere", "user", user)
+	http.Redirect(w, r, pathLogin+"?msg=everywhere", http.StatusSeeOther)
+}
+
+// sessions lists the user's sessions.
+func (s *server) sessions(w http.ResponseWriter, r *http.Request) {
+	user, sess := s.requireUser(w, r)
+	if user == "" {
+		return
+	}
+	infos, err := s.mgr.Sessions(r.Context(), user)
+	if err != nil {
+		s.log.Error("sessions", "user", user, "err", err)
+		msg := "The session list is unavailable."
+		if errors.Is(err, sesame.ErrNoUserIndex) {
+			msg = "This store cannot list sessions."
+		}
+		s.render(w, r, http.StatusServiceUnavailable, "message.html", pageData{Title: "Your sessions", User: user, Message: msg})
+		return
+	}
+	rows := make([]sessionRow, 0, len(infos))
+	for _, in := range infos {
+		rows = append(rows, sessionRow{
+			Handle: in.Handle, Device: device(in.UserAgent), IP: in.IP,
+			Created: in.Created, LastSeen: in.LastSeen, Current: in.Current,
+		})
+	}
+	s.render(w, r, http.StatusOK, "sessions.html", pageData{
+		Title:    "Your sessions",
+		User:     user,
+		Flashes:  s.flashes(sess),
+		Sessions: rows,
+		Current:  sess.Handle(),
+		Message:  notices[r.URL.Query().Get("msg")],
+	})
+}
+
+// revoke ends one of the user's sessions, named by its handle.
+func (s *server) revoke(w http.ResponseWriter, r *http.Request) {
+	user, sess := s.requireUser(w, r)
+	if user == "" {
+		return
+	}
+	r.Body = http.MaxBytesReader(w, r.Body, 4<<10)
+	if err := r.ParseForm(); err != nil {
+		http.Error(w, "bad form", http.StatusBadRequest)
+		return
+	}
+	h := r.PostForm.Get("handle")
+	if h != "" && h == sess.Handle() {
+		s.logout(w, r)
+		return
+	}
+	err := s.mgr.Revoke(r.Context(), user, h)
+	switch {
+	case errors.Is(err, sesame.ErrNotFound) || h == "":
+		http.Redirect(w, r, pathSessions+"?msg=ended", http.StatusSeeOther)
+		return
+	case err != nil:
+		s.log.Error("revoke", "user", user, "err", err)
+		http.Error(w, "could not end the session", http.StatusServiceUnavailable)
+		return
+	}
+	s.log.Info("session revoked", "user", user)
+	_ = sess.Flash("Session ended.")
+	http.Redirect(w, r, pathSessions, http.StatusSeeOther)
+}
+
+// revokeOthers ends every session of the user but this one.
+func (s *server) revokeOthers(w http.ResponseWriter, r *http.Request) {
+	user, sess := s.requireUser(w, r)
+	if user == "" {
+		return
+	}
+	if err := s.mgr.RevokeOthers(r.Context()); err != nil {
+		s.log.Error("revoke others", "user", user, "err", err)
+		http.Error(w, "could not end the sessions", http.StatusServiceUnavailable)
+		return
+	}
+	s.log.Info("other sessions revoked", "user", user)
+	_ = sess.Flash("Your other sessions have ended.")
+	http.Redirect(w, r, pathSessions, http.StatusSeeOther)
+}

@@ -1,0 +1,263 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"crypto/rand"
+	"crypto/subtle"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"os"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+	"unicode/utf8"
+
+	"golang.org/x/crypto/argon2"
+)
+
+// argonParams are argon2id's cost parameters, kept in each hash so they can
+// change without invalidating existing passwords.
+type argonParams struct {
+	Memory  uint32 // KiB
+	Time    uint32
+	Threads uint8
+}
+
+// defaultArgon is RFC 9106's second recommended option (64 MiB, 3 passes)
+// with two lanes.
+var defaultArgon = argonParams{Memory: 64 * 1024, Time: 3, Threads: 2}
+
+const (
+	argonSaltLen = 16
+	argonKeyLen  = 32
+	// maxPasswordLen bounds what is hashed; longer input is refused.
+	maxPasswordLen = 1024
+	maxUserLen     = 64
+)
+
+// hashPassword returns password's argon2id hash in the PHC string format:
+// $argon2id$v=19$m=65536,t=3,p=2$salt$hash.
+func hashPassword(password string, p argonParams) string {
+	salt := make([]byte, argonSaltLen)
+	_, _ = rand.Read(salt)
+	key := argon2.IDKey([]byte(password), salt, p.Time, p.Memory, p.Threads, argonKeyLen)
+	return fmt.Sprintf("$argon2id$v=%d$m=%d,t=%d,p=%d$%s$%s", argon2.Version, p.Memory, p.Time, p.Threads,
+		base64.RawStdEncoding.EncodeToString(salt), base64.RawStdEncoding.EncodeToString(key))
+}
+
+var errBadHash = errors.New("not an argon2id hash")
+
+// parseHash splits a PHC argon2id string, refusing parameters that would
+// make verification absurdly expensive.
+func parseHash(h string) (p argonParams, salt, key []byte, err error) {
+	f := strings.Split(h, "$")
+	if len(f) != 6 || f[0] != "" || f[1] != "argon2id" || f[2] != fmt.Sprintf("v=%d", argon2.Version) {
+		return p, nil, nil, errBadHash
+	}
+	var threads uint32
+	if _, err := fmt.Sscanf(f[3], "m=%d,t=%d,p=%d", &p.Memory, &p.Time, &threads); err != nil {
+		return p, nil, nil, errBadHash
+	}
+	if p.Memory < 8 || p.Memory > 1<<20 || p.Time < 1 || p.Time > 20 || threads < 1 || threads > 16 {
+		return p, nil, nil, errBadHash
+	}
+	p.Threads = uint8(threads)
+	salt, err1 := base64.RawStdEncoding.DecodeString(f[4])
+	key, err2 := base64.RawStdEncoding.DecodeString(f[5])
+	if err1 != nil || err2 != nil || len(salt) < 8 || len(key) < 16 || len(key) > 64 {
+		return p, nil, nil, errBadHash
+	}
+	return p, salt, key, nil
+}
+
+// verifyPassword reports whether password matches the PHC hash h.
+func verifyPassword(h, password string) bool {
+	p, salt, key, err := parseHash(h)
+	if err != nil {
+		return false
+	}
+	got := argon2.IDKey([]byte(password), salt, p.Time, p.Memory, p.Threads, uint32(len(key)))
+	return subtle.ConstantTimeCompare(got, key) == 1
+}
+
+// validUserName accepts 1 to 64 printable characters without ':' or
+// white space, which keeps the users file, headers and tickets unambiguous.
+func validUserName(u string) bool {
+	if u == "" || len(u) > maxUserLen || !utf8.ValidString(u) {
+		return false
+	}
+	for _, r := range u {
+		if r <= ' ' || r == 0x7f || r == ':' || r == '!' || r == ',' || r == '\u0085' || r == '\u00a0' ||
+			(r >= 0x80 && r < 0xa0) || r == '\u2028' || r == '\u2029' {
+			return false
+		}
+	}
+	return true
+}
+
+// userDB is the users file: one "name:hash" line per user, "#" comments.
+// A running server rereads it when it changes, so `sessiond user add` and
+// `user remove` take effect without a restart.
+type userDB struct {
+	path string
+
+	mu      sync.Mutex
+	users   map[string]string // name → hash
+	modTime time.Time
+	size    int64
+	checked time.Time
+
+	// dummy is hashed for unknown users so that their failures take as
+	// long as wrong passwords.
+	dummy string
+	// sem bounds concurrent hashing, each of which takes Memory KiB.
+	sem chan struct{}
+}
+
+func newUserDB(path string) (*userDB, error) {
+	db := &userDB{path: path, dummy: hashPassword(randomString(16), defaultArgon), sem: make(chan struct{}, 4)}
+	if err := db.reload(true); err != nil {
+		return nil, err
+	}
+	return db, nil
+}
+
+// readUsersFile parses path; a missing file is an empty set.
+func readUsersFile(path string) (map[string]string, error) {
+	b, err := os.ReadFile(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return map[string]string{}, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	users := map[string]string{}
+	sc := bufio.NewScanner(bytes.NewReader(b))
+	for n := 1; sc.Scan(); n++ {
+		line := strings.TrimSpace(sc.Text())
+		if line == "" || line[0] == '#' {
+			continue
+		}
+		name, hash, ok := strings.Cut(line, ":")
+		if !ok || !validUserName(name) {
+			return nil, fmt.Errorf("%s:%d: want name:hash", path, n)
+		}
+		if _, _, _, err := parseHash(hash); err != nil {
+			return nil, fmt.Errorf("%s:%d: %v", path, n, err)
+		}
+		users[name] = hash
+	}
+	return users, sc.Err()
+}
+
+// writeUsersFile replaces path with users, sorted by name, mode 0600.
+func writeUsersFile(path string, users map[string]string) error {
+	var b strings.Builder
+	b.WriteString("# sessiond users: name:argon2id hash. Edit with `sessiond user add|remove NAME`.\n")
+	names := make([]string, 0, len(users))
+	for n := range users {
+		names = append(names, n)
+	}
+	slices.Sort(names)
+	for _, n := range names {
+		b.WriteString(n + ":" + users[n] + "\n")
+	}
+	return writeFileAtomic(path, []byte(b.String()), false)
+}
+
+// reload rereads the file if it changed (checked at most once a second
+// unless force).
+func (db *userDB) reload(force bool) error {
+	db.mu.Lock()
+	defer db.mu.Unlock()
+	now := time.Now()
+	if !force && now.Sub(db.checked) < time.Second {
+		return nil
+	}
+	db.checked = now
+	st, err := os.Stat(db.path)
+	var mt time.Time
+	var size int64
+	if err == nil {
+		mt, size = st.ModTime(), st.Size()
+	} else if !errors.Is(err, os.ErrNotExist) {
+		return err
+	}
+	if !force && mt.Equal(db.modTime) && size == db.size {
+		return nil
+	}
+	users, err := readUsersFile(db.path)
+	if err != nil {
+		return err
+	}
+	db.users, db.modTime, db.size = users, mt, size
+	return nil
+}
+
+// Exists reports whether user is in the file. A session whose user was
+// removed stops being accepted.
+func (db *userDB) Exists(user string) bool {
+	_ = db.reload(false) // on a read error, keep the last good set
+	db.mu.Lock()
+	defer db.mu.Unlock()
+	_, ok := db.users[user]
+	return ok
+}
+
+// Len returns how many users there are.
+func (db *userDB) Len() int {
+	db.mu.Lock()
+	defer db.mu.Unlock()
+	return len(db.users)
+}
+
+// Verify checks a password, taking as long for an unknown user as for a
+// known one.
+func (db *userDB) Verify(user, password string) bool {
+	_ = db.reload(false)
+	db.mu.Lock()
+	h, ok := db.users[user]
+	db.mu.Unlock()
+	if !ok {
+		h = db.dummy
+	}
+	if len(password) > maxPasswordLen {
+		password = ""
+		ok = false
+	}
+	db.sem <- struct{}{}
+	defer func() { <-db.sem }()
+	return verifyPassword(h, password) && ok
+}
+
+// addUser sets user's password in the file at path.
+func addUser(path, user, password string, p argonParams) error {
+	if !validUserName(user) {
+		return fmt.Errorf("invalid user name %q: 1-%d characters, no spaces, ':', '!' or ','", user, maxUserLen)
+	}
+	if len(password) < 8 || len(password) > maxPasswordLen {
+		return fmt.Errorf("password must be 8 to %d bytes long", maxPasswordLen)
+	}
+	users, err := readUsersFile(path)
+	if err != nil {
+		return err
+	}
+	users[user] = hashPassword(password, p)
+	return writeUsersFile(path, users)
+}
+
+// removeUser deletes user from the file at path.
+func removeUser(path, user string) error {
+	users, err := readUsersFile(path)
+	if err != nil {
+		return err
+	}
+	if _, ok := users[user]; !ok {
+		return fmt.Errorf("no user %q in %s", user, path)
+	}
+	delete(users, user)
+	return writeUsersFile(path, users)
+}
