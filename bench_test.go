@@ -24,7 +24,11 @@ func (w *benchWriter) WriteString(s string) (int, error) { return len(s), nil }
 func benchSetup(b *testing.B) (*sesame.Manager, *http.Request) {
 	ms := memstore.New(memstore.Config{})
 	b.Cleanup(func() { ms.Close() })
-	m, err := sesame.New(sesame.Config{Store: ms})
+	return benchSetupConfig(b, sesame.Config{Store: ms})
+}
+
+func benchSetupConfig(b *testing.B, cfg sesame.Config) (*sesame.Manager, *http.Request) {
+	m, err := sesame.New(cfg)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -63,26 +67,34 @@ func BenchmarkBaseline(b *testing.B) {
 	}), req)
 }
 
+// readHandler reads one key of the session.
+var readHandler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	s, _ := sesame.FromContext(r.Context())
+	name, _ := sesame.Get[string](s, "name")
+	io.WriteString(w, name)
+})
+
+// writeHandler writes one key of the session.
+func writeHandler() http.Handler {
+	i := 0
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		s, _ := sesame.FromContext(r.Context())
+		i++
+		s.Put("visits", i)
+		io.WriteString(w, "ok")
+	})
+}
+
 // BenchmarkReadOnly reads one key of an existing session.
 func BenchmarkReadOnly(b *testing.B) {
 	m, req := benchSetup(b)
-	run(b, m.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		s, _ := sesame.FromContext(r.Context())
-		name, _ := sesame.Get[string](s, "name")
-		io.WriteString(w, name)
-	})), req)
+	run(b, m.Handler(readHandler), req)
 }
 
 // BenchmarkWrite writes one key of an existing session.
 func BenchmarkWrite(b *testing.B) {
 	m, req := benchSetup(b)
-	i := 0
-	run(b, m.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		s, _ := sesame.FromContext(r.Context())
-		i++
-		s.Put("visits", i)
-		io.WriteString(w, "ok")
-	})), req)
+	run(b, m.Handler(writeHandler()), req)
 }
 
 // BenchmarkAnonymous is a visitor without a cookie whose handler looks at
@@ -90,9 +102,21 @@ func BenchmarkWrite(b *testing.B) {
 func BenchmarkAnonymous(b *testing.B) {
 	m, _ := benchSetup(b)
 	req := httptest.NewRequest("GET", "/", nil)
-	run(b, m.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		s, _ := sesame.FromContext(r.Context())
-		name, _ := sesame.Get[string](s, "name")
-		io.WriteString(w, name)
-	})), req)
+	run(b, m.Handler(readHandler), req)
+}
+
+func sealedSetup(b *testing.B) (*sesame.Manager, *http.Request) {
+	return benchSetupConfig(b, sesame.Config{Seal: newRing(b, genKey(b))})
+}
+
+// BenchmarkSealedReadOnly reads one key of a sealed-cookie session.
+func BenchmarkSealedReadOnly(b *testing.B) {
+	m, req := sealedSetup(b)
+	run(b, m.Handler(readHandler), req)
+}
+
+// BenchmarkSealedWrite writes one key of a sealed-cookie session.
+func BenchmarkSealedWrite(b *testing.B) {
+	m, req := sealedSetup(b)
+	run(b, m.Handler(writeHandler()), req)
 }

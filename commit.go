@@ -2,6 +2,7 @@ package sesame
 
 import (
 	"context"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"math/rand/v2"
@@ -49,12 +50,12 @@ func (m *Manager) fetch(ctx context.Context, key string, now int64) (record, uin
 
 // dirty reports whether the request changed anything that must be saved.
 func (s *Session) dirty() bool {
-	return len(s.ops) > 0 || s.renew || s.loginUser != "" || s.remember != 0
+	return len(s.ops) > 0 || s.renew || s.loginUser != "" || s.remember != 0 || s.reissueAfter != 0
 }
 
 // forget drops the request's pending changes.
 func (s *Session) forget() {
-	s.ops, s.renew, s.loginUser, s.remember = s.ops[:0], false, "", 0
+	s.ops, s.renew, s.loginUser, s.remember, s.reissueAfter = s.ops[:0], false, "", 0, 0
 }
 
 // commit saves what the request changed. late means the response header
@@ -72,11 +73,14 @@ func (s *Session) commit(late bool) error {
 		}
 		return nil
 	}
-	ctx := s.req.Context()
-	now := s.clock()
 	if !late {
 		s.addVary()
 	}
+	if s.m.sealer != nil {
+		return s.commitSealed(late)
+	}
+	ctx := s.req.Context()
+	now := s.clock()
 	if s.dropKey != "" {
 		key := s.dropKey
 		s.dropKey = ""
@@ -84,7 +88,7 @@ func (s *Session) commit(late bool) error {
 			return fmt.Errorf("sesame: destroying session %s: %w", shortKey(key), err)
 		}
 		s.m.emit(ctx, EventDestroyed, key, "")
-		s.clearCookie = s.hadCookie || s.sentCookie
+		s.clearCookie = s.hadCookie || s.cookieLine != ""
 	}
 	var err error
 	needNew := s.dirty() && (s.key == "" || s.renew)
@@ -150,17 +154,28 @@ func truncate(s string, n int) string {
 
 // encode returns the record to save: header h and the data as it stands.
 func (s *Session) encode(h *record) []byte {
-	keys := s.keys()
 	size := 48 + len(h.user) + len(h.userAgent) + len(h.ip) + len(s.rec.data)
 	for _, o := range s.ops {
 		size += len(o.key) + len(o.value) + 4
 	}
-	b := appendRecordHeader(make([]byte, 0, size), h, len(keys))
-	for _, k := range keys {
-		v, _ := s.current(k)
-		b = appendEntry(b, k, v)
+	count := 0
+	for it := s.iter(); ; count++ {
+		if _, _, _, ok := it.next(); !ok {
+			break
+		}
 	}
-	return b
+	b := appendRecordHeader(make([]byte, 0, size), h, count)
+	for it := s.iter(); ; {
+		kb, ks, v, ok := it.next()
+		switch {
+		case !ok:
+			return b
+		case kb != nil:
+			b = appendEntry(b, kb, v)
+		default:
+			b = appendEntry(b, ks, v)
+		}
+	}
 }
 
 // adopt makes a just-saved record the session's state. enc was produced
@@ -205,7 +220,7 @@ func (s *Session) saveNew(ctx context.Context, now int64) error {
 		}
 		login := s.loginUser != ""
 		s.adopt(id, key, ver, enc)
-		s.sentCookie = true
+		s.cookieLine = s.idCookie()
 		if oldKey == "" {
 			s.m.emit(ctx, EventCreated, key, string(h.user))
 		} else {
@@ -283,7 +298,9 @@ func (s *Session) saveExisting(ctx context.Context, now int64) error {
 		if err == nil {
 			remember := s.remember != 0
 			s.adopt(s.id, s.key, ver, enc)
-			s.sentCookie = s.sentCookie || remember
+			if remember {
+				s.cookieLine = s.idCookie()
+			}
 			return nil
 		}
 		if !errors.Is(err, ErrConflict) {
@@ -325,20 +342,32 @@ func (s *Session) touch(ctx context.Context, now int64) {
 func (s *Session) writeCookie() {
 	var v string
 	switch {
-	case s.sentCookie && s.key != "":
-		var expires time.Time
-		if s.rec.flags&flagRemember != 0 {
-			expires = msTime(s.rec.deadline)
-		}
-		v = s.m.cookie.header(s.id.String(), expires, 0, s.m.secure)
+	case s.cookieLine != "" && s.key != "":
+		v = s.cookieLine
 	case s.clearCookie && s.key == "":
-		v = s.m.cookie.header("", time.Time{}, -1, s.m.secure)
+		v = s.m.clearLine
 	default:
 		return
 	}
 	h := s.w.Header()
-	setCookieHeader(h, s.m.cookie.Name, v)
-	keepPrivate(h)
+	setHeader(h, "Set-Cookie", v, &s.hdrBuf[0])
+	keepPrivate(h, &s.hdrBuf[1])
+}
+
+// expires is when the cookie for the current record expires: zero (with
+// the browser session) unless RememberMe is on.
+func (s *Session) expires() time.Time {
+	if s.rec.flags&flagRemember != 0 {
+		return msTime(s.rec.deadline)
+	}
+	return time.Time{}
+}
+
+// idCookie returns the Set-Cookie value carrying the session's id.
+func (s *Session) idCookie() string {
+	b := s.m.cookieStart(tokenLen)
+	b = base64.RawURLEncoding.AppendEncode(b, s.id[:])
+	return s.m.cookieEnd(b, s.expires(), false)
 }
 
 // discardWriter is handed to the error handler once the response has begun.

@@ -21,7 +21,7 @@ func TestConfigValidation(t *testing.T) {
 		wantErr string
 	}{
 		{"defaults", sesame.Config{Store: ms}, ""},
-		{"no store", sesame.Config{}, "Store is required"},
+		{"no store", sesame.Config{}, "is required"},
 		{"lifetime shorter than idle", sesame.Config{Store: ms, IdleTimeout: time.Hour, Lifetime: time.Minute}, "shorter than IdleTimeout"},
 		{"negative idle", sesame.Config{Store: ms, IdleTimeout: -time.Second}, "negative"},
 		{"__Host- with Domain", sesame.Config{Store: ms, Cookie: sesame.CookieConfig{Domain: "example.com"}}, "cannot have a Domain"},
@@ -34,6 +34,9 @@ func TestConfigValidation(t *testing.T) {
 		{"domain with plain name", sesame.Config{Store: ms, Cookie: sesame.CookieConfig{Name: "sid", Domain: "example.com"}}, ""},
 		{"cap without user index", sesame.Config{Store: noIndexStore{ms}, MaxSessionsPerUser: 3}, "user index"},
 		{"plain HTTP development mode", sesame.Config{Store: ms, InsecurePlainHTTP: true}, ""},
+		{"store and seal", sesame.Config{Store: ms, Seal: newRing(t, genKey(t))}, "not both"},
+		{"revocations without seal", sesame.Config{Store: ms, Revocations: ms}, "for sealed sessions"},
+		{"sealed", sesame.Config{Seal: newRing(t, genKey(t)), Revocations: ms}, ""},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -21,12 +21,26 @@ const (
 // header as a whole.
 const maxCookieValue = 4096
 
-// readCookie finds our cookie in the request without parsing the others
-// and without allocating. Several values under our name (a sibling host or
-// a path-scoped cookie planted next to ours) are resolved safely: identical
-// copies count as one; different values mean nobody's id is trusted.
+// readCookie finds our cookie's id in the request; see readCookieValue.
 func readCookie(h http.Header, name string) (sessionID, cookieState) {
 	var id sessionID
+	value, state := readCookieValue(h, name)
+	if state != cookieValid {
+		return id, state
+	}
+	id, ok := parseID(value)
+	if !ok {
+		return id, cookieMalformed
+	}
+	return id, cookieValid
+}
+
+// readCookieValue finds our cookie in the request without parsing the
+// others and without allocating. Several values under our name (a sibling
+// host or a path-scoped cookie planted next to ours) are resolved safely:
+// identical copies count as one; different values mean none is trusted.
+// A value longer than maxCookieValue is malformed.
+func readCookieValue(h http.Header, name string) (string, cookieState) {
 	var value string
 	found := false
 	for _, line := range h["Cookie"] {
@@ -42,54 +56,83 @@ func readCookie(h http.Header, name string) (sessionID, cookieState) {
 				v = v[1 : len(v)-1]
 			}
 			if found && v != value {
-				return id, cookieMalformed
+				return "", cookieMalformed
 			}
 			found, value = true, v
 		}
 	}
-	if !found {
-		return id, cookieNone
+	switch {
+	case !found:
+		return "", cookieNone
+	case value == "" || len(value) > maxCookieValue:
+		return "", cookieMalformed
 	}
-	if len(value) > maxCookieValue {
-		return id, cookieMalformed
-	}
-	id, ok := parseID(value)
-	if !ok {
-		return id, cookieMalformed
-	}
-	return id, cookieValid
+	return value, cookieValid
 }
 
-// header builds the Set-Cookie value for value with the configured
-// policy. expires is zero for a browser-session cookie; a negative maxAge
-// deletes the cookie.
-func (c *CookieConfig) header(value string, expires time.Time, maxAge int, secure bool) string {
-	ck := http.Cookie{
-		Name:     c.Name,
-		Value:    value,
-		Path:     c.Path,
-		Domain:   c.Domain,
-		Expires:  expires,
-		MaxAge:   maxAge,
-		Secure:   secure,
-		HttpOnly: true,
-		SameSite: c.SameSite,
-	}
-	return ck.String()
+// cookieStart returns a buffer holding "name=", with room for a value of
+// n bytes and the attributes. Append the value, then call cookieEnd.
+func (m *Manager) cookieStart(n int) []byte {
+	b := make([]byte, 0, len(m.cookie.Name)+n+len(m.cookie.Path)+len(m.cookie.Domain)+100)
+	b = append(b, m.cookie.Name...)
+	return append(b, '=')
 }
 
-// setCookieHeader puts v as the only Set-Cookie line for our cookie,
-// replacing one an earlier Commit in the same response added.
-func setCookieHeader(h http.Header, name, v string) {
-	lines := h["Set-Cookie"]
-	prefix := name + "="
-	for i, l := range lines {
-		if strings.HasPrefix(l, prefix) {
-			lines[i] = v
-			return
+// cookieEnd appends the cookie policy's attributes and returns the
+// Set-Cookie value. A non-zero expires makes the cookie persistent;
+// remove makes it delete the cookie instead.
+func (m *Manager) cookieEnd(b []byte, expires time.Time, remove bool) string {
+	b = append(b, "; Path="...)
+	b = append(b, m.cookie.Path...)
+	if m.cookie.Domain != "" {
+		b = append(b, "; Domain="...)
+		b = append(b, strings.TrimPrefix(m.cookie.Domain, ".")...)
+	}
+	if !expires.IsZero() {
+		b = append(b, "; Expires="...)
+		b = expires.UTC().AppendFormat(b, http.TimeFormat)
+	}
+	if remove {
+		b = append(b, "; Max-Age=0"...)
+	}
+	b = append(b, "; HttpOnly"...)
+	if m.secure {
+		b = append(b, "; Secure"...)
+	}
+	switch m.cookie.SameSite {
+	case http.SameSiteLaxMode:
+		b = append(b, "; SameSite=Lax"...)
+	case http.SameSiteStrictMode:
+		b = append(b, "; SameSite=Strict"...)
+	case http.SameSiteNoneMode:
+		b = append(b, "; SameSite=None"...)
+	}
+	return string(b)
+}
+
+// setHeader sets h[name] to the single value v, replacing an earlier value
+// for our cookie in the case of Set-Cookie. buf backs a new header slice,
+// saving an allocation per response.
+func setHeader(h http.Header, name, v string, buf *[1]string) {
+	lines := h[name]
+	if name == "Set-Cookie" {
+		for i, l := range lines {
+			if n := strings.IndexByte(l, '='); n > 0 && l[:n] == v[:strings.IndexByte(v, '=')] {
+				lines[i] = v
+				return
+			}
 		}
 	}
-	h["Set-Cookie"] = append(lines, v)
+	if len(lines) == 0 {
+		buf[0] = v
+		h[name] = buf[:1:1]
+		return
+	}
+	if name == "Set-Cookie" {
+		h[name] = append(lines, v)
+		return
+	}
+	h[name] = []string{v}
 }
 
 // addVary adds value to the Vary header unless it is already listed.
@@ -108,10 +151,10 @@ func addVary(h http.Header, value string) {
 // stored by a shared cache: it keeps the handler's Cache-Control directives
 // except those that invite shared caching, and adds "private" unless the
 // response already says no-store or private.
-func keepPrivate(h http.Header) {
+func keepPrivate(h http.Header, buf *[1]string) {
 	cur := h.Get("Cache-Control")
 	if cur == "" {
-		h.Set("Cache-Control", `private, no-cache="Set-Cookie"`)
+		setHeader(h, "Cache-Control", `private, no-cache="Set-Cookie"`, buf)
 		return
 	}
 	var kept []string
@@ -132,5 +175,5 @@ func keepPrivate(h http.Header) {
 	if !private {
 		kept = append(kept, "private")
 	}
-	h.Set("Cache-Control", strings.Join(kept, ", "))
+	setHeader(h, "Cache-Control", strings.Join(kept, ", "), buf)
 }

@@ -58,7 +58,7 @@ func TestKeepPrivate(t *testing.T) {
 		if tc.in != "" {
 			h.Set("Cache-Control", tc.in)
 		}
-		keepPrivate(h)
+		keepPrivate(h, new([1]string))
 		if got := h.Get("Cache-Control"); got != tc.want {
 			t.Errorf("keepPrivate(%q) = %q, want %q", tc.in, got, tc.want)
 		}

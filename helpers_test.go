@@ -83,7 +83,7 @@ func newEnv(t *testing.T, cfg sesame.Config) *env {
 	ms := memstore.New(memstore.Config{})
 	t.Cleanup(func() { ms.Close() })
 	e := &env{t: t, store: &countingStore{Store: ms}, clock: &clock{now: time.Date(2026, 11, 21, 12, 0, 0, 0, time.UTC)}}
-	if cfg.Store == nil {
+	if cfg.Store == nil && cfg.Seal == nil {
 		cfg.Store = e.store
 	}
 	if cfg.Logger == nil {

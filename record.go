@@ -76,7 +76,7 @@ func appendString[S string | []byte](b []byte, s S) []byte {
 	return append(b, s...)
 }
 
-func appendEntry(b []byte, key string, value []byte) []byte {
+func appendEntry[S string | []byte](b []byte, key S, value []byte) []byte {
 	b = appendString(b, key)
 	b = binary.AppendUvarint(b, uint64(len(value)))
 	return append(b, value...)

@@ -32,6 +32,8 @@ import (
 	"net/http"
 	"strings"
 	"time"
+
+	"github.com/sesame-go/sesame/seal"
 )
 
 // Defaults for Config. Each is what a careful deployment would choose; the
@@ -48,8 +50,26 @@ const (
 // Config configures a Manager. The zero value of every field except Store
 // means its documented default.
 type Config struct {
-	// Store keeps the session records. Required.
+	// Store keeps the session records: server-side sessions. Exactly one
+	// of Store and Seal must be set.
 	Store Store
+
+	// Seal turns on sealed-cookie sessions: the whole record, encrypted
+	// and authenticated under the key ring's primary key, travels in the
+	// cookie, and no store is needed to serve it. Choose it when sessions
+	// are small (the cookie must stay under 4096 bytes) and many servers
+	// must serve them without sharing a store. A sealed session cannot be
+	// deleted from a copy someone kept: Destroy and Logout clear the
+	// browser's cookie, and only Revocations makes "log out everywhere"
+	// possible. Exactly one of Store and Seal must be set.
+	Seal *seal.KeyRing
+
+	// Revocations, with Seal, keeps a small per-user "not valid before"
+	// time, so that RevokeAll and RevokeOthers can end sealed sessions:
+	// every logged-in request then reads it (one store call). Without it,
+	// a sealed session lives until its idle or absolute deadline, whatever
+	// happens on the server.
+	Revocations Store
 
 	// IdleTimeout ends a session that has not been used for this long.
 	// Default 30 minutes: OWASP's Session Management Cheat Sheet suggests
@@ -133,9 +153,12 @@ type CookieConfig struct {
 type Manager struct {
 	store     Store
 	users     UserIndex // nil if the store keeps none
-	idle      int64     // milliseconds
-	lifetime  int64     // milliseconds
-	touchStep int64     // milliseconds between idle-deadline extensions
+	sealer    *seal.KeyRing
+	revoked   Store  // sealed mode: per-user not-valid-before times
+	clearLine string // Set-Cookie value that deletes the cookie
+	idle      int64  // milliseconds
+	lifetime  int64  // milliseconds
+	touchStep int64  // milliseconds between idle-deadline extensions
 	cookie    CookieConfig
 	secure    bool
 	maxUser   int
@@ -155,8 +178,13 @@ var ErrHeadersWritten = errors.New("sesame: session changed after the response h
 
 // New checks cfg, fills in its defaults and returns a Manager.
 func New(cfg Config) (*Manager, error) {
-	if cfg.Store == nil {
-		return nil, errors.New("sesame: Config.Store is required")
+	switch {
+	case cfg.Store == nil && cfg.Seal == nil:
+		return nil, errors.New("sesame: Config.Store (server-side sessions) or Config.Seal (sealed cookies) is required")
+	case cfg.Store != nil && cfg.Seal != nil:
+		return nil, errors.New("sesame: set Config.Store or Config.Seal, not both")
+	case cfg.Revocations != nil && cfg.Seal == nil:
+		return nil, errors.New("sesame: Config.Revocations is for sealed sessions (Config.Seal)")
 	}
 	if cfg.IdleTimeout < 0 || cfg.Lifetime < 0 {
 		return nil, errors.New("sesame: IdleTimeout and Lifetime must not be negative")
@@ -194,11 +222,13 @@ func New(cfg Config) (*Manager, error) {
 	}
 	users, _ := cfg.Store.(UserIndex)
 	if cfg.MaxSessionsPerUser > 0 && users == nil {
-		return nil, fmt.Errorf("sesame: MaxSessionsPerUser needs a store with a user index; %T has none", cfg.Store)
+		return nil, errors.New("sesame: MaxSessionsPerUser needs a Store with a user index")
 	}
 	m := &Manager{
 		store:     cfg.Store,
 		users:     users,
+		sealer:    cfg.Seal,
+		revoked:   cfg.Revocations,
 		idle:      cfg.IdleTimeout.Milliseconds(),
 		lifetime:  cfg.Lifetime.Milliseconds(),
 		touchStep: cfg.IdleTimeout.Milliseconds() / 20,
@@ -212,6 +242,7 @@ func New(cfg Config) (*Manager, error) {
 		rand:      rand.Reader,
 		now:       time.Now,
 	}
+	m.clearLine = m.cookieEnd(m.cookieStart(0), time.Time{}, true)
 	if m.log == nil {
 		m.log = slog.Default()
 	}

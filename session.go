@@ -79,13 +79,18 @@ type Session struct {
 	remember  int8   // +1 or -1: RememberMe changed the cookie's persistence
 	dropKey   string // a destroyed record to delete at commit
 
-	hadCookie   bool // the request carried a cookie under our name
-	clearCookie bool // that cookie must be cleared
-	sentCookie  bool // this response carries a cookie for a new id
-	lost        bool // a change was refused because the session could not be loaded
+	hadCookie   bool   // the request carried a cookie under our name
+	clearCookie bool   // that cookie must be cleared
+	cookieLine  string // the Set-Cookie value this response carries for a new id or token
+	lost        bool   // a change was refused because the session could not be loaded
 
-	now  int64     // the request's time in Unix ms, read once
-	vary [1]string // backing for the Vary header, saving an allocation
+	token        string // sealed mode: the token the session was read from or saved as
+	reissueAfter int64  // sealed mode: RevokeOthers revoked up to here; re-seal this session after it
+
+	now    int64        // the request's time in Unix ms, read once
+	vary   [1]string    // backing for the Vary header, saving an allocation
+	hdrBuf [2][1]string // backing for Set-Cookie and Cache-Control
+	opsBuf [2]op        // backing for the first changes
 }
 
 type ctxKey struct{}
@@ -109,6 +114,9 @@ func (s *Session) load() error {
 		return s.loadErr
 	}
 	s.loaded = true
+	if s.m.sealer != nil {
+		return s.loadSealed()
+	}
 	id, state := readCookie(s.req.Header, s.m.cookie.Name)
 	if state == cookieNone {
 		return nil
@@ -205,26 +213,85 @@ func appendJSONArray(list, elem []byte) []byte {
 	return append(out, ']')
 }
 
-// keys returns every key the session holds now, in a stable order: the
-// record's first, then new ones in the order they were set.
-func (s *Session) keys() []string {
-	var keys []string
-	cleared := slices.ContainsFunc(s.ops, func(o op) bool { return o.kind == opClear })
-	if !cleared {
-		s.rec.entries(func(k, _ []byte) bool {
-			keys = append(keys, string(k))
-			return true
-		})
-	}
+// entryIter walks the entries the session holds now, in a stable order:
+// the record's first, then new keys in the order they were first set. A
+// key from the record comes as bytes aliasing it (kb), a new one as a
+// string (ks), so that walking allocates nothing.
+type entryIter struct {
+	s       *Session
+	d       decoder
+	base    int // record entries still to read
+	op      int // next op to look at
+	cleared bool
+}
+
+func (s *Session) iter() entryIter {
+	it := entryIter{s: s, d: decoder{b: s.rec.data}, base: s.rec.n}
 	for _, o := range s.ops {
-		if o.kind != opClear && !slices.Contains(keys, o.key) {
-			keys = append(keys, o.key)
+		it.cleared = it.cleared || o.kind == opClear
+	}
+	if it.cleared {
+		it.base = 0
+	}
+	return it
+}
+
+func (it *entryIter) next() (kb []byte, ks string, v []byte, ok bool) {
+	s := it.s
+	for it.base > 0 {
+		it.base--
+		k := it.d.bytes(maxDataKeyLen)
+		v := it.d.bytes(len(it.d.b))
+		if !s.changed(string(k), len(s.ops)) {
+			return k, "", v, true
+		}
+		if cv, ok := s.current(string(k)); ok {
+			return k, "", cv, true
 		}
 	}
-	return slices.DeleteFunc(keys, func(k string) bool {
-		_, ok := s.current(k)
-		return !ok
-	})
+	for it.op < len(s.ops) {
+		o := &s.ops[it.op]
+		it.op++
+		if o.kind == opClear || s.changed(o.key, it.op-1) {
+			continue // a clear, or a key already seen
+		}
+		if !it.cleared {
+			if _, inRecord := s.rec.lookup(o.key); inRecord {
+				continue
+			}
+		}
+		if cv, ok := s.current(o.key); ok {
+			return nil, o.key, cv, true
+		}
+	}
+	return nil, "", nil, false
+}
+
+// changed reports whether any of the first n ops names key.
+func (s *Session) changed(key string, n int) bool {
+	for _, o := range s.ops[:n] {
+		if o.kind != opClear && o.key == key {
+			return true
+		}
+	}
+	return false
+}
+
+// keys returns every key the session holds now, in a stable order.
+func (s *Session) keys() []string {
+	var keys []string
+	it := s.iter()
+	for {
+		kb, ks, _, ok := it.next()
+		switch {
+		case !ok:
+			return keys
+		case kb != nil:
+			keys = append(keys, string(kb))
+		default:
+			keys = append(keys, ks)
+		}
+	}
 }
 
 // raw returns the encoded value of key.
@@ -247,6 +314,9 @@ func (s *Session) change(o op) error {
 	if err := s.lock(); err != nil {
 		s.lost = true
 		return err
+	}
+	if s.ops == nil {
+		s.ops = s.opsBuf[:0]
 	}
 	s.ops = append(s.ops, o)
 	return nil

@@ -93,6 +93,9 @@ func (m *Manager) userRecords(ctx context.Context, user string) ([]userRecord, e
 // It returns ErrNotFound if user has no such session, so one user cannot
 // end another's.
 func (m *Manager) Revoke(ctx context.Context, user, handle string) error {
+	if m.users == nil {
+		return ErrNoUserIndex
+	}
 	if !ValidKey(handle) {
 		return fmt.Errorf("sesame: revoke: %w", ErrNotFound)
 	}
@@ -108,7 +111,9 @@ func (m *Manager) Revoke(ctx context.Context, user, handle string) error {
 
 // RevokeOthers ends every session of the current request's user except
 // the current one: "log out my other devices". ctx must be a request's
-// context under Handler.
+// context under Handler. With sealed sessions it needs Config.Revocations
+// and re-seals the current session, so it must run before the response
+// header is written.
 func (m *Manager) RevokeOthers(ctx context.Context) error {
 	s, err := FromContext(ctx)
 	if err != nil {
@@ -117,6 +122,15 @@ func (m *Manager) RevokeOthers(ctx context.Context) error {
 	user, current := s.User(), s.Handle()
 	if user == "" {
 		return ErrNotLoggedIn
+	}
+	if m.sealer != nil {
+		nvb, err := m.revokeSealed(ctx, user)
+		if err == nil {
+			s.mu.Lock()
+			s.reissueAfter = nvb
+			s.mu.Unlock()
+		}
+		return err
 	}
 	recs, err := m.userRecords(ctx, user)
 	if err != nil {
@@ -133,8 +147,13 @@ func (m *Manager) RevokeOthers(ctx context.Context) error {
 }
 
 // RevokeAll ends every session of user: "log out everywhere". A request in
-// flight with one of them cannot save it again.
+// flight with one of them cannot save it again. With sealed sessions it
+// needs Config.Revocations.
 func (m *Manager) RevokeAll(ctx context.Context, user string) error {
+	if m.sealer != nil {
+		_, err := m.revokeSealed(ctx, user)
+		return err
+	}
 	if m.users == nil {
 		return ErrNoUserIndex
 	}

@@ -1,0 +1,182 @@
+package sesame
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/sesame-go/sesame/seal"
+)
+
+// ErrTooLarge reports a sealed session whose Set-Cookie would exceed what
+// browsers keep (4096 bytes of name and value). A browser would drop such
+// a cookie silently; the Manager refuses it and reports this error.
+var ErrTooLarge = errors.New("sesame: sealed session too large for a cookie (name and value over 4096 bytes)")
+
+// ErrNoRevocations reports RevokeAll or RevokeOthers on sealed sessions
+// without Config.Revocations.
+var ErrNoRevocations = errors.New("sesame: sealed sessions cannot be revoked without Config.Revocations")
+
+// maxCookieSize is the most name and value browsers are required to keep
+// for one cookie (RFC 6265 §6.1).
+const maxCookieSize = 4096
+
+// loadSealed opens the session from the cookie. Anything wrong with the
+// token (malformed, tampered, sealed for another cookie, under a retired
+// key, expired, revoked) gives a fresh anonymous session and clears it.
+func (s *Session) loadSealed() error {
+	ctx := s.req.Context()
+	value, state := readCookieValue(s.req.Header, s.m.cookie.Name)
+	if state == cookieNone {
+		return nil
+	}
+	s.hadCookie, s.clearCookie = true, true
+	if state == cookieMalformed {
+		s.m.emit(ctx, EventInvalid, "", "")
+		return nil
+	}
+	plain, _, err := s.m.sealer.Open(s.m.cookie.Name, value)
+	var rec record
+	if err != nil || decodeRecord(plain, &rec) != nil || rec.flags&flagDead != 0 {
+		s.m.emit(ctx, EventInvalid, "", "")
+		return nil
+	}
+	key := sealedHandle(value)
+	if rec.expired(s.clock()) {
+		s.m.emit(ctx, EventExpired, key, string(rec.user))
+		return nil
+	}
+	if len(rec.user) > 0 && s.m.revoked != nil {
+		nvb, _, err := s.m.notValidBefore(ctx, string(rec.user))
+		if err != nil {
+			s.loadErr = err
+			return err
+		}
+		if rec.created <= nvb {
+			s.m.emit(ctx, EventInvalid, key, string(rec.user))
+			return nil
+		}
+	}
+	s.key, s.rec, s.token = key, rec, value
+	s.clearCookie = false
+	return nil
+}
+
+// sealedHandle names a sealed session in logs and events: characters of
+// the token that encode only its random nonce. It changes at every write.
+func sealedHandle(token string) string {
+	if len(token) < 25 {
+		return ""
+	}
+	return token[3:25]
+}
+
+// commitSealed seals the record into a new cookie when the request changed
+// it, when the idle deadline is due to be extended, or when a revocation
+// requires it. Every save is a Set-Cookie, so late changes are refused.
+func (s *Session) commitSealed(late bool) error {
+	ctx := s.req.Context()
+	now := s.clock()
+	if s.dropKey != "" {
+		s.m.emit(ctx, EventDestroyed, s.dropKey, "")
+		s.dropKey = ""
+		s.clearCookie = s.hadCookie || s.cookieLine != ""
+	}
+	touch := s.key != "" && now-s.rec.lastSeen >= s.m.touchStep
+	switch {
+	case late && s.dirty():
+		s.forget()
+		return ErrHeadersWritten
+	case late:
+		return nil
+	case !s.dirty() && !touch:
+		s.writeCookie()
+		return nil
+	}
+	h := s.header(now)
+	if s.reissueAfter > 0 {
+		h.created = max(h.created, s.reissueAfter+1)
+	}
+	enc := s.encode(&h)
+	if len(s.m.cookie.Name)+1+seal.SealedLen(len(enc)) > maxCookieSize {
+		s.forget()
+		return fmt.Errorf("%w: %d-byte record", ErrTooLarge, len(enc))
+	}
+	b := s.m.cookieStart(seal.SealedLen(len(enc)))
+	start := len(b)
+	b, err := s.m.sealer.AppendSeal(b, s.m.cookie.Name, enc)
+	if err != nil {
+		return fmt.Errorf("sesame: sealing session: %w", err)
+	}
+	end := len(b)
+	kind := EventCreated
+	switch {
+	case s.key != "" && (s.renew || s.loginUser != ""):
+		kind = EventRenewed
+	case s.key != "":
+		kind = 0
+	}
+	s.adopt(sessionID{}, "", 0, enc)
+	s.cookieLine = s.m.cookieEnd(b, s.expires(), false)
+	s.token = s.cookieLine[start:end]
+	s.key = sealedHandle(s.token)
+	if kind != 0 {
+		s.m.emit(ctx, kind, s.key, string(h.user))
+	}
+	s.writeCookie()
+	return nil
+}
+
+// revocationKey is the store key of user's not-valid-before time.
+func revocationKey(user string) string {
+	sum := sha256.Sum256([]byte("sesame/not-valid-before\x00" + user))
+	return base64.RawURLEncoding.EncodeToString(sum[:])
+}
+
+// notValidBefore returns the time (Unix ms) before which user's sealed
+// sessions are revoked, 0 if none, and its store version.
+func (m *Manager) notValidBefore(ctx context.Context, user string) (int64, uint64, error) {
+	v, ver, err := m.revoked.Load(ctx, revocationKey(user))
+	switch {
+	case errors.Is(err, ErrNotFound):
+		return 0, 0, nil
+	case err != nil:
+		return 0, 0, fmt.Errorf("sesame: loading revocations: %w", err)
+	}
+	t, n := binary.Uvarint(v)
+	if n <= 0 || t > 1<<62 {
+		return 0, ver, errCorrupt
+	}
+	return int64(t), ver, nil
+}
+
+// revokeSealed makes every sealed session of user created at or before now
+// invalid. The mark lasts one Lifetime, after which those sessions have
+// passed their absolute deadline anyway.
+func (m *Manager) revokeSealed(ctx context.Context, user string) (int64, error) {
+	if m.revoked == nil {
+		return 0, ErrNoRevocations
+	}
+	now := m.nowMS()
+	for range maxAttempts {
+		old, ver, err := m.notValidBefore(ctx, user)
+		if err != nil && !errors.Is(err, errCorrupt) {
+			return 0, err
+		}
+		nvb := max(old, now)
+		opts := SaveOptions{ExpiresAt: time.UnixMilli(nvb + m.lifetime)}
+		_, err = m.revoked.Save(ctx, revocationKey(user), binary.AppendUvarint(nil, uint64(nvb)), ver, opts)
+		if err == nil {
+			m.emit(ctx, EventDestroyed, "", user)
+			return nvb, nil
+		}
+		if !errors.Is(err, ErrConflict) {
+			return 0, fmt.Errorf("sesame: saving revocation: %w", err)
+		}
+	}
+	return 0, fmt.Errorf("sesame: saving revocation: %w", ErrConflict)
+}

@@ -1,0 +1,260 @@
+package sesame_test
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/sesame-go/sesame"
+	"github.com/sesame-go/sesame/seal"
+	"github.com/sesame-go/sesame/store/memstore"
+)
+
+func newRing(t testing.TB, keys ...string) *seal.KeyRing {
+	t.Helper()
+	r, err := seal.ParseKeyRing(strings.Join(keys, ","))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r
+}
+
+func genKey(t testing.TB) string {
+	t.Helper()
+	k, err := seal.GenerateKey()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return k
+}
+
+func newSealedEnv(t *testing.T, ring *seal.KeyRing, revocations sesame.Store) *env {
+	return newEnv(t, sesame.Config{Seal: ring, Revocations: revocations})
+}
+
+func TestSealedRoundTripWithoutAStore(t *testing.T) {
+	e := newSealedEnv(t, newRing(t, genKey(t)), nil)
+	cookie := e.newSession("cart", []string{"apple", "pear"})
+	if e.store.calls() != 0 {
+		t.Fatal("a sealed session used the store")
+	}
+	if v, err := get[[]string](e, cookie, "cart"); err != nil || len(v) != 2 {
+		t.Fatalf("Get = %v, %v", v, err)
+	}
+	rec := e.do(cookie, func(s *sesame.Session, w http.ResponseWriter, r *http.Request) { sesame.Get[[]string](s, "cart") })
+	if len(rec.Header().Values("Set-Cookie")) != 0 {
+		t.Error("a read-only request re-sealed the cookie")
+	}
+	rec = e.do(cookie, func(s *sesame.Session, w http.ResponseWriter, r *http.Request) { s.Put("n", 1) })
+	c := sessionCookie(rec)
+	if c == nil || c.Value == cookie || !c.HttpOnly || !c.Secure || c.SameSite != http.SameSiteLaxMode {
+		t.Fatalf("write did not re-seal with the cookie policy: %q", rec.Header().Values("Set-Cookie"))
+	}
+	if v, err := get[int](e, c.Value, "n"); err != nil || v != 1 {
+		t.Fatalf("after write: %v, %v", v, err)
+	}
+}
+
+func TestSealedTokenSize(t *testing.T) {
+	ring := newRing(t, genKey(t))
+	e := newSealedEnv(t, ring, nil)
+	rec := e.do("", func(s *sesame.Session, w http.ResponseWriter, r *http.Request) {
+		s.Login("user-12345")
+		s.Put("name", "Alice Example")
+		s.Put("theme", "dark")
+		s.Put("cart", []int{101, 202, 303})
+		s.Put("visits", 42)
+		s.Put("recent", []string{"/products/12345", "/products/67890", "/cart", "/checkout/address", "/help/shipping"})
+		s.Put("csrf", "Zm9vYmFyYmF6cXV4cXV1eGNvcmdlZ3JhdWx0Z2FycGx5")
+	})
+	c := sessionCookie(rec)
+	record, _, err := ring.Open(sesame.DefaultCookieName, c.Value)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if limit := 1.4*float64(len(record)) + 40; float64(len(c.Value)) > limit {
+		t.Fatalf("token of %d bytes for a %d-byte record; want ≤ %.0f", len(c.Value), len(record), limit)
+	}
+	if len(record) < 250 {
+		t.Fatalf("record of %d bytes; the target is stated for about 300", len(record))
+	}
+	t.Logf("%d-byte record, %d-byte cookie value", len(record), len(c.Value))
+}
+
+func TestSealedBadTokensGiveAFreshSession(t *testing.T) {
+	key := genKey(t)
+	e := newSealedEnv(t, newRing(t, key), nil)
+	good := e.newSession("k", "v")
+	other := newRing(t, key)
+	foreign, _ := other.Seal("other-cookie", []byte("whatever"))
+	flipped := []byte(good)
+	flipped[len(flipped)/2] ^= 1
+	if flipped[len(flipped)/2] == '-' || flipped[len(flipped)/2] == '_' {
+		flipped[len(flipped)/2] = 'A'
+	}
+	tests := []struct{ name, value string }{
+		{"bit flip", string(flipped)},
+		{"truncated", good[:len(good)-3]},
+		{"sealed for another cookie", foreign},
+		{"garbage", "not-a-token"},
+		{"under an unknown key", func() string { v, _ := newRing(t, genKey(t)).Seal(sesame.DefaultCookieName, []byte{1}); return v }()},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			rec := e.do(tc.value, func(s *sesame.Session, w http.ResponseWriter, r *http.Request) {
+				if k, err := s.Keys(); err != nil || len(k) != 0 {
+					t.Errorf("keys = %q, %v", k, err)
+				}
+			})
+			if c := sessionCookie(rec); c == nil || c.MaxAge >= 0 {
+				t.Errorf("bad token not cleared: %q", rec.Header().Values("Set-Cookie"))
+			}
+		})
+	}
+}
+
+func TestSealedKeyRotation(t *testing.T) {
+	oldKey, newKey := genKey(t), genKey(t)
+	e := newSealedEnv(t, newRing(t, oldKey), nil)
+	cookie := e.newSession("k", "v")
+
+	rotated := newSealedEnv(t, newRing(t, newKey, oldKey), nil)
+	rotated.clock = e.clock
+	sesame.SetClock(rotated.m, e.clock.Now)
+	if v, err := get[string](rotated, cookie, "k"); err != nil || v != "v" {
+		t.Fatalf("old-key session unreadable after rotation: %q, %v", v, err)
+	}
+	rec := rotated.do(cookie, func(s *sesame.Session, w http.ResponseWriter, r *http.Request) { s.Put("k2", 2) })
+	resealed := sessionCookie(rec).Value
+
+	retired := newSealedEnv(t, newRing(t, newKey), nil)
+	sesame.SetClock(retired.m, e.clock.Now)
+	if v, err := get[string](retired, resealed, "k"); err != nil || v != "v" {
+		t.Fatalf("re-sealed token does not open under the new key alone: %q, %v", v, err)
+	}
+	if _, err := get[string](retired, cookie, "k"); err == nil {
+		t.Fatal("a token under a retired key still opens")
+	}
+}
+
+func TestSealedDeadlinesInsideTheSealCount(t *testing.T) {
+	e := newSealedEnv(t, newRing(t, genKey(t)), nil)
+	cookie := e.newSession("k", "v")
+	e.clock.Advance(31 * time.Minute)
+	// The browser would have kept a persistent cookie; a replayed copy
+	// must still be refused because the idle deadline is inside the seal.
+	if _, err := get[string](e, cookie, "k"); err == nil {
+		t.Fatal("idle-expired sealed session accepted")
+	}
+	if !e.sawEvent(sesame.EventExpired) {
+		t.Error("no EventExpired")
+	}
+
+	// Touched often, it still ends at the absolute deadline.
+	cookie = e.newSession("k", "v")
+	for range 30 {
+		e.clock.Advance(25 * time.Minute)
+		rec := e.do(cookie, func(s *sesame.Session, w http.ResponseWriter, r *http.Request) { sesame.Get[string](s, "k") })
+		if c := sessionCookie(rec); c != nil && c.MaxAge >= 0 {
+			cookie = c.Value // the touch re-sealed the session
+		}
+	}
+	if _, err := get[string](e, cookie, "k"); err == nil {
+		t.Fatal("sealed session outlived its absolute deadline")
+	}
+}
+
+func TestSealedTooLarge(t *testing.T) {
+	e := newSealedEnv(t, newRing(t, genKey(t)), nil)
+	rec := e.do("", func(s *sesame.Session, w http.ResponseWriter, r *http.Request) {
+		s.Put("big", strings.Repeat("x", 3500))
+	})
+	if errs := e.errors(); len(errs) != 1 || !errors.Is(errs[0], sesame.ErrTooLarge) {
+		t.Fatalf("errors = %v; want ErrTooLarge", errs)
+	}
+	if sessionCookie(rec) != nil {
+		t.Fatal("an oversized cookie was sent")
+	}
+	// Just under the limit works.
+	e2 := newSealedEnv(t, newRing(t, genKey(t)), nil)
+	rec = e2.do("", func(s *sesame.Session, w http.ResponseWriter, r *http.Request) {
+		s.Put("big", strings.Repeat("x", 2900))
+	})
+	c := sessionCookie(rec)
+	if c == nil || len(c.Name)+1+len(c.Value) > 4096 {
+		t.Fatalf("cookie under the limit: %v, errors %v", c, e2.errors())
+	}
+}
+
+func TestSealedRevocation(t *testing.T) {
+	revocations := memstore.New(memstore.Config{})
+	defer revocations.Close()
+	e := newSealedEnv(t, newRing(t, genKey(t)), revocations)
+	laptop := e.login("alice", "Firefox", "192.0.2.1:1")
+	phone := e.login("alice", "Safari", "192.0.2.2:1")
+	bob := e.login("bob", "Chrome", "192.0.2.3:1")
+	user := func(cookie string) string {
+		var u string
+		e.do(cookie, func(s *sesame.Session, w http.ResponseWriter, r *http.Request) { u = s.User() })
+		return u
+	}
+	e.clock.Advance(time.Second)
+	var current string
+	rec := e.do(phone, func(s *sesame.Session, w http.ResponseWriter, r *http.Request) {
+		if err := e.m.RevokeOthers(r.Context()); err != nil {
+			t.Fatal(err)
+		}
+	})
+	current = sessionCookie(rec).Value
+	if user(laptop) != "" || user(current) != "alice" || user(bob) != "bob" {
+		t.Fatalf("after RevokeOthers: laptop=%q phone=%q bob=%q", user(laptop), user(current), user(bob))
+	}
+	e.clock.Advance(time.Second)
+	if err := e.m.RevokeAll(context.Background(), "alice"); err != nil {
+		t.Fatal(err)
+	}
+	if user(current) != "" || user(bob) != "bob" {
+		t.Fatal("RevokeAll did not end alice's sealed sessions, or ended bob's")
+	}
+	e.clock.Advance(time.Second)
+	if again := e.login("alice", "Firefox", "192.0.2.1:1"); user(again) != "alice" {
+		t.Fatal("a login after RevokeAll is refused")
+	}
+}
+
+func TestSealedWithoutRevocationsCannotRevoke(t *testing.T) {
+	e := newSealedEnv(t, newRing(t, genKey(t)), nil)
+	cookie := e.login("alice", "Firefox", "192.0.2.1:1")
+	if err := e.m.RevokeAll(context.Background(), "alice"); !errors.Is(err, sesame.ErrNoRevocations) {
+		t.Fatalf("RevokeAll = %v, want ErrNoRevocations", err)
+	}
+	// Logout clears this browser's cookie, but a copy kept elsewhere still
+	// opens until its deadline: that is what sealed sessions cannot do.
+	rec := e.do(cookie, func(s *sesame.Session, w http.ResponseWriter, r *http.Request) { s.Logout() })
+	if c := sessionCookie(rec); c == nil || c.MaxAge >= 0 {
+		t.Fatal("Logout did not clear the cookie")
+	}
+	var u string
+	e.do(cookie, func(s *sesame.Session, w http.ResponseWriter, r *http.Request) { u = s.User() })
+	if u != "alice" {
+		t.Fatalf("replayed copy after Logout: user %q (documented: it stays valid until its deadline)", u)
+	}
+	if _, err := e.m.Sessions(context.Background(), "alice"); !errors.Is(err, sesame.ErrNoUserIndex) {
+		t.Fatalf("Sessions in sealed mode = %v", err)
+	}
+}
+
+func TestSealedLateChangeIsReported(t *testing.T) {
+	e := newSealedEnv(t, newRing(t, genKey(t)), nil)
+	cookie := e.newSession("k", "v")
+	e.do(cookie, func(s *sesame.Session, w http.ResponseWriter, r *http.Request) {
+		w.Write([]byte("body"))
+		s.Put("k", "late")
+	})
+	if errs := e.errors(); len(errs) != 1 || !errors.Is(errs[0], sesame.ErrHeadersWritten) {
+		t.Fatalf("errors = %v", errs)
+	}
+}
