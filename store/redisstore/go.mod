@@ -7,6 +7,9 @@ require (
 	github.com/sesame-go/sesame v0.0.0
 )
 
-require golang.org/x/sys v0.49.0 // indirect
+require (
+	go.uber.org/goleak v1.3.0 // indirect
+	golang.org/x/sys v0.49.0 // indirect
+)
 
 replace github.com/sesame-go/sesame => ../..

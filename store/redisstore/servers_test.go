@@ -1,0 +1,188 @@
+package redisstore
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+)
+
+// redisProc is a redis-server this test started and owns, so that a fault
+// test can kill and restart it without touching the shared servers. Its
+// data is in an append-only file written with fsync on every write, so a
+// SIGKILL loses nothing the server acknowledged: what the fault tests
+// check is that the store loses nothing either.
+type redisProc struct {
+	t    testing.TB
+	port int
+	dir  string
+	args []string
+	cmd  *exec.Cmd
+}
+
+// needRedisServer skips (or fails, with SESAME_REQUIRE_SERVERS=1) unless
+// the redis-server and redis-cli programs are installed.
+func needRedisServer(t testing.TB) {
+	t.Helper()
+	for _, prog := range []string{"redis-server", "redis-cli"} {
+		if _, err := exec.LookPath(prog); err != nil {
+			msg := prog + " is not installed, so this test cannot start a server of its own (Debian package redis-server)"
+			if os.Getenv("SESAME_REQUIRE_SERVERS") == "1" {
+				t.Fatal(msg + " (SESAME_REQUIRE_SERVERS=1)")
+			}
+			t.Skip(msg)
+		}
+	}
+}
+
+// portFree reports whether nothing listens on the loopback port.
+func portFree(port int) bool {
+	l, err := net.Listen("tcp", "127.0.0.1:"+strconv.Itoa(port))
+	if err != nil {
+		return false
+	}
+	l.Close()
+	return true
+}
+
+// freePort returns the first loopback port from base on where nothing
+// listens.
+func freePort(t testing.TB, base int) int {
+	t.Helper()
+	for p := base; p < base+50; p++ {
+		if portFree(p) {
+			return p
+		}
+	}
+	t.Fatalf("no free loopback port in %d-%d", base, base+49)
+	return 0
+}
+
+// startRedis starts a redis-server on port with a data directory of its
+// own and waits until it answers. The test's cleanup kills it.
+func startRedis(t testing.TB, port int, extra ...string) *redisProc {
+	t.Helper()
+	p := &redisProc{t: t, port: port, dir: t.TempDir()}
+	p.args = append([]string{
+		"--port", strconv.Itoa(port), "--bind", "127.0.0.1", "--dir", p.dir,
+		"--save", "", "--appendonly", "yes", "--appendfsync", "always",
+		"--logfile", filepath.Join(p.dir, "log"),
+	}, extra...)
+	p.start()
+	t.Cleanup(p.kill)
+	return p
+}
+
+func (p *redisProc) addr() string { return "127.0.0.1:" + strconv.Itoa(p.port) }
+
+// start runs the server (again, after kill, with the same data).
+func (p *redisProc) start() {
+	p.t.Helper()
+	p.cmd = exec.Command("redis-server", p.args...)
+	if err := p.cmd.Start(); err != nil {
+		p.t.Fatalf("start redis-server on %s: %v", p.addr(), err)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for p.cli("ping") != "PONG" {
+		if time.Now().After(deadline) {
+			log, _ := os.ReadFile(filepath.Join(p.dir, "log"))
+			p.t.Fatalf("redis-server on %s does not answer; its log:\n%s", p.addr(), tail(string(log), 2000))
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// kill stops the server with SIGKILL, as a crash would, and waits for it.
+func (p *redisProc) kill() {
+	if p.cmd == nil || p.cmd.Process == nil {
+		return
+	}
+	p.cmd.Process.Kill()
+	p.cmd.Wait()
+	p.cmd = nil
+}
+
+// cli runs redis-cli against the server and returns its trimmed output.
+func (p *redisProc) cli(args ...string) string {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	out, _ := exec.CommandContext(ctx, "redis-cli", append([]string{"-p", strconv.Itoa(p.port)}, args...)...).Output()
+	return strings.TrimSpace(string(out))
+}
+
+func tail(s string, n int) string {
+	if len(s) > n {
+		return s[len(s)-n:]
+	}
+	return s
+}
+
+// startCluster starts a throwaway three-master Redis Cluster on three free
+// loopback ports from base on, for tests that kill one of its nodes. The
+// nodes give up on a dead peer after one second and keep serving the slots
+// they hold (cluster-require-full-coverage no).
+func startCluster(t testing.TB, base int) []*redisProc {
+	t.Helper()
+	var nodes []*redisProc
+	var addrs []string
+	for port := base; len(nodes) < 3 && port < base+20; port++ {
+		if !portFree(port) || !portFree(port+10000) { // the cluster bus uses port+10000
+			continue
+		}
+		n := startRedis(t, port, "--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf",
+			"--cluster-node-timeout", "1000", "--cluster-require-full-coverage", "no")
+		nodes = append(nodes, n)
+		addrs = append(addrs, n.addr())
+	}
+	if len(nodes) < 3 {
+		t.Fatalf("found no three free ports from %d", base)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	out, err := exec.CommandContext(ctx, "redis-cli", append(append([]string{"--cluster", "create"}, addrs...),
+		"--cluster-replicas", "0", "--cluster-yes")...).CombinedOutput()
+	if err != nil {
+		t.Fatalf("redis-cli --cluster create: %v\n%s", err, tail(string(out), 2000))
+	}
+	waitClusterOK(t, nodes)
+	return nodes
+}
+
+// waitClusterOK waits until every node reports cluster_state:ok and knows
+// all three masters.
+func waitClusterOK(t testing.TB, nodes []*redisProc) {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		ok := true
+		for _, n := range nodes {
+			info := n.cli("cluster", "info")
+			if !strings.Contains(info, "cluster_state:ok") || !strings.Contains(info, "cluster_known_nodes:3") {
+				ok = false
+			}
+		}
+		if ok {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("cluster not ok after 20s: %s", nodes[0].cli("cluster", "info"))
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+func addrsOf(nodes []*redisProc) []string {
+	var a []string
+	for _, n := range nodes {
+		a = append(a, n.addr())
+	}
+	return a
+}
+
+func (p *redisProc) String() string { return fmt.Sprintf("redis-server %s", p.addr()) }
