@@ -8,6 +8,8 @@ import (
 	"math/rand/v2"
 	"net/http"
 	"time"
+
+	"github.com/sesame-go/sesame/ticket"
 )
 
 // maxAttempts bounds the reload-and-reapply loop when saves conflict.
@@ -76,9 +78,45 @@ func (s *Session) commit(late bool) error {
 	if !late {
 		s.addVary()
 	}
+	login, logout := s.loginUser, s.dropUser
+	s.dropUser = ""
+	var err error
 	if s.m.sealer != nil {
-		return s.commitSealed(late)
+		err = s.commitSealed(late)
+	} else {
+		err = s.commitStore(late)
 	}
+	if err == nil && s.m.ticket != nil {
+		s.shareLogin(login, logout, late)
+	}
+	return err
+}
+
+// shareLogin issues the mod_auth_tkt ticket for a login that was just
+// saved, or clears it after a logged-in session ended. A failure is
+// logged: the session itself is saved and correct.
+func (s *Session) shareLogin(login, logout string, late bool) {
+	ctx := s.req.Context()
+	switch {
+	case login == "" && logout == "":
+		return
+	case late:
+		s.m.log.WarnContext(ctx, "sesame: session ended after the response header; its ticket cookie could not be cleared")
+	case login != "":
+		t := ticket.Ticket{UID: login}
+		if s.m.ticketFor != nil {
+			t = s.m.ticketFor(s.req, login)
+		}
+		if err := s.m.ticket.SetCookie(s.w.ResponseWriter, s.req, t); err != nil {
+			s.m.log.WarnContext(ctx, "sesame: issuing the login ticket", "error", err)
+		}
+	default:
+		s.m.ticket.ClearCookie(s.w.ResponseWriter)
+	}
+}
+
+// commitStore is commit for server-side sessions.
+func (s *Session) commitStore(late bool) error {
 	ctx := s.req.Context()
 	now := s.clock()
 	if s.dropKey != "" {

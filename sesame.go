@@ -34,6 +34,7 @@ import (
 	"time"
 
 	"github.com/sesame-go/sesame/seal"
+	"github.com/sesame-go/sesame/ticket"
 )
 
 // Defaults for Config. Each is what a careful deployment would choose; the
@@ -118,6 +119,18 @@ type Config struct {
 	// the store key. Default slog.Default().
 	Logger *slog.Logger
 
+	// Ticket, if set, issues an Apache mod_auth_tkt ticket cookie next to
+	// the session at Login, so that applications behind Apache or Plone
+	// see the same user, and clears it when a logged-in session is
+	// destroyed or logged out. A ticket cannot be revoked before it times
+	// out: keep its Timeout at or below IdleTimeout. Failing to issue one
+	// (say, an IPv6 client with IP binding on) is logged; the login stands.
+	Ticket *ticket.Issuer
+
+	// TicketFor builds the ticket for user at Login, for example to add
+	// tokens (groups) or user data. The default is ticket.Ticket{UID: user}.
+	TicketFor func(r *http.Request, user string) ticket.Ticket
+
 	// ClientIP returns the client address recorded at Login and shown by
 	// Sessions. The default is the host part of r.RemoteAddr; set it when
 	// running behind a proxy you trust to report the client's address.
@@ -156,9 +169,11 @@ type Manager struct {
 	sealer    *seal.KeyRing
 	revoked   Store  // sealed mode: per-user not-valid-before times
 	clearLine string // Set-Cookie value that deletes the cookie
-	idle      int64  // milliseconds
-	lifetime  int64  // milliseconds
-	touchStep int64  // milliseconds between idle-deadline extensions
+	ticket    *ticket.Issuer
+	ticketFor func(*http.Request, string) ticket.Ticket
+	idle      int64 // milliseconds
+	lifetime  int64 // milliseconds
+	touchStep int64 // milliseconds between idle-deadline extensions
 	cookie    CookieConfig
 	secure    bool
 	maxUser   int
@@ -228,6 +243,8 @@ func New(cfg Config) (*Manager, error) {
 		store:     cfg.Store,
 		users:     users,
 		sealer:    cfg.Seal,
+		ticket:    cfg.Ticket,
+		ticketFor: cfg.TicketFor,
 		revoked:   cfg.Revocations,
 		idle:      cfg.IdleTimeout.Milliseconds(),
 		lifetime:  cfg.Lifetime.Milliseconds(),

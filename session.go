@@ -1,6 +1,7 @@
 package sesame
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -78,6 +79,7 @@ type Session struct {
 	loginUser string // set by Login: bind to this user, restart the clocks, record the client
 	remember  int8   // +1 or -1: RememberMe changed the cookie's persistence
 	dropKey   string // a destroyed record to delete at commit
+	dropUser  string // the user of a destroyed session, whose ticket to clear
 
 	hadCookie   bool   // the request carried a cookie under our name
 	clearCookie bool   // that cookie must be cleared
@@ -441,6 +443,9 @@ func (s *Session) Destroy() error {
 func (s *Session) destroyLocked() {
 	if s.key != "" {
 		s.dropKey = s.key
+	}
+	if u := cmp.Or(s.loginUser, string(s.rec.user)); u != "" {
+		s.dropUser = u
 	}
 	s.key, s.version, s.rec = "", 0, record{}
 	s.ops, s.renew, s.loginUser, s.remember = nil, false, "", 0
