@@ -1,0 +1,390 @@
+package boltstore
+
+import (
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/sesame-go/sesame"
+	"go.etcd.io/bbolt"
+	bolterrors "go.etcd.io/bbolt/errors"
+)
+
+// Defaults for the zero values in Config.
+const (
+	// DefaultSweepInterval is how often the background sweeper looks for
+	// expired records when Config.SweepInterval is zero.
+	DefaultSweepInterval = time.Minute
+
+	// DefaultMaxBatch is the most writes one transaction commits when
+	// Config.MaxBatch is zero.
+	DefaultMaxBatch = 128
+
+	// DefaultOpenTimeout is how long Open waits for the file lock when
+	// Config.OpenTimeout is zero.
+	DefaultOpenTimeout = time.Second
+)
+
+// MaxUserLen is the longest user name, in bytes, that Save accepts: the
+// user index keys a record by its user and key, and bbolt keys are at most
+// 32 KiB.
+const MaxUserLen = bbolt.MaxKeySize - 1 - sesame.MaxKeyLen
+
+// sweepBatch is the most expiry index entries one sweep transaction visits,
+// so that a sweep never holds the write lock for long.
+const sweepBatch = 1000
+
+// Errors of this package, wrapped with the file name and the operation
+// that failed. Test them with errors.Is.
+var (
+	// ErrClosed reports a call on a Store after Close.
+	ErrClosed = errors.New("boltstore: store is closed")
+
+	// ErrReadOnly reports a write to a Store opened with Config.ReadOnly.
+	ErrReadOnly = errors.New("boltstore: store is read-only")
+
+	// ErrCorrupt reports a stored record that cannot be decoded.
+	ErrCorrupt = errors.New("boltstore: corrupt record")
+
+	// ErrTooLarge reports a user name longer than MaxUserLen or a value
+	// too large for one bbolt value.
+	ErrTooLarge = errors.New("boltstore: too large")
+)
+
+// Config holds the options of a Store. The zero Config is the usual choice.
+type Config struct {
+	// SweepInterval is how often a background goroutine removes expired
+	// records. Zero means DefaultSweepInterval; a negative interval turns
+	// the sweeper off (call Store.Sweep yourself, or never).
+	SweepInterval time.Duration
+
+	// MaxBatch is the most writes that one transaction, and so one fsync,
+	// commits. Zero means DefaultMaxBatch.
+	MaxBatch int
+
+	// OpenTimeout is how long Open waits for the file's lock, which another
+	// Store (in this process or another) may hold. Zero means
+	// DefaultOpenTimeout.
+	OpenTimeout time.Duration
+
+	// ReadOnly opens the file for reading only, sharing it with other
+	// read-only Stores. Every write fails with ErrReadOnly and no sweeper
+	// runs. The file must exist and have been created by this package.
+	ReadOnly bool
+}
+
+// Store is a sesame.Store and sesame.UserIndex kept in one bbolt file.
+// It is safe for concurrent use. Open makes one; Close releases it.
+type Store struct {
+	db       *bbolt.DB
+	path     string
+	cfg      Config
+	readOnly bool
+
+	// mu guards sending on reqs against Close closing it.
+	mu     sync.RWMutex
+	closed atomic.Bool
+	reqs   chan *request // to the committer; nil when read-only
+
+	commits atomic.Int64 // transactions the committer ran, for tests
+
+	stop      chan struct{} // closed by Close: stops the sweeper
+	wg        sync.WaitGroup
+	closeOnce sync.Once
+	closeErr  error
+}
+
+var (
+	_ sesame.Store     = (*Store)(nil)
+	_ sesame.UserIndex = (*Store)(nil)
+)
+
+// Open opens the bbolt file at path, creating it (mode 0600) and its
+// buckets if it does not exist, and starts the store's committer and
+// sweeper. A file stays locked until Close: a second Open of the same path,
+// in this process or another, fails after Config.OpenTimeout (unless both
+// are read-only).
+func Open(path string, cfg Config) (*Store, error) {
+	if cfg.SweepInterval == 0 {
+		cfg.SweepInterval = DefaultSweepInterval
+	}
+	if cfg.MaxBatch <= 0 {
+		cfg.MaxBatch = DefaultMaxBatch
+	}
+	if cfg.OpenTimeout <= 0 {
+		cfg.OpenTimeout = DefaultOpenTimeout
+	}
+	db, err := bbolt.Open(path, 0o600, &bbolt.Options{
+		Timeout:  cfg.OpenTimeout,
+		ReadOnly: cfg.ReadOnly,
+		// As etcd does: commits do not write the free page list, which
+		// makes each fsync cover fewer pages; Open rebuilds the list by
+		// scanning the file instead.
+		NoFreelistSync: true,
+		FreelistType:   bbolt.FreelistMapType,
+	})
+	if errors.Is(err, bolterrors.ErrTimeout) {
+		return nil, fmt.Errorf("boltstore: open %s: the file is locked by another Store or process (waited %v): %w", path, cfg.OpenTimeout, err)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("boltstore: open %s: %w", path, err)
+	}
+	if cfg.ReadOnly {
+		err = db.View(func(tx *bbolt.Tx) error {
+			for _, name := range [][]byte{recordsBucket, expiryBucket, usersBucket} {
+				if tx.Bucket(name) == nil {
+					return fmt.Errorf("bucket %q is missing: not a file this package created", name)
+				}
+			}
+			return nil
+		})
+	} else {
+		err = db.Update(func(tx *bbolt.Tx) error {
+			for _, name := range [][]byte{recordsBucket, expiryBucket, usersBucket} {
+				if _, err := tx.CreateBucketIfNotExists(name); err != nil {
+					return fmt.Errorf("create bucket %q: %w", name, err)
+				}
+			}
+			return nil
+		})
+	}
+	if err != nil {
+		db.Close()
+		return nil, fmt.Errorf("boltstore: open %s: %w", path, err)
+	}
+
+	s := &Store{db: db, path: path, cfg: cfg, readOnly: cfg.ReadOnly, stop: make(chan struct{})}
+	if !cfg.ReadOnly {
+		s.reqs = make(chan *request, cfg.MaxBatch)
+		s.wg.Add(1)
+		go s.commitLoop()
+		if cfg.SweepInterval > 0 {
+			s.wg.Add(1)
+			go s.sweepLoop(cfg.SweepInterval)
+		}
+	}
+	return s, nil
+}
+
+// Path returns the file name the Store was opened with.
+func (s *Store) Path() string { return s.path }
+
+// Load returns the value and version stored under key. An expired record
+// is reported as sesame.ErrNotFound even before the sweeper removes it.
+// Loads read a consistent snapshot without waiting for writers.
+func (s *Store) Load(ctx context.Context, key string) ([]byte, uint64, error) {
+	if err := s.check(ctx, "load", key); err != nil {
+		return nil, 0, err
+	}
+	var (
+		value   []byte
+		version uint64
+		found   bool
+	)
+	err := s.db.View(func(tx *bbolt.Tx) error {
+		b := tx.Bucket(recordsBucket).Get([]byte(key))
+		if b == nil {
+			return nil
+		}
+		h, v, err := decodeRecord(b)
+		if err != nil {
+			return err
+		}
+		if h.expired(uint64(time.Now().UnixNano())) {
+			return nil
+		}
+		value = make([]byte, len(v)) // bbolt's memory lives only as long as the transaction
+		copy(value, v)
+		version, found = h.version, true
+		return nil
+	})
+	if err != nil {
+		return nil, 0, s.wrap("load", err)
+	}
+	if !found {
+		return nil, 0, fmt.Errorf("boltstore: load from %s: %w", s.path, sesame.ErrNotFound)
+	}
+	return value, version, nil
+}
+
+// Save stores value under key if the stored version equals version (0: no
+// live record), and returns the new version. The write is durable (fsynced)
+// when Save returns; concurrent writes share one transaction and one fsync.
+// New versions come from a counter kept in the file, so they only grow,
+// even across Delete and restarts.
+func (s *Store) Save(ctx context.Context, key string, value []byte, version uint64, opts sesame.SaveOptions) (uint64, error) {
+	if err := s.checkWrite(ctx, "save", key); err != nil {
+		return 0, err
+	}
+	if len(opts.User) > MaxUserLen {
+		return 0, fmt.Errorf("boltstore: save to %s: user name of %d bytes: %w (limit %d)", s.path, len(opts.User), ErrTooLarge, MaxUserLen)
+	}
+	if int64(headerSize)+int64(len(opts.User))+int64(len(value)) > bbolt.MaxValueSize {
+		return 0, fmt.Errorf("boltstore: save to %s: value of %d bytes: %w", s.path, len(value), ErrTooLarge)
+	}
+	expires := unixNano(opts.ExpiresAt)
+	rec := encodeRecord(0, expires, opts.User, value) // copies value; the version is set in the transaction
+	k := []byte(key)
+	return s.submit(ctx, "save", func(tx *bbolt.Tx) (uint64, error) {
+		return saveTx(tx, k, rec, version, expires, opts.User)
+	})
+}
+
+// saveTx is Save inside a write transaction. It changes nothing unless the
+// condition holds, and returns a refusal when it does not.
+func saveTx(tx *bbolt.Tx, key, rec []byte, version, expires uint64, user string) (uint64, error) {
+	recs := tx.Bucket(recordsBucket)
+	var current uint64
+	var oldExpiry, oldUser []byte
+	var oldUserName string
+	if old := recs.Get(key); old != nil {
+		h, _, err := decodeRecord(old)
+		if err != nil {
+			return 0, refusal{err}
+		}
+		if !h.expired(uint64(time.Now().UnixNano())) {
+			current = h.version
+		}
+		if h.expires != 0 {
+			oldExpiry = expiryKey(h.expires, string(key))
+		}
+		if len(h.user) > 0 {
+			oldUserName = string(h.user)
+			oldUser = userKey(oldUserName, string(key))
+		}
+	}
+	if current != version {
+		if current == 0 {
+			return 0, refusal{fmt.Errorf("%w: no live record, but the caller read version %d", sesame.ErrConflict, version)}
+		}
+		return 0, refusal{fmt.Errorf("%w: stored version %d, the caller read %d", sesame.ErrConflict, current, version)}
+	}
+	nv, err := recs.NextSequence()
+	if err != nil {
+		return 0, err
+	}
+	binary.BigEndian.PutUint64(rec[1:], nv)
+	if oldExpiry != nil {
+		if err := tx.Bucket(expiryBucket).Delete(oldExpiry); err != nil {
+			return 0, err
+		}
+	}
+	if oldUser != nil && user != oldUserName {
+		if err := tx.Bucket(usersBucket).Delete(oldUser); err != nil {
+			return 0, err
+		}
+	}
+	if err := recs.Put(key, rec); err != nil {
+		return 0, err
+	}
+	if expires != 0 {
+		if err := tx.Bucket(expiryBucket).Put(expiryKey(expires, string(key)), nil); err != nil {
+			return 0, err
+		}
+	}
+	if user != "" && user != oldUserName {
+		if err := tx.Bucket(usersBucket).Put(userKey(user, string(key)), nil); err != nil {
+			return 0, err
+		}
+	}
+	return nv, nil
+}
+
+// Delete removes the record under key and its index entries. Like Save, it
+// is durable when it returns and shares transactions with concurrent
+// writes.
+func (s *Store) Delete(ctx context.Context, key string) error {
+	if err := s.checkWrite(ctx, "delete", key); err != nil {
+		return err
+	}
+	k := []byte(key)
+	_, err := s.submit(ctx, "delete", func(tx *bbolt.Tx) (uint64, error) {
+		return 0, deleteTx(tx, k)
+	})
+	return err
+}
+
+// deleteTx removes a record and whatever index entries its header names.
+func deleteTx(tx *bbolt.Tx, key []byte) error {
+	recs := tx.Bucket(recordsBucket)
+	old := recs.Get(key)
+	if old == nil {
+		return nil
+	}
+	if h, _, err := decodeRecord(old); err == nil {
+		// A corrupt record is deleted all the same; the sweeper drops its
+		// expiry entry, and UserSessions skips a user entry without record.
+		if h.expires != 0 {
+			if err := tx.Bucket(expiryBucket).Delete(expiryKey(h.expires, string(key))); err != nil {
+				return err
+			}
+		}
+		if len(h.user) > 0 {
+			if err := tx.Bucket(usersBucket).Delete(userKey(string(h.user), string(key))); err != nil {
+				return err
+			}
+		}
+	}
+	return recs.Delete(key)
+}
+
+// Close stops the committer (after it has committed every write already
+// handed to it) and the sweeper, and closes the file. Calls after Close
+// fail with ErrClosed; Close itself may be called more than once.
+func (s *Store) Close() error {
+	s.closeOnce.Do(func() {
+		s.mu.Lock()
+		s.closed.Store(true)
+		if s.reqs != nil {
+			close(s.reqs)
+		}
+		s.mu.Unlock()
+		close(s.stop)
+		s.wg.Wait()
+		if err := s.db.Close(); err != nil {
+			s.closeErr = fmt.Errorf("boltstore: close %s: %w", s.path, err)
+		}
+	})
+	return s.closeErr
+}
+
+// check validates the arguments every call shares.
+func (s *Store) check(ctx context.Context, op, key string) error {
+	if !sesame.ValidKey(key) {
+		return fmt.Errorf("boltstore: %s in %s: %w", op, s.path, sesame.ErrInvalidKey)
+	}
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("boltstore: %s in %s: %w", op, s.path, err)
+	}
+	if s.closed.Load() {
+		return fmt.Errorf("boltstore: %s in %s: %w", op, s.path, ErrClosed)
+	}
+	return nil
+}
+
+// checkWrite is check for calls that write.
+func (s *Store) checkWrite(ctx context.Context, op, key string) error {
+	if err := s.check(ctx, op, key); err != nil {
+		return err
+	}
+	if s.readOnly {
+		return fmt.Errorf("boltstore: %s in %s: %w", op, s.path, ErrReadOnly)
+	}
+	return nil
+}
+
+// wrap says which file and operation an error from bbolt comes from,
+// naming a closed database ErrClosed.
+func (s *Store) wrap(op string, err error) error {
+	if errors.Is(err, bolterrors.ErrDatabaseNotOpen) {
+		err = ErrClosed
+	}
+	if errors.Is(err, bolterrors.ErrDatabaseReadOnly) {
+		err = ErrReadOnly
+	}
+	return fmt.Errorf("boltstore: %s in %s: %w", op, s.path, err)
+}
