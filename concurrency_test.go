@@ -13,14 +13,16 @@ func TestConcurrentWritersAllSurvive(t *testing.T) {
 	e := newEnv(t, sesame.Config{})
 	cookie := e.newSession("start", true)
 	const n = 50
-	var wg sync.WaitGroup
+	var wg, loaded sync.WaitGroup
 	ready := make(chan struct{})
 	for i := range n {
 		wg.Add(1)
+		loaded.Add(1)
 		go func() {
 			defer wg.Done()
 			e.do(cookie, func(s *sesame.Session, w http.ResponseWriter, r *http.Request) {
 				s.Keys() // every request reads the same version first
+				loaded.Done()
 				<-ready
 				if err := s.Put(fmt.Sprintf("k%02d", i), i); err != nil {
 					t.Error(err)
@@ -28,6 +30,7 @@ func TestConcurrentWritersAllSurvive(t *testing.T) {
 			})
 		}()
 	}
+	loaded.Wait()
 	close(ready)
 	wg.Wait()
 	if errs := e.errors(); len(errs) > 0 {
