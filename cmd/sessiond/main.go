@@ -100,7 +100,7 @@ func serve(ctx context.Context, opt *options, stdout, stderr io.Writer, ready fu
 			return fmt.Errorf("creating the first user: %w", err)
 		}
 	}
-	users, err := newUserDB(usersPath)
+	users, err := newUserDB(usersPath, defaultArgon)
 	if err != nil {
 		return err
 	}

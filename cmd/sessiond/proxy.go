@@ -197,8 +197,9 @@ func (s *server) newProxy(up *url.URL) *httputil.ReverseProxy {
 // /_sessiond/from$request_uri). It redirects to the login page with the
 // URI as a checked return address.
 func (s *server) from(w http.ResponseWriter, r *http.Request) {
-	back := strings.TrimPrefix(r.RequestURI, strings.TrimSuffix(pathFrom, "/"))
-	if back == r.RequestURI {
+	uri := r.URL.RequestURI()
+	back := strings.TrimPrefix(uri, strings.TrimSuffix(pathFrom, "/"))
+	if back == uri {
 		back = ""
 	}
 	http.Redirect(w, r, loginURL(back), http.StatusSeeOther)

@@ -117,8 +117,10 @@ type userDB struct {
 	sem chan struct{}
 }
 
-func newUserDB(path string) (*userDB, error) {
-	db := &userDB{path: path, dummy: hashPassword(randomString(16), defaultArgon), sem: make(chan struct{}, 4)}
+// newUserDB loads the users file at path; unknown users are checked
+// against a dummy hash made with the given parameters.
+func newUserDB(path string, dummy argonParams) (*userDB, error) {
+	db := &userDB{path: path, dummy: hashPassword(randomString(16), dummy), sem: make(chan struct{}, 4)}
 	if err := db.reload(true); err != nil {
 		return nil, err
 	}

@@ -1,0 +1,138 @@
+package main
+
+import (
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/sesame-go/sesame/store/memstore"
+)
+
+// cheapArgon keeps password hashing fast in tests.
+var cheapArgon = argonParams{Memory: 64, Time: 1, Threads: 1}
+
+// testOptions are the defaults with a temporary data directory.
+func testOptions(t *testing.T) *options {
+	t.Helper()
+	o, err := parseOptions([]string{"--data-dir", t.TempDir()}, func(string) string { return "" }, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return o
+}
+
+// newTestServer builds a server over memstore with users alice and bob
+// (password "correct horse"). edit, if given, changes the options first.
+func newTestServer(t *testing.T, edit func(*options)) (*server, http.Handler) {
+	t.Helper()
+	o := testOptions(t)
+	if edit != nil {
+		edit(o)
+	}
+	for _, u := range []string{"alice", "bob"} {
+		if err := addUser(o.usersPath(), u, "correct horse", cheapArgon); err != nil {
+			t.Fatal(err)
+		}
+	}
+	users, err := newUserDB(o.usersPath(), cheapArgon)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st := memstore.New(memstore.Config{})
+	t.Cleanup(func() { st.Close() })
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	if testing.Verbose() {
+		log = slog.New(slog.NewTextHandler(os.Stderr, nil))
+	}
+	s, err := newServer(o, st, users, log, newMetrics(), strings.Repeat("s", 32))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s, s.handler()
+}
+
+// client is a minimal browser for handler tests: it keeps cookies by name
+// (including Secure ones, as browsers do for http://127.0.0.1) and does not
+// follow redirects.
+type client struct {
+	t       *testing.T
+	h       http.Handler
+	cookies map[string]string
+	ua      string
+	remote  string
+}
+
+func newClient(t *testing.T, h http.Handler) *client {
+	return &client{t: t, h: h, cookies: map[string]string{}, ua: "Mozilla/5.0 (X11; Linux x86_64) Firefox/128.0", remote: "192.0.2.1:4000"}
+}
+
+func (c *client) do(r *http.Request) *http.Response {
+	c.t.Helper()
+	r.RemoteAddr = c.remote
+	r.Header.Set("User-Agent", c.ua)
+	for n, v := range c.cookies {
+		r.AddCookie(&http.Cookie{Name: n, Value: v})
+	}
+	w := httptest.NewRecorder()
+	c.h.ServeHTTP(w, r)
+	res := w.Result()
+	for _, ck := range res.Cookies() {
+		if ck.MaxAge < 0 || ck.Value == "" || (!ck.Expires.IsZero() && ck.Expires.Before(time.Now())) {
+			delete(c.cookies, ck.Name)
+		} else {
+			c.cookies[ck.Name] = ck.Value
+		}
+	}
+	return res
+}
+
+func (c *client) get(path string) *http.Response {
+	return c.do(httptest.NewRequest("GET", "http://127.0.0.1:8080"+path, nil))
+}
+
+func (c *client) post(path string, form url.Values) *http.Response {
+	r := httptest.NewRequest("POST", "http://127.0.0.1:8080"+path, strings.NewReader(form.Encode()))
+	r.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	r.Header.Set("Sec-Fetch-Site", "same-origin")
+	return c.do(r)
+}
+
+func (c *client) login(user, password string) *http.Response {
+	return c.post(pathLogin, url.Values{"user": {user}, "password": {password}})
+}
+
+func body(t *testing.T, res *http.Response) string {
+	t.Helper()
+	b, err := io.ReadAll(res.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
+
+// requireServers reports whether a missing server must fail the test.
+func requireServers() bool { return os.Getenv("SESAME_REQUIRE_SERVERS") == "1" }
+
+// needBinary returns the path of an executable, or skips (fails under
+// SESAME_REQUIRE_SERVERS=1) when it is missing.
+func needBinary(t *testing.T, paths ...string) string {
+	t.Helper()
+	for _, p := range paths {
+		if st, err := os.Stat(p); err == nil && !st.IsDir() {
+			return p
+		}
+	}
+	msg := "needs " + filepath.Base(paths[0]) + " (" + strings.Join(paths, " or ") + "); install it with: DEBIAN_FRONTEND=noninteractive apt-get install -y " + filepath.Base(paths[0])
+	if requireServers() {
+		t.Fatal(msg + " (SESAME_REQUIRE_SERVERS=1)")
+	}
+	t.Skip(msg)
+	return ""
+}

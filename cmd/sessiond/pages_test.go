@@ -1,0 +1,254 @@
+package main
+
+import (
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"os"
+	"strings"
+	"testing"
+)
+
+func TestLoginPagesAndForwardAuth(t *testing.T) {
+	_, h := newTestServer(t, nil)
+	c := newClient(t, h)
+
+	steps := []struct {
+		name       string
+		do         func() *http.Response
+		status     int
+		location   string // expected Location prefix
+		bodyHas    string
+		authHeader string // for forward auth: expected X-Auth-User
+	}{
+		{"anonymous home redirects to login", func() *http.Response { return c.get(pathHome) }, 303, pathLogin + "?back=", "", ""},
+		{"anonymous forward auth is 401", func() *http.Response { return c.get(pathAuth) }, 401, "", "", ""},
+		{"login page renders", func() *http.Response { return c.get(pathLogin) }, 200, "", `name="password"`, ""},
+		{"wrong password", func() *http.Response { return c.login("alice", "wrong") }, 401, "", "Wrong user name or password", ""},
+		{"unknown user", func() *http.Response { return c.login("mallory", "correct horse") }, 401, "", "Wrong user name", ""},
+		{"invalid user name", func() *http.Response { return c.login("a b:c", "x") }, 401, "", "Wrong user name", ""},
+		{"right password", func() *http.Response { return c.login("alice", "correct horse") }, 303, pathHome, "", ""},
+		{"home shows the user", func() *http.Response { return c.get(pathHome) }, 200, "", "Hello, alice", ""},
+		{"sessions lists this one", func() *http.Response { return c.get(pathSessions) }, 200, "", "This session", ""},
+		{"device parsed", func() *http.Response { return c.get(pathSessions) }, 200, "", "Firefox 128 on Linux", ""},
+		{"forward auth is 200 with the user", func() *http.Response { return c.get(pathAuth) }, 200, "", "", "alice"},
+		{"login page when logged in goes back", func() *http.Response { return c.get(pathLogin + "?back=/app") }, 303, "/app", "", ""},
+		{"logout", func() *http.Response { return c.post(pathLogout, nil) }, 303, pathLogin + "?msg=loggedout", "", ""},
+		{"forward auth after logout is 401", func() *http.Response { return c.get(pathAuth) }, 401, "", "", ""},
+		{"logged-out notice", func() *http.Response { return c.get(pathLogin + "?msg=loggedout") }, 200, "", "You are logged out.", ""},
+		{"unknown page is 404", func() *http.Response { return c.get(prefix + "nope") }, 404, "", "no such page", ""},
+		{"root redirects home", func() *http.Response { return c.get("/") }, 302, pathHome, "", ""},
+		{"healthz", func() *http.Response { return c.get("/healthz") }, 200, "", "ok", ""},
+		{"readyz checks the store", func() *http.Response { return c.get("/readyz") }, 200, "", "ok", ""},
+	}
+	for _, st := range steps {
+		res := st.do()
+		b := body(t, res)
+		if res.StatusCode != st.status {
+			t.Fatalf("%s: status %d, want %d; body %q", st.name, res.StatusCode, st.status, b)
+		}
+		if st.location != "" && !strings.HasPrefix(res.Header.Get("Location"), st.location) {
+			t.Errorf("%s: Location %q, want prefix %q", st.name, res.Header.Get("Location"), st.location)
+		}
+		if st.bodyHas != "" && !strings.Contains(b, st.bodyHas) {
+			t.Errorf("%s: body lacks %q:\n%s", st.name, st.bodyHas, b)
+		}
+		if got := res.Header.Get("X-Auth-User"); got != st.authHeader {
+			t.Errorf("%s: X-Auth-User %q, want %q", st.name, got, st.authHeader)
+		}
+	}
+}
+
+func TestLoginRedirectsToSafeBackOnly(t *testing.T) {
+	_, h := newTestServer(t, nil)
+	tests := []struct{ back, want string }{
+		{"/app/page?x=1", "/app/page?x=1"},
+		{"//evil.example/", pathHome},
+		{"https://evil.example/", pathHome},
+		{"/\\evil.example", pathHome},
+		{"", pathHome},
+	}
+	for _, tt := range tests {
+		c := newClient(t, h)
+		res := c.post(pathLogin, url.Values{"user": {"alice"}, "password": {"correct horse"}, "back": {tt.back}})
+		if res.StatusCode != 303 || res.Header.Get("Location") != tt.want {
+			t.Errorf("back %q: %d %q, want 303 %q", tt.back, res.StatusCode, res.Header.Get("Location"), tt.want)
+		}
+	}
+}
+
+func TestRevokeOneOthersAndEverywhere(t *testing.T) {
+	s, h := newTestServer(t, nil)
+	a, b, c := newClient(t, h), newClient(t, h), newClient(t, h)
+	b.ua = "Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X) Version/17.0 Mobile/15E148 Safari/604.1"
+	for _, cl := range []*client{a, b, c} {
+		if res := cl.login("alice", "correct horse"); res.StatusCode != 303 {
+			t.Fatalf("login: %d", res.StatusCode)
+		}
+	}
+	infos, err := s.mgr.Sessions(t.Context(), "alice")
+	if err != nil || len(infos) != 3 {
+		t.Fatalf("Sessions: %d, %v", len(infos), err)
+	}
+	page := body(t, a.get(pathSessions))
+	if !strings.Contains(page, "Safari 17 on iPhone") {
+		t.Errorf("sessions page lacks the iPhone session:\n%s", page)
+	}
+	// a revokes b by handle (the one whose UA is the iPhone's).
+	var handleB string
+	for _, in := range infos {
+		if strings.Contains(in.UserAgent, "iPhone") {
+			handleB = in.Handle
+		}
+	}
+	if res := a.post(pathRevoke, url.Values{"handle": {handleB}}); res.StatusCode != 303 || res.Header.Get("Location") != pathSessions {
+		t.Fatalf("revoke: %d %q", res.StatusCode, res.Header.Get("Location"))
+	}
+	if res := b.get(pathAuth); res.StatusCode != 401 {
+		t.Errorf("revoked session still authenticates: %d", res.StatusCode)
+	}
+	if page := body(t, a.get(pathSessions)); !strings.Contains(page, "Session ended.") {
+		t.Errorf("no flash after revoke")
+	}
+	// Revoking again, or a handle of another user, reports "ended".
+	if res := a.post(pathRevoke, url.Values{"handle": {handleB}}); res.Header.Get("Location") != pathSessions+"?msg=ended" {
+		t.Errorf("second revoke: %q", res.Header.Get("Location"))
+	}
+	// Revoke others: c ends, a stays.
+	if res := a.post(pathRevokeOthers, nil); res.StatusCode != 303 {
+		t.Fatalf("revoke others: %d", res.StatusCode)
+	}
+	if res := c.get(pathAuth); res.StatusCode != 401 {
+		t.Errorf("other session survived revoke-others: %d", res.StatusCode)
+	}
+	if res := a.get(pathAuth); res.StatusCode != 200 {
+		t.Errorf("current session ended by revoke-others: %d", res.StatusCode)
+	}
+	// Everywhere: log in d, then a logs out everywhere; both end.
+	d := newClient(t, h)
+	d.login("alice", "correct horse")
+	if res := a.post(pathLogoutAll, nil); res.StatusCode != 303 || res.Header.Get("Location") != pathLogin+"?msg=everywhere" {
+		t.Fatalf("logout-all: %d %q", res.StatusCode, res.Header.Get("Location"))
+	}
+	for name, cl := range map[string]*client{"a": a, "d": d} {
+		if res := cl.get(pathAuth); res.StatusCode != 401 {
+			t.Errorf("%s still logged in after logout-all", name)
+		}
+	}
+	// Revoking your own session by handle is a logout.
+	e := newClient(t, h)
+	e.login("bob", "correct horse")
+	infos, _ = s.mgr.Sessions(t.Context(), "bob")
+	if res := e.post(pathRevoke, url.Values{"handle": {infos[0].Handle}}); res.Header.Get("Location") != pathLogin+"?msg=loggedout" {
+		t.Errorf("revoking own session: %q", res.Header.Get("Location"))
+	}
+}
+
+func TestCrossOriginPostsRefused(t *testing.T) {
+	_, h := newTestServer(t, nil)
+	c := newClient(t, h)
+	c.login("alice", "correct horse")
+	for _, path := range []string{pathLogin, pathLogout, pathLogoutAll, pathRevokeOthers, pathRevoke} {
+		r := httptest.NewRequest("POST", "http://127.0.0.1:8080"+path, strings.NewReader("user=alice&password=correct+horse"))
+		r.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		r.Header.Set("Sec-Fetch-Site", "cross-site")
+		if res := c.do(r); res.StatusCode != http.StatusForbidden {
+			t.Errorf("cross-site POST %s: %d, want 403", path, res.StatusCode)
+		}
+		r = httptest.NewRequest("POST", "http://127.0.0.1:8080"+path, nil)
+		r.Header.Set("Origin", "https://evil.example")
+		if res := c.do(r); res.StatusCode != http.StatusForbidden {
+			t.Errorf("foreign-Origin POST %s: %d, want 403", path, res.StatusCode)
+		}
+	}
+	if res := c.get(pathAuth); res.StatusCode != 200 {
+		t.Errorf("session ended by refused requests: %d", res.StatusCode)
+	}
+}
+
+func TestFailedLoginsAreRateLimited(t *testing.T) {
+	_, h := newTestServer(t, nil)
+	c := newClient(t, h)
+	for i := range 5 {
+		if res := c.login("alice", "wrong"); res.StatusCode != 401 {
+			t.Fatalf("attempt %d: %d", i, res.StatusCode)
+		}
+	}
+	res := c.login("alice", "correct horse")
+	if res.StatusCode != http.StatusTooManyRequests || res.Header.Get("Retry-After") == "" {
+		t.Fatalf("6th attempt: %d, Retry-After %q; want 429", res.StatusCode, res.Header.Get("Retry-After"))
+	}
+	// Another user from another address is not affected.
+	other := newClient(t, h)
+	other.remote = "198.51.100.7:1"
+	if res := other.login("bob", "correct horse"); res.StatusCode != 303 {
+		t.Errorf("bob: %d", res.StatusCode)
+	}
+	// One address trying many users is stopped by the per-IP bucket.
+	spray := newClient(t, h)
+	spray.remote = "203.0.113.9:1"
+	limited := false
+	for i := range 25 {
+		if res := spray.login("user"+string(rune('a'+i)), "x"); res.StatusCode == http.StatusTooManyRequests {
+			limited = true
+			break
+		}
+	}
+	if !limited {
+		t.Error("25 failures from one address were never limited")
+	}
+}
+
+func TestRemovedUserLosesSession(t *testing.T) {
+	s, h := newTestServer(t, nil)
+	c := newClient(t, h)
+	c.login("bob", "correct horse")
+	if res := c.get(pathAuth); res.StatusCode != 200 {
+		t.Fatal("not logged in")
+	}
+	if err := removeUser(s.users.path, "bob"); err != nil {
+		t.Fatal(err)
+	}
+	s.users.mu.Lock()
+	s.users.checked = s.users.checked.Add(-2e9) // skip the once-a-second throttle
+	s.users.mu.Unlock()
+	if res := c.get(pathAuth); res.StatusCode != 401 {
+		t.Errorf("removed user still authenticated: %d", res.StatusCode)
+	}
+}
+
+func TestTicketIssuedAtLoginClearedAtLogout(t *testing.T) {
+	_, h := newTestServer(t, func(o *options) { o.Ticket = true })
+	c := newClient(t, h)
+	c.login("alice", "correct horse")
+	if c.cookies["auth_tkt"] == "" {
+		t.Fatalf("no auth_tkt cookie after login: %v", c.cookies)
+	}
+	c.post(pathLogout, nil)
+	if _, ok := c.cookies["auth_tkt"]; ok {
+		t.Error("auth_tkt not cleared at logout")
+	}
+}
+
+func TestMetricsCountEventsAndLogins(t *testing.T) {
+	_, h := newTestServer(t, nil)
+	c := newClient(t, h)
+	c.login("alice", "wrong")
+	c.login("alice", "correct horse")
+	c.post(pathLogout, nil)
+	m := body(t, c.get("/metrics"))
+	for _, want := range []string{
+		`sessiond_logins_total{result="ok"} 1`,
+		`sessiond_logins_total{result="failed"} 1`,
+		`sessiond_session_events_total{kind="created"} 1`,
+		`sessiond_session_events_total{kind="destroyed"} 1`,
+		`sessiond_store_duration_seconds_count{op="save"}`,
+	} {
+		if !strings.Contains(m, want) {
+			t.Errorf("metrics lack %q", want)
+		}
+	}
+	if testing.Verbose() {
+		os.Stdout.WriteString(m[:min(len(m), 2000)])
+	}
+}

@@ -1,0 +1,83 @@
+package main
+
+import (
+	"errors"
+	"io"
+	"log/slog"
+	"net"
+	"net/url"
+	"strings"
+
+	"github.com/sesame-go/sesame"
+	"github.com/sesame-go/sesame/store/redisstore"
+)
+
+// Redis: redis://[user:password@]host:port[?prefix=P] for one server,
+// redis-cluster://[user:password@]h1:p1,h2:p2,h3:p3[?prefix=P] for the
+// seed nodes of a cluster (the client finds the rest).
+func init() {
+	k := storeKind{check: checkRedis, open: openRedis}
+	k.example = "redis://HOST:PORT"
+	storeKinds["redis"] = k
+	k.example = "redis-cluster://H1:P1,H2:P2,..."
+	storeKinds["redis-cluster"] = k
+	delete(plannedStores, "redis")
+	delete(plannedStores, "redis-cluster")
+}
+
+// redisConfig turns the part after "://" into a redisstore.Config.
+func redisConfig(scheme, rest string) (redisstore.Config, error) {
+	var cfg redisstore.Config
+	rest, query, _ := strings.Cut(rest, "?")
+	if at := strings.LastIndex(rest, "@"); at >= 0 {
+		cred := rest[:at]
+		rest = rest[at+1:]
+		user, pw, _ := strings.Cut(cred, ":")
+		var err error
+		if cfg.Client.Username, err = url.PathUnescape(user); err != nil {
+			return cfg, errors.New("bad user name escape")
+		}
+		if cfg.Client.Password, err = url.PathUnescape(pw); err != nil {
+			return cfg, errors.New("bad password escape")
+		}
+	}
+	rest = strings.TrimSuffix(rest, "/")
+	for a := range strings.SplitSeq(rest, ",") {
+		if _, port, err := net.SplitHostPort(a); err != nil || port == "" {
+			return cfg, errors.New("want host:port addresses, as in redis://127.0.0.1:6379")
+		}
+		cfg.Addrs = append(cfg.Addrs, a)
+	}
+	if scheme == "redis" && len(cfg.Addrs) != 1 {
+		return cfg, errors.New("redis:// takes one host:port; use redis-cluster:// for several")
+	}
+	q, err := url.ParseQuery(query)
+	if err != nil {
+		return cfg, errors.New("bad query")
+	}
+	for k := range q {
+		if k != "prefix" {
+			return cfg, errors.New("unknown option " + k + " (only prefix)")
+		}
+	}
+	cfg.Prefix = q.Get("prefix")
+	return cfg, nil
+}
+
+func checkRedis(rest string) error {
+	_, err := redisConfig("redis-cluster", rest) // the address count is checked at open
+	return err
+}
+
+func openRedis(u storeURL, _ *slog.Logger) (sesame.Store, io.Closer, error) {
+	cfg, err := redisConfig(u.Scheme, u.Rest)
+	if err != nil {
+		return nil, nil, err
+	}
+	cfg.Client.InitAddress = cfg.Addrs
+	s, err := redisstore.New(cfg)
+	if err != nil {
+		return nil, nil, err
+	}
+	return s, s, nil
+}
