@@ -1,0 +1,251 @@
+package redisstore
+
+import (
+	"context"
+	"crypto/rand"
+	"strconv"
+	"testing"
+	"time"
+)
+
+// The benchmarks time Load and Save through the store against the same
+// client sending the plain commands the store stands for, in the same run:
+//
+//	Load/Store      Store.Load: HMGET v d, parse the version, copy the value
+//	Load/RawHMGET   HMGET v d on the same record
+//	Load/RawGET     GET of a plain string of the same size
+//	Save/Store      Store.Save: the conditional-save script (anonymous)
+//	Save/StoreUser  Store.Save with a user: script + index script, pipelined
+//	Save/RawHSET    HSET v d u on the same record, unconditional, no TTL
+//	Save/RawSET     SET of a plain string of the same size
+//	Save/StringLayout the conditional save as a script over one string
+//	                 ("<20-digit version><value>"), the layout not chosen
+//
+// With -cpu 1 each runs one call at a time (latency: one round trip each);
+// with -cpu 8, eight at once (throughput, where the server's work shows):
+//
+//	go test -run '^$' -bench . -benchtime 20000x -cpu 1,8
+func benchStore(b *testing.B, addrs []string, what string) *Store {
+	b.Helper()
+	needServer(b, what, addrs)
+	return openStore(b, addrs, 0)
+}
+
+const benchValueSize = 200 // a typical session record
+
+func BenchmarkStandalone(b *testing.B) { benchAll(b, benchStore(b, standaloneAddrs(), "Redis")) }
+func BenchmarkCluster(b *testing.B)    { benchAll(b, benchStore(b, clusterAddrs(), "Redis Cluster")) }
+
+// BenchmarkRatio times the store and the raw client alternately, in
+// batches of 100 calls one at a time, so that a busy machine slows both
+// alike, and reports each one's ns/op and their ratio (store/raw).
+func BenchmarkRatio(b *testing.B) {
+	targets := []struct {
+		name, what string
+		addrs      func() []string
+	}{
+		{"Standalone", "Redis", standaloneAddrs},
+		{"Cluster", "Redis Cluster", clusterAddrs},
+	}
+	for _, tg := range targets {
+		b.Run(tg.name, func(b *testing.B) {
+			s := benchStore(b, tg.addrs(), tg.what)
+			ctx := context.Background()
+			c := s.client
+			value := make([]byte, benchValueSize)
+			rand.Read(value)
+			key := newKey()
+			version, err := s.Save(ctx, key, value, 0, live(""))
+			if err != nil {
+				b.Fatal(err)
+			}
+			rec := s.recordKey(key)
+			b.Run("Load", func(b *testing.B) {
+				pair(b,
+					func() error { _, _, err := s.Load(ctx, key); return err },
+					func() error { return c.Do(ctx, c.B().Hmget().Key(rec).Field("v", "d").Build()).Error() })
+			})
+			b.Run("Save", func(b *testing.B) {
+				k, v := newKey(), uint64(0)
+				rk := s.recordKey(k) + "raw"
+				opts := live("")
+				pair(b,
+					func() error {
+						nv, err := s.Save(ctx, k, value, v, opts)
+						v = nv
+						return err
+					},
+					func() error {
+						return c.Do(ctx, c.B().Hset().Key(rk).FieldValue().FieldValue("v", strconv.FormatUint(version, 10)).
+							FieldValue("d", string(value)).FieldValue("u", "").Build()).Error()
+					})
+			})
+			// The same save against the raw client sending the same script:
+			// what the store adds in Go, without the server's Lua cost.
+			b.Run("SaveVsRawScript", func(b *testing.B) {
+				k, v := newKey(), uint64(0)
+				rk, rv := s.recordKey(k)+"raw", uint64(0)
+				opts := live("")
+				exp := strconv.FormatInt(opts.ExpiresAt.UnixMilli(), 10)
+				pair(b,
+					func() error {
+						nv, err := s.Save(ctx, k, value, v, opts)
+						v = nv
+						return err
+					},
+					func() error {
+						nv := newVersion(rv)
+						err := saveScript.run(ctx, c, []string{rk}, strconv.FormatUint(rv, 10),
+							strconv.FormatUint(nv, 10), string(value), "", exp).Error()
+						rv = nv
+						return err
+					})
+			})
+		})
+	}
+}
+
+// pair runs store and raw b.N times each, alternating in batches, and
+// reports store-ns/op, raw-ns/op and ratio.
+func pair(b *testing.B, store, raw func() error) {
+	const batch = 100
+	var tStore, tRaw time.Duration
+	for i := 0; i < b.N; i += batch {
+		n := min(batch, b.N-i)
+		t0 := time.Now()
+		for range n {
+			if err := raw(); err != nil {
+				b.Fatal(err)
+			}
+		}
+		t1 := time.Now()
+		for range n {
+			if err := store(); err != nil {
+				b.Fatal(err)
+			}
+		}
+		tRaw += t1.Sub(t0)
+		tStore += time.Since(t1)
+	}
+	b.ReportMetric(float64(tStore.Nanoseconds())/float64(b.N), "store-ns/op")
+	b.ReportMetric(float64(tRaw.Nanoseconds())/float64(b.N), "raw-ns/op")
+	b.ReportMetric(float64(tStore)/float64(tRaw), "store/raw")
+}
+
+// stringSaveScript is the string layout the store does not use, kept here
+// to measure it against the hash layout.
+var stringSaveScript = newScript(`
+local cur = redis.call('GETRANGE', KEYS[1], 0, 19)
+if cur ~= ARGV[1] then return 0 end
+redis.call('SET', KEYS[1], ARGV[2] .. ARGV[3], 'PXAT', ARGV[4])
+return 1
+`)
+
+func benchAll(b *testing.B, s *Store) {
+	ctx := context.Background()
+	c := s.client
+	value := make([]byte, benchValueSize)
+	rand.Read(value)
+	key := newKey()
+	opts := live("")
+	version, err := s.Save(ctx, key, value, 0, opts)
+	if err != nil {
+		b.Fatal(err)
+	}
+	rec := s.recordKey(key)
+	str := s.prefix + "raw:{" + key + "}"
+	if err := c.Do(ctx, c.B().Set().Key(str).Value(string(value)).Build()).Error(); err != nil {
+		b.Fatal(err)
+	}
+	par := func(b *testing.B, f func(b *testing.B)) {
+		b.ReportAllocs()
+		b.SetBytes(benchValueSize)
+		f(b)
+	}
+	run := func(b *testing.B, op func() error) {
+		par(b, func(b *testing.B) {
+			b.RunParallel(func(pb *testing.PB) {
+				for pb.Next() {
+					if err := op(); err != nil {
+						b.Error(err)
+						return
+					}
+				}
+			})
+		})
+	}
+
+	b.Run("Load/Store", func(b *testing.B) {
+		run(b, func() error { _, _, err := s.Load(ctx, key); return err })
+	})
+	b.Run("Load/RawHMGET", func(b *testing.B) {
+		run(b, func() error {
+			return c.Do(ctx, c.B().Hmget().Key(rec).Field("v", "d").Build()).Error()
+		})
+	})
+	b.Run("Load/RawGET", func(b *testing.B) {
+		run(b, func() error { return c.Do(ctx, c.B().Get().Key(str).Build()).Error() })
+	})
+
+	// Saves go to one key per goroutine, each with its own version, so
+	// that they measure the save and not conflicts.
+	saver := func(user string) func(b *testing.B) {
+		return func(b *testing.B) {
+			par(b, func(b *testing.B) {
+				b.RunParallel(func(pb *testing.PB) {
+					k, v := newKey(), uint64(0)
+					o := live(user)
+					for pb.Next() {
+						nv, err := s.Save(ctx, k, value, v, o)
+						if err != nil {
+							b.Error(err)
+							return
+						}
+						v = nv
+					}
+				})
+			})
+		}
+	}
+	b.Run("Save/Store", saver(""))
+	b.Run("Save/StoreUser", saver("benchmark user"))
+	b.Run("Save/RawHSET", func(b *testing.B) {
+		run(b, func() error {
+			return c.Do(ctx, c.B().Hset().Key(rec).FieldValue().FieldValue("v", strconv.FormatUint(version, 10)).
+				FieldValue("d", string(value)).FieldValue("u", "").Build()).Error()
+		})
+	})
+	b.Run("Save/RawSET", func(b *testing.B) {
+		run(b, func() error { return c.Do(ctx, c.B().Set().Key(str).Value(string(value)).Build()).Error() })
+	})
+	b.Run("Save/StringLayout", func(b *testing.B) {
+		par(b, func(b *testing.B) {
+			b.RunParallel(func(pb *testing.PB) {
+				k := s.prefix + "str:{" + newKey() + "}"
+				v := uint64(0)
+				exp := strconv.FormatInt(time.Now().Add(time.Hour).UnixMilli(), 10)
+				for pb.Next() {
+					nv := newVersion(v)
+					cur := ""
+					if v != 0 {
+						cur = pad20(v)
+					}
+					r := stringSaveScript.run(ctx, c, []string{k}, cur, pad20(nv), string(value), exp)
+					if n, err := r.AsInt64(); err != nil || n != 1 {
+						b.Errorf("string layout save: %d, %v", n, err)
+						return
+					}
+					v = nv
+				}
+			})
+		})
+	})
+}
+
+func pad20(v uint64) string {
+	s := strconv.FormatUint(v, 10)
+	for len(s) < 20 {
+		s = "0" + s
+	}
+	return s
+}
