@@ -6,6 +6,7 @@ require (
 	github.com/jackc/pgx/v5 v5.12.0
 	github.com/prometheus/client_golang v1.25.0
 	github.com/sesame-go/sesame v0.0.0
+	github.com/sesame-go/sesame/store/boltstore v0.0.0
 	github.com/sesame-go/sesame/store/pgstore v0.0.0
 	github.com/sesame-go/sesame/store/redisstore v0.0.0
 	golang.org/x/crypto v0.58.0
@@ -23,6 +24,7 @@ require (
 	github.com/prometheus/common v0.72.0 // indirect
 	github.com/prometheus/procfs v0.22.0 // indirect
 	github.com/redis/rueidis v1.0.79 // indirect
+	go.etcd.io/bbolt v1.5.0 // indirect
 	golang.org/x/sync v0.24.0 // indirect
 	golang.org/x/sys v0.49.0 // indirect
 	golang.org/x/text v0.43.0 // indirect
@@ -34,3 +36,5 @@ replace github.com/sesame-go/sesame => ../..
 replace github.com/sesame-go/sesame/store/redisstore => ../../store/redisstore
 
 replace github.com/sesame-go/sesame/store/pgstore => ../../store/pgstore
+
+replace github.com/sesame-go/sesame/store/boltstore => ../../store/boltstore

@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/sesame-go/sesame"
-	"github.com/sesame-go/sesame/ticket"
 )
 
 // pageData is what every template gets.
@@ -179,11 +178,6 @@ func (s *server) login(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.userLimit.Reset(userKey)
-	if s.tickets != nil {
-		if err := s.tickets.SetCookie(w, r, ticket.Ticket{UID: name}); err != nil {
-			s.log.Warn("ticket not issued", "user", name, "err", err)
-		}
-	}
 	s.metrics.logins.WithLabelValues("ok").Inc()
 	s.log.Info("login", "user", name, "ip", ip)
 	http.Redirect(w, r, back, http.StatusSeeOther)
@@ -202,9 +196,6 @@ func (s *server) logout(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		s.log.Error("logout", "err", err)
 	}
-	if s.tickets != nil {
-		s.tickets.ClearCookie(w)
-	}
 	http.Redirect(w, r, pathLogin+"?msg=loggedout", http.StatusSeeOther)
 }
 
@@ -220,9 +211,6 @@ func (s *server) logoutAll(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	_ = sess.Logout()
-	if s.tickets != nil {
-		s.tickets.ClearCookie(w)
-	}
 	s.log.Info("logged out everywhere", "user", user)
 	http.Redirect(w, r, pathLogin+"?msg=everywhere", http.StatusSeeOther)
 }

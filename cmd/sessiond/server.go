@@ -69,7 +69,14 @@ func newServer(opt *options, st sesame.Store, users *userDB, log *slog.Logger, m
 		userLimit: newLimiter(5, 30*time.Second, 10000),
 		ipLimit:   newLimiter(20, 5*time.Second, 10000),
 	}
+	if opt.Ticket {
+		var err error
+		if s.tickets, err = newTicketIssuer(opt, ticketSecret, s.clientAddr); err != nil {
+			return nil, err
+		}
+	}
 	mgr, err := sesame.New(sesame.Config{
+		Ticket:             s.tickets, // nil unless --ticket: issued at Login, cleared at Logout
 		Store:              s.store,
 		IdleTimeout:        opt.IdleTimeout,
 		Lifetime:           opt.Lifetime,
@@ -87,11 +94,6 @@ func newServer(opt *options, st sesame.Store, users *userDB, log *slog.Logger, m
 	s.cookieName = sesame.DefaultCookieName
 	if opt.InsecurePlainHTTP {
 		s.cookieName = sesame.DefaultPlainHTTPCookieName
-	}
-	if opt.Ticket {
-		if s.tickets, err = newTicketIssuer(opt, ticketSecret, s.clientAddr); err != nil {
-			return nil, err
-		}
 	}
 	if opt.Upstream != "" {
 		up, err := url.Parse(opt.Upstream)

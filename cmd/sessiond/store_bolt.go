@@ -1,0 +1,30 @@
+package main
+
+import (
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+
+	"github.com/sesame-go/sesame"
+	"github.com/sesame-go/sesame/store/boltstore"
+)
+
+// Bolt: bolt://PATH is one bbolt file (created 0600), the embedded,
+// persistent default. bolt:///abs/file.db and bolt://relative/file.db both
+// work. The file is locked while sessiond runs.
+func init() {
+	storeKinds["bolt"] = storeKind{check: checkPath, open: openBolt, example: "bolt://FILE"}
+	delete(plannedStores, "bolt")
+}
+
+func openBolt(u storeURL, _ *slog.Logger) (sesame.Store, io.Closer, error) {
+	if err := os.MkdirAll(filepath.Dir(u.Rest), 0o700); err != nil {
+		return nil, nil, err
+	}
+	s, err := boltstore.Open(u.Rest, boltstore.Config{})
+	if err != nil {
+		return nil, nil, err
+	}
+	return s, s, nil
+}
