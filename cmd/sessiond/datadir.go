@@ -17,6 +17,9 @@ func ensureDir(dir string) error {
 	return nil
 }
 
+// randomSecret is a generator for loadOrCreateSecret: 32 random bytes.
+func randomSecret() (string, error) { return randomString(32), nil }
+
 // randomString returns n random bytes, base64url-encoded without padding.
 func randomString(n int) string {
 	b := make([]byte, n)
@@ -29,7 +32,7 @@ func randomString(n int) string {
 // loadOrCreateSecret returns the secret kept in path, generating a random
 // one (mode 0600) the first time. A secret file readable by others is made
 // private again. created reports a new secret.
-func loadOrCreateSecret(path string) (secret string, created bool, err error) {
+func loadOrCreateSecret(path string, generate func() (string, error)) (secret string, created bool, err error) {
 	b, err := os.ReadFile(path)
 	if err == nil {
 		if err := tightenMode(path); err != nil {
@@ -44,7 +47,10 @@ func loadOrCreateSecret(path string) (secret string, created bool, err error) {
 	if !errors.Is(err, os.ErrNotExist) {
 		return "", false, err
 	}
-	s := randomString(32)
+	s, err := generate()
+	if err != nil {
+		return "", false, err
+	}
 	if err := writeFileAtomic(path, []byte(s+"\n"), true); err != nil {
 		return "", false, err
 	}

@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/sesame-go/sesame/seal"
 	"github.com/sesame-go/sesame/store/memstore"
 )
 
@@ -52,7 +53,7 @@ func newTestServer(t *testing.T, edit func(*options)) (*server, http.Handler) {
 	if testing.Verbose() {
 		log = slog.New(slog.NewTextHandler(os.Stderr, nil))
 	}
-	s, err := newServer(o, st, users, log, newMetrics(), strings.Repeat("s", 32))
+	s, err := newServer(o, st, users, log, newMetrics(), strings.Repeat("s", 32), testRing(t, o))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -146,4 +147,21 @@ func listenLoopback(t *testing.T) net.Listener {
 		t.Fatal(err)
 	}
 	return ln
+}
+
+// testRing returns a sealing key ring when o.Sealed, else nil.
+func testRing(t *testing.T, o *options) *seal.KeyRing {
+	t.Helper()
+	if !o.Sealed {
+		return nil
+	}
+	k, err := seal.GenerateKey()
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := seal.ParseKeyRing(k)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r
 }

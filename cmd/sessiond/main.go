@@ -26,6 +26,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/sesame-go/sesame/seal"
 	"golang.org/x/term"
 )
 
@@ -114,7 +115,7 @@ func serve(ctx context.Context, opt *options, stdout, stderr io.Writer, ready fu
 		ticketSecret = opt.TicketSecret
 		if ticketSecret == "" {
 			p := filepath.Join(opt.DataDir, "ticket-secret")
-			s, created, err := loadOrCreateSecret(p)
+			s, created, err := loadOrCreateSecret(p, randomSecret)
 			if err != nil {
 				return fmt.Errorf("ticket secret: %w", err)
 			}
@@ -122,6 +123,26 @@ func serve(ctx context.Context, opt *options, stdout, stderr io.Writer, ready fu
 				log.Info("generated a ticket secret; give Apache the same TKTAuthSecret", "file", p)
 			}
 			ticketSecret = s
+		}
+	}
+
+	// Sealing keys: from the flag, else generated once in the data dir.
+	var ring *seal.KeyRing
+	if opt.Sealed {
+		text := opt.SealKeys
+		if text == "" {
+			p := filepath.Join(opt.DataDir, "seal-keys")
+			s, created, err := loadOrCreateSecret(p, seal.GenerateKey)
+			if err != nil {
+				return fmt.Errorf("seal keys: %w", err)
+			}
+			if created {
+				log.Info("generated a sealing key", "file", p)
+			}
+			text = s
+		}
+		if ring, err = seal.ParseKeyRing(text); err != nil {
+			return fmt.Errorf("seal keys: %w", err)
 		}
 	}
 
@@ -146,7 +167,7 @@ func serve(ctx context.Context, opt *options, stdout, stderr io.Writer, ready fu
 	}
 
 	m := newMetrics()
-	srv, err := newServer(opt, st, users, log, m, ticketSecret)
+	srv, err := newServer(opt, st, users, log, m, ticketSecret, ring)
 	if err != nil {
 		return err
 	}

@@ -12,6 +12,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/sesame-go/sesame/seal"
 )
 
 // options is sessiond's whole configuration, from flags and environment.
@@ -32,6 +34,9 @@ type options struct {
 	LogLevel          string
 	MetricsListen     string
 	ShutdownTimeout   time.Duration
+
+	Sealed   bool
+	SealKeys string
 
 	Ticket         bool
 	TicketSecret   string
@@ -122,6 +127,8 @@ func newFlagSet(o *options, getenv func(string) string) *flag.FlagSet {
 	fs.StringVar(&o.LogLevel, "log-level", "info", "log level: debug, info, warn or error")
 	fs.StringVar(&o.MetricsListen, "metrics-listen", "", "serve /metrics on this separate address instead of the main listener")
 	fs.DurationVar(&o.ShutdownTimeout, "shutdown-timeout", 30*time.Second, "on SIGTERM/SIGINT, wait this long for in-flight requests")
+	fs.BoolVar(&o.Sealed, "sealed", false, "sealed-cookie sessions: the encrypted record travels in the cookie; --store then keeps only per-user revocations")
+	fs.StringVar(&o.SealKeys, "seal-keys", "", "sealing keys for --sealed, base64, comma-separated, primary first (default: generated in <data-dir>/seal-keys)")
 	fs.BoolVar(&o.Ticket, "ticket", false, "also issue a mod_auth_tkt cookie (auth_tkt) at login and clear it at logout")
 	fs.StringVar(&o.TicketSecret, "ticket-secret", "", "mod_auth_tkt secret (TKTAuthSecret, >= 16 bytes; implies --ticket; default: generated in <data-dir>/ticket-secret)")
 	fs.StringVar(&o.TicketDigest, "ticket-digest", "sha256", "ticket digest (TKTAuthDigestType): sha256, sha512 or md5")
@@ -163,6 +170,9 @@ func parseOptions(args []string, getenv func(string) string, out io.Writer) (*op
 	if o.TicketSecret != "" {
 		o.Ticket = true
 	}
+	if o.SealKeys != "" {
+		o.Sealed = true
+	}
 	if err := o.check(); err != nil {
 		return nil, err
 	}
@@ -202,6 +212,11 @@ func (o *options) check() error {
 	}
 	if _, err := parseLevel(o.LogLevel); err != nil {
 		errs = append(errs, err)
+	}
+	if o.SealKeys != "" {
+		if _, err := seal.ParseKeyRing(o.SealKeys); err != nil {
+			errs = append(errs, fmt.Errorf("--seal-keys: %v", err))
+		}
 	}
 	if _, err := parseDigest(o.TicketDigest); err != nil {
 		errs = append(errs, err)

@@ -25,6 +25,7 @@ type pageData struct {
 	Sessions []sessionRow
 	Current  string
 	Proxy    bool
+	Sealed   bool // sealed-cookie sessions: other sessions cannot be listed
 }
 
 // sessionRow is one line of the "your sessions" table.
@@ -222,6 +223,15 @@ func (s *server) sessions(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	infos, err := s.mgr.Sessions(r.Context(), user)
+	sealed := errors.Is(err, sesame.ErrNoUserIndex)
+	if sealed {
+		// Sealed cookies are listed nowhere: show this one; revoking
+		// the others still works through the revocation store.
+		infos, err = []sesame.SessionInfo{{
+			Handle: sess.Handle(), Created: sess.Created(), LastSeen: sess.LastSeen(),
+			UserAgent: r.UserAgent(), IP: s.clientIP(r), Current: true,
+		}}, nil
+	}
 	if err != nil {
 		s.log.Error("sessions", "user", user, "err", err)
 		msg := "The session list is unavailable."
@@ -245,6 +255,7 @@ func (s *server) sessions(w http.ResponseWriter, r *http.Request) {
 		Sessions: rows,
 		Current:  sess.Handle(),
 		Message:  notices[r.URL.Query().Get("msg")],
+		Sealed:   sealed,
 	})
 }
 

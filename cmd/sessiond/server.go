@@ -16,6 +16,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/sesame-go/sesame"
+	"github.com/sesame-go/sesame/seal"
 	"github.com/sesame-go/sesame/ticket"
 )
 
@@ -59,7 +60,8 @@ type server struct {
 
 // newServer builds the server over an opened store (which it instruments)
 // and a users file.
-func newServer(opt *options, st sesame.Store, users *userDB, log *slog.Logger, m *metrics, ticketSecret string) (*server, error) {
+// With ring set, sessions are sealed cookies and st keeps only revocations.
+func newServer(opt *options, st sesame.Store, users *userDB, log *slog.Logger, m *metrics, ticketSecret string, ring *seal.KeyRing) (*server, error) {
 	s := &server{
 		opt:       opt,
 		log:       log,
@@ -75,7 +77,7 @@ func newServer(opt *options, st sesame.Store, users *userDB, log *slog.Logger, m
 			return nil, err
 		}
 	}
-	mgr, err := sesame.New(sesame.Config{
+	cfg := sesame.Config{
 		Ticket:             s.tickets, // nil unless --ticket: issued at Login, cleared at Logout
 		Store:              s.store,
 		IdleTimeout:        opt.IdleTimeout,
@@ -86,7 +88,11 @@ func newServer(opt *options, st sesame.Store, users *userDB, log *slog.Logger, m
 		Logger:             log,
 		ClientIP:           s.clientIP,
 		ErrorHandler:       s.sessionError,
-	})
+	}
+	if ring != nil {
+		cfg.Store, cfg.Seal, cfg.Revocations = nil, ring, s.store
+	}
+	mgr, err := sesame.New(cfg)
 	if err != nil {
 		return nil, err
 	}

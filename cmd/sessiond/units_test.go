@@ -349,12 +349,12 @@ func TestUserCommand(t *testing.T) {
 
 func TestSecretFile(t *testing.T) {
 	p := filepath.Join(t.TempDir(), "ticket-secret")
-	s1, created, err := loadOrCreateSecret(p)
+	s1, created, err := loadOrCreateSecret(p, randomSecret)
 	if err != nil || !created || len(s1) < 32 {
 		t.Fatalf("%q %v %v", s1, created, err)
 	}
 	os.Chmod(p, 0o644)
-	s2, created, err := loadOrCreateSecret(p)
+	s2, created, err := loadOrCreateSecret(p, randomSecret)
 	if err != nil || created || s2 != s1 {
 		t.Fatalf("second load: %q %v %v", s2, created, err)
 	}
