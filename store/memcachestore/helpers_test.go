@@ -1,0 +1,67 @@
+package memcachestore
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"os"
+	"testing"
+	"time"
+
+	"github.com/bradfitz/gomemcache/memcache"
+)
+
+// serverAddr is the memcached the tests use: SESAME_MEMCACHE_ADDR, or the
+// default port on loopback.
+func serverAddr() string {
+	if a := os.Getenv("SESAME_MEMCACHE_ADDR"); a != "" {
+		return a
+	}
+	return "127.0.0.1:11211"
+}
+
+// requireServers reports whether CI asked for server-backed tests to fail,
+// rather than skip, when their server is missing.
+func requireServers() bool { return os.Getenv("SESAME_REQUIRE_SERVERS") == "1" }
+
+// skipOrFail skips the test with why, or fails it when servers are
+// required.
+func skipOrFail(t testing.TB, why string) {
+	t.Helper()
+	if requireServers() {
+		t.Fatalf("%s (SESAME_REQUIRE_SERVERS=1)", why)
+	}
+	t.Skipf("%s; set SESAME_MEMCACHE_ADDR, or start one with `memcached -d -u nobody -l 127.0.0.1 -p 11211 -I 2m`", why)
+}
+
+// testClient returns a client of the shared test server, skipping (or
+// failing) the test when the server does not answer.
+func testClient(t testing.TB) *memcache.Client {
+	t.Helper()
+	addr := serverAddr()
+	c := memcache.New(addr)
+	c.Timeout = 2 * time.Second
+	c.MaxIdleConns = 16
+	if err := c.Ping(); err != nil {
+		skipOrFail(t, "no memcached at "+addr+": "+err.Error())
+	}
+	t.Cleanup(func() { c.Close() })
+	return c
+}
+
+// newTestStore returns a store with a fresh random key prefix, so it is
+// empty without flushing a server others may use.
+func newTestStore(t testing.TB, c *memcache.Client, cfg Config) *Store {
+	t.Helper()
+	var b [6]byte
+	rand.Read(b[:])
+	cfg.KeyPrefix = "sesame-test-" + hex.EncodeToString(b[:]) + ":"
+	if cfg.Server == "" {
+		cfg.Server = serverAddr()
+	}
+	s, err := New(c, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return s
+}

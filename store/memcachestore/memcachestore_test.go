@@ -1,0 +1,245 @@
+package memcachestore
+
+import (
+	"context"
+	"errors"
+	"net"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/bradfitz/gomemcache/memcache"
+	"github.com/sesame-go/sesame"
+)
+
+var ctx = context.Background()
+
+func live() sesame.SaveOptions {
+	return sesame.SaveOptions{ExpiresAt: time.Now().Add(time.Hour)}
+}
+
+func TestExpiration(t *testing.T) {
+	now := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	tests := []struct {
+		name string
+		at   time.Time
+		want int32
+	}{
+		{"zero time: never", time.Time{}, 0},
+		{"past: already expired", now.Add(-time.Second), -1},
+		{"now: already expired", now, -1},
+		{"1 ns ahead rounds up to 1 s", now.Add(1), 1},
+		{"exactly 1 s", now.Add(time.Second), 1},
+		{"1.2 s rounds up to 2 s", now.Add(1200 * time.Millisecond), 2},
+		{"30 days: still relative", now.Add(30 * 24 * time.Hour), 30 * 24 * 3600},
+		{"30 days and 1 s: absolute", now.Add(30*24*time.Hour + time.Second), int32(now.Unix()) + 30*24*3600 + 1},
+		{"absolute rounds up", now.Add(40*24*time.Hour + time.Millisecond), int32(now.Unix()) + 40*24*3600 + 1},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := expiration(tc.at, now); got != tc.want {
+				t.Fatalf("expiration = %d; want %d", got, tc.want)
+			}
+		})
+	}
+}
+
+func TestNewRejectsBadConfig(t *testing.T) {
+	c := memcache.New("127.0.0.1:1")
+	tests := []struct {
+		name   string
+		client *memcache.Client
+		cfg    Config
+	}{
+		{"nil client", nil, Config{}},
+		{"space in prefix", c, Config{KeyPrefix: "my app:"}},
+		{"control byte in prefix", c, Config{KeyPrefix: "a\nb"}},
+		{"prefix too long", c, Config{KeyPrefix: strings.Repeat("p", MaxKeyPrefixLen+1)}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			if _, err := New(tc.client, tc.cfg); err == nil {
+				t.Fatal("New succeeded")
+			}
+		})
+	}
+	if _, err := New(c, Config{KeyPrefix: strings.Repeat("p", MaxKeyPrefixLen)}); err != nil {
+		t.Fatalf("New with the longest prefix: %v", err)
+	}
+}
+
+func TestCASCacheIsBounded(t *testing.T) {
+	c := newCASCache(3)
+	for i := range 10 {
+		c.put(string(rune('a'+i)), casEntry{version: 1, id: uint64(i)})
+	}
+	if n := c.len(); n != 3 {
+		t.Fatalf("cache of 3 holds %d entries after 10 puts", n)
+	}
+	var nilCache *casCache
+	nilCache.put("k", casEntry{})
+	if _, ok := nilCache.take("k", 0); ok {
+		t.Fatal("a nil cache remembered something")
+	}
+}
+
+// countingClient returns a client of the test server that counts the
+// commands it sends: gomemcache flushes each small command with one write.
+func countingClient(t *testing.T) (*memcache.Client, *atomic.Int64) {
+	t.Helper()
+	testClient(t) // skips when there is no server
+	var writes atomic.Int64
+	c := memcache.New(serverAddr())
+	c.Timeout = 2 * time.Second
+	c.DialContext = func(ctx context.Context, network, addr string) (net.Conn, error) {
+		conn, err := (&net.Dialer{}).DialContext(ctx, network, addr)
+		if err != nil {
+			return nil, err
+		}
+		return countingConn{conn, &writes}, nil
+	}
+	t.Cleanup(func() { c.Close() })
+	return c, &writes
+}
+
+type countingConn struct {
+	net.Conn
+	writes *atomic.Int64
+}
+
+func (c countingConn) Write(b []byte) (int, error) {
+	c.writes.Add(1)
+	return c.Conn.Write(b)
+}
+
+// TestRoundTrips counts the commands each operation sends.
+func TestRoundTrips(t *testing.T) {
+	c, writes := countingClient(t)
+	tests := []struct {
+		name  string
+		cfg   Config
+		setup func(s *Store, key string) uint64 // returns the version to save
+		want  int64
+	}{
+		{"create", Config{}, func(*Store, string) uint64 { return 0 }, 1},
+		{"save after load (CAS id remembered)", Config{}, func(s *Store, key string) uint64 {
+			mustSave(t, s, key, 0)
+			_, v, err := s.Load(ctx, key)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return v
+		}, 1},
+		{"save after save (no CAS id)", Config{}, func(s *Store, key string) uint64 {
+			return mustSave(t, s, key, 0)
+		}, 2},
+		{"save after load, cache off", Config{CASCacheSize: -1}, func(s *Store, key string) uint64 {
+			mustSave(t, s, key, 0)
+			_, v, _ := s.Load(ctx, key)
+			return v
+		}, 2},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			s := newTestStore(t, c, tc.cfg)
+			v := tc.setup(s, "k")
+			before := writes.Load()
+			mustSave(t, s, "k", v)
+			if n := writes.Load() - before; n != tc.want {
+				t.Fatalf("Save took %d round trips; want %d", n, tc.want)
+			}
+		})
+	}
+	t.Run("load", func(t *testing.T) {
+		s := newTestStore(t, c, Config{})
+		mustSave(t, s, "k", 0)
+		before := writes.Load()
+		if _, _, err := s.Load(ctx, "k"); err != nil {
+			t.Fatal(err)
+		}
+		if n := writes.Load() - before; n != 1 {
+			t.Fatalf("Load took %d round trips; want 1", n)
+		}
+	})
+}
+
+func mustSave(t testing.TB, s *Store, key string, version uint64) uint64 {
+	t.Helper()
+	v, err := s.Save(ctx, key, []byte("value"), version, live())
+	if err != nil {
+		t.Fatalf("Save(%s, %d): %v", key, version, err)
+	}
+	return v
+}
+
+// TestStaleCASIdFallsBackToARead: a remembered CAS id that no longer
+// matches (another Store wrote meanwhile) gives a conflict, never a lost
+// update; and when only the CAS id changed, not the version, the save
+// still succeeds.
+func TestStaleCASIdFallsBackToARead(t *testing.T) {
+	c := testClient(t)
+	a := newTestStore(t, c, Config{})
+	b, _ := New(c, Config{KeyPrefix: a.prefix, Server: a.server})
+	v := mustSave(t, a, "k", 0)
+	if _, _, err := a.Load(ctx, "k"); err != nil {
+		t.Fatal(err)
+	}
+	// b saves over it: a's remembered id is stale and the version moved.
+	if _, _, err := b.Load(ctx, "k"); err != nil {
+		t.Fatal(err)
+	}
+	mustSave(t, b, "k", v)
+	if _, err := a.Save(ctx, "k", []byte("lost"), v, live()); !errors.Is(err, sesame.ErrConflict) {
+		t.Fatalf("Save with a stale version: %v; want ErrConflict", err)
+	}
+
+	// Touch changes nothing but may change the CAS id: the version is
+	// current, so the save must go through.
+	_, v2, err := a.Load(ctx, "k")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Touch(a.prefix+"k", 3600); err != nil {
+		t.Fatal(err)
+	}
+	mustSave(t, a, "k", v2)
+}
+
+func TestTooLargeValueIsRefusedClearly(t *testing.T) {
+	c := testClient(t)
+	s := newTestStore(t, c, Config{})
+	_, err := s.Save(ctx, "big", make([]byte, 3<<20), 0, live())
+	if !errors.Is(err, ErrTooLarge) || !strings.Contains(err.Error(), s.server) {
+		t.Fatalf("Save of 3 MiB: %v; want ErrTooLarge naming %s", err, s.server)
+	}
+	mustSave(t, s, "after", 0) // the store still works
+}
+
+func TestForeignItemIsCorrupt(t *testing.T) {
+	c := testClient(t)
+	s := newTestStore(t, c, Config{})
+	if err := c.Set(&memcache.Item{Key: s.prefix + "foreign", Value: []byte("short")}); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := s.Load(ctx, "foreign"); !errors.Is(err, ErrCorrupt) {
+		t.Fatalf("Load of a foreign item: %v; want ErrCorrupt", err)
+	}
+}
+
+func TestClosedStoreFailsClearly(t *testing.T) {
+	s, err := New(memcache.New("127.0.0.1:1"), Config{Server: "cache-1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	s.Close()
+	_, _, lerr := s.Load(ctx, "k")
+	_, serr := s.Save(ctx, "k", nil, 0, live())
+	derr := s.Delete(ctx, "k")
+	for _, err := range []error{lerr, serr, derr} {
+		if !errors.Is(err, ErrClosed) || !strings.Contains(err.Error(), "cache-1") {
+			t.Errorf("call after Close: %v; want ErrClosed naming cache-1", err)
+		}
+	}
+}
