@@ -2,7 +2,6 @@ package redisstore
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"math/rand/v2"
 	"strconv"
@@ -22,43 +21,23 @@ func (s *Store) Load(ctx context.Context, key string) ([]byte, uint64, error) {
 	c := s.client
 	var r rueidis.RedisResult
 	if s.cache > 0 && !s.bypass.has(key) {
-		r = c.DoCache(ctx, c.B().Hmget().Key(s.recordKey(key)).Field("v", "d").Cache(), s.cache)
+		r = c.DoCache(ctx, c.B().Get().Key(s.recordKey(key)).Cache(), s.cache)
 	} else {
-		r = c.Do(ctx, c.B().Hmget().Key(s.recordKey(key)).Field("v", "d").Build())
+		r = c.Do(ctx, c.B().Get().Key(s.recordKey(key)).Build())
 	}
-	fields, err := r.ToArray()
-	if err != nil {
-		return nil, 0, s.fail("load", key, err)
-	}
-	if len(fields) != 2 {
-		return nil, 0, s.fail("load", key, fmt.Errorf("HMGET returned %d fields, want 2", len(fields)))
-	}
-	if fields[0].IsNil() {
+	rec, err := r.ToString()
+	if rueidis.IsRedisNil(err) {
 		return nil, 0, fmt.Errorf("redisstore: load %s: %w", short(key), sesame.ErrNotFound)
 	}
-	version, err := parseVersion(&fields[0])
 	if err != nil {
 		return nil, 0, s.fail("load", key, err)
 	}
-	value, err := fields[1].ToString()
+	version, _, value, err := decodeRecord(rec)
 	if err != nil {
-		return nil, 0, s.fail("load", key, fmt.Errorf("corrupt record: value: %w", err))
+		return nil, 0, s.fail("load", key, err)
 	}
-	// A copy: a string from the client may be shared with its cache.
+	// A copy: the string may be shared with the client's cache.
 	return []byte(value), version, nil
-}
-
-// parseVersion reads a stored version field.
-func parseVersion(m *rueidis.RedisMessage) (uint64, error) {
-	str, err := m.ToString()
-	if err != nil {
-		return 0, fmt.Errorf("corrupt record: version: %w", err)
-	}
-	v, err := strconv.ParseUint(str, 10, 64)
-	if err != nil || v == 0 {
-		return 0, errors.New("corrupt record: version is not a positive integer")
-	}
-	return v, nil
 }
 
 // Save stores value under key if the stored version is version (0: no
@@ -73,7 +52,7 @@ func (s *Store) Save(ctx context.Context, key string, value []byte, version uint
 	next := newVersion(version)
 	expires := strconv.FormatInt(opts.ExpiresAt.UnixMilli(), 10)
 	keys := []string{s.recordKey(key)}
-	args := []string{strconv.FormatUint(version, 10), strconv.FormatUint(next, 10), string(value), opts.User, expires}
+	args := []string{versionString(version), encodeRecord(next, opts.User, value), expires}
 
 	var saved, indexed rueidis.RedisResult
 	if opts.User == "" {
@@ -112,7 +91,7 @@ func (s *Store) Save(ctx context.Context, key string, value []byte, version uint
 }
 
 // newVersion returns a random version other than 0 and old. Versions are
-// random rather than counted so that none ever comes back for a key: a
+// random rather than counted (see the README) so that none ever comes back for a key: a
 // counter would restart when its key is deleted, expires or is evicted, or
 // when a replica that missed its last increments is promoted, and a
 // request holding an old version could then overwrite a newer record with

@@ -3,10 +3,10 @@
 // which finds out by itself whether the addresses it is given belong to a
 // cluster.
 //
-// Each record is one hash under "<prefix>s:{<key>}" holding the value, the
-// version and the user. A conditional Save is one server-side Lua script
+// Each record is one string under "<prefix>s:{<key>}" holding the version,
+// the user and the value. A conditional Save is one server-side Lua script
 // (one round trip), and the record expires natively at SaveOptions.ExpiresAt
-// (PEXPIREAT). A Load is one HMGET.
+// (SET ... PXAT). A Load is one GET. It needs Redis 6.2 or newer.
 //
 // The store implements sesame.UserIndex with one sorted set per user under
 // "<prefix>u:{<hash of the user>}". In a cluster a user's set and a session's

@@ -46,24 +46,19 @@ func (sc *script) run(ctx context.Context, c rueidis.Client, keys []string, args
 	return r
 }
 
-// saveScript is the conditional save. It writes the record only if its
-// stored version is the expected one ("0": no record), as one hash holding
-// the version, the value and the user, and sets its expiry. The new version
-// is made by the caller (see newVersion), so the script does no arithmetic
-// on 64-bit numbers, which Lua cannot represent exactly.
+// saveScript is the conditional save. A record is one string (see
+// record.go) that starts with its version as 20 decimal digits; the script
+// writes the new record, with its expiry, only if the stored record starts
+// with the expected version ("": no record). Versions are compared as
+// strings, so the script does no arithmetic on 64-bit numbers, which Lua
+// cannot represent exactly; the new version is made by the caller.
 //
-// KEYS[1] record; ARGV[1] expected version, ARGV[2] new version, ARGV[3]
-// value, ARGV[4] user, ARGV[5] expiry in Unix milliseconds. Returns 1 when
+// KEYS[1] record; ARGV[1] expected version (20 digits, or "" for none),
+// ARGV[2] new record, ARGV[3] expiry in Unix milliseconds. Returns 1 when
 // saved, 0 on conflict.
 var saveScript = newScript(`
-local cur = redis.call('HGET', KEYS[1], 'v')
-if cur then
-	if cur ~= ARGV[1] then return 0 end
-elseif ARGV[1] ~= '0' then
-	return 0
-end
-redis.call('HSET', KEYS[1], 'v', ARGV[2], 'd', ARGV[3], 'u', ARGV[4])
-redis.call('PEXPIREAT', KEYS[1], ARGV[5])
+if redis.call('GETRANGE', KEYS[1], 0, 19) ~= ARGV[1] then return 0 end
+redis.call('SET', KEYS[1], ARGV[2], 'PXAT', ARGV[3])
 return 1
 `)
 
@@ -108,11 +103,14 @@ end
 return n
 `)
 
-// deleteIfOwnerScript deletes a record if it belongs to the user.
+// deleteIfOwnerScript deletes a record if it belongs to the user: its
+// bytes 20-29 hold the user's length n in decimal, bytes 30 to 29+n the user.
 //
 // KEYS[1] record; ARGV[1] user. Returns 1 if it deleted the record.
 var deleteIfOwnerScript = newScript(`
-if redis.call('HGET', KEYS[1], 'u') == ARGV[1] then
+local n = tonumber(redis.call('GETRANGE', KEYS[1], 20, 29))
+if n == nil or n ~= #ARGV[1] then return 0 end
+if n == 0 or redis.call('GETRANGE', KEYS[1], 30, 29 + n) == ARGV[1] then
 	return redis.call('DEL', KEYS[1])
 end
 return 0

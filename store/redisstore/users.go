@@ -60,33 +60,26 @@ func (s *Store) UserSessions(ctx context.Context, user string) ([]sesame.StoredR
 	c := s.client
 	cmds := make(rueidis.Commands, len(es))
 	for i, e := range es {
-		cmds[i] = c.B().Hmget().Key(s.recordKey(e.key)).Field("v", "d", "u").Build()
+		cmds[i] = c.B().Get().Key(s.recordKey(e.key)).Build()
 	}
 	var records []sesame.StoredRecord
 	var stale []entry
 	for i, r := range c.DoMulti(ctx, cmds...) {
-		fields, err := r.ToArray()
-		if err != nil {
-			return nil, s.fail("user sessions: load", es[i].key, err)
-		}
-		if len(fields) != 3 {
-			return nil, s.fail("user sessions: load", es[i].key, fmt.Errorf("HMGET returned %d fields, want 3", len(fields)))
-		}
-		if fields[0].IsNil() {
+		rec, err := r.ToString()
+		if rueidis.IsRedisNil(err) {
 			stale = append(stale, es[i])
 			continue
 		}
-		if owner, err := fields[2].ToString(); err != nil || owner != user {
-			stale = append(stale, es[i])
-			continue
-		}
-		version, err := parseVersion(&fields[0])
 		if err != nil {
 			return nil, s.fail("user sessions: load", es[i].key, err)
 		}
-		value, err := fields[1].ToString()
+		version, owner, value, err := decodeRecord(rec)
 		if err != nil {
-			return nil, s.fail("user sessions: load", es[i].key, fmt.Errorf("corrupt record: value: %w", err))
+			return nil, s.fail("user sessions: load", es[i].key, err)
+		}
+		if owner != user {
+			stale = append(stale, es[i])
+			continue
 		}
 		records = append(records, sesame.StoredRecord{Key: es[i].key, Value: []byte(value), Version: version})
 	}
