@@ -50,7 +50,9 @@ func (s *Store) Save(ctx context.Context, key string, value []byte, version uint
 	}
 	c := s.client
 	next := newVersion(version)
-	expires := strconv.FormatInt(opts.ExpiresAt.UnixMilli(), 10)
+	// An expiry in the past makes Redis drop the record at once, as the
+	// contract allows; Redis refuses one at or before 1970.
+	expires := strconv.FormatInt(max(opts.ExpiresAt.UnixMilli(), 1), 10)
 	keys := []string{s.recordKey(key)}
 	args := []string{versionString(version), encodeRecord(next, opts.User, value), expires}
 

@@ -65,7 +65,8 @@ return 1
 // indexScript files a session key in a user's index: a sorted set whose
 // scores are the server time (milliseconds) of each key's latest filing,
 // which lets the lazy cleaner leave alone entries that a Save in flight may
-// still need. The set lives as long as the longest-lived record filed in it.
+// still need. The set lives as long as the longest-lived record filed in it,
+// and at least a minute.
 //
 // KEYS[1] user's set; ARGV[1] session key, ARGV[2] record expiry in Unix
 // milliseconds.
@@ -73,7 +74,7 @@ var indexScript = newScript(`
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 redis.call('ZADD', KEYS[1], now, ARGV[1])
-local exp = tonumber(ARGV[2])
+local exp = math.max(tonumber(ARGV[2]), now + 60000)
 local ttl = redis.call('PTTL', KEYS[1])
 if ttl < 0 or now + ttl < exp then
 	redis.call('PEXPIREAT', KEYS[1], exp)
