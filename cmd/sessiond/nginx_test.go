@@ -1,0 +1,225 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+// nginxConf is the forward-auth set-up the README documents, with test
+// paths and ports filled in: %[1]s the temp dir, %[2]s nginx's address,
+// %[3]s sessiond's, %[4]s the upstream's.
+const nginxConf = `daemon off;
+master_process off;
+worker_processes 1;
+pid %[1]s/nginx.pid;
+error_log %[1]s/error.log warn;
+events { worker_connections 64; }
+http {
+    access_log off;
+    client_body_temp_path %[1]s/body;
+    proxy_temp_path %[1]s/proxy;
+    fastcgi_temp_path %[1]s/fastcgi;
+    uwsgi_temp_path %[1]s/uwsgi;
+    scgi_temp_path %[1]s/scgi;
+
+    server {
+        listen %[2]s;
+
+        # sessiond's pages: login, your sessions, logout.
+        location /_sessiond/ {
+            proxy_pass http://%[3]s;
+            proxy_set_header Host $http_host;
+            proxy_set_header X-Forwarded-For $remote_addr;
+        }
+
+        # The forward-auth check, for auth_request only.
+        location = /_sessiond/auth {
+            internal;
+            proxy_pass http://%[3]s;
+            proxy_pass_request_body off;
+            proxy_set_header Content-Length "";
+            proxy_set_header Host $http_host;
+            proxy_set_header X-Forwarded-For $remote_addr;
+        }
+
+        # The protected application.
+        location / {
+            auth_request /_sessiond/auth;
+            auth_request_set $auth_user $upstream_http_x_auth_user;
+            proxy_set_header X-Auth-User $auth_user;
+            proxy_set_header Host $http_host;
+            error_page 401 = @login;
+            proxy_pass http://%[4]s;
+        }
+
+        location @login {
+            return 302 /_sessiond/from$request_uri;
+        }
+    }
+}
+`
+
+// freePort returns a loopback address with a port that was free a moment ago.
+func freePort(t *testing.T) string {
+	t.Helper()
+	ln := listenLoopback(t)
+	addr := ln.Addr().String()
+	ln.Close()
+	return addr
+}
+
+// TestNginxForwardAuth puts real nginx with auth_request in front of a tiny
+// upstream, with sessiond answering the auth subrequests.
+func TestNginxForwardAuth(t *testing.T) {
+	exe := needBinary(t, "/usr/sbin/nginx", "/usr/bin/nginx")
+
+	// The upstream echoes the user header it got.
+	seen := make(chan http.Header, 10)
+	up := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		seen <- r.Header.Clone()
+		fmt.Fprintf(w, "upstream: user=%q path=%s", r.Header.Get("X-Auth-User"), r.URL.RequestURI())
+	})}
+	upLn := listenLoopback(t)
+	go up.Serve(upLn)
+	defer up.Close()
+
+	base, out, _ := startServe(t, "--data-dir", t.TempDir(), "--store", "memory://", "--trusted-proxies", "127.0.0.1")
+	pw := firstPasswordRE.FindStringSubmatch(out.String())[1]
+	sessiond := strings.TrimPrefix(base, "http://")
+
+	dir := t.TempDir()
+	addr := freePort(t)
+	conf := filepath.Join(dir, "nginx.conf")
+	if err := os.WriteFile(conf, fmt.Appendf(nil, nginxConf, dir, addr, sessiond, upLn.Addr().String()), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(exe, "-p", dir, "-c", conf)
+	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		cmd.Process.Signal(os.Interrupt)
+		done := make(chan struct{})
+		go func() { cmd.Wait(); close(done) }()
+		select {
+		case <-done:
+		case <-time.After(10 * time.Second):
+			cmd.Process.Kill()
+			<-done
+		}
+		if t.Failed() {
+			if b, err := os.ReadFile(filepath.Join(dir, "error.log")); err == nil {
+				t.Logf("nginx error.log:\n%s", b)
+			}
+		}
+	}()
+	front := "http://" + addr
+	waitListening(t, addr)
+
+	get := func(path string, cookie *http.Cookie, hdr map[string]string) *http.Response {
+		t.Helper()
+		req, _ := http.NewRequest("GET", front+path, nil)
+		if cookie != nil {
+			req.AddCookie(cookie)
+		}
+		for k, v := range hdr {
+			req.Header.Set(k, v)
+		}
+		res, err := noRedirect.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return res
+	}
+
+	// Unauthenticated, even with a forged header: sent to log in, by way
+	// of /_sessiond/from, which keeps the original URI.
+	res := get("/app/page?x=1", nil, map[string]string{"X-Auth-User": "admin"})
+	res.Body.Close()
+	loc := strings.TrimPrefix(res.Header.Get("Location"), front) // nginx makes redirects absolute
+	if res.StatusCode != 302 || loc != "/_sessiond/from/app/page?x=1" {
+		t.Fatalf("unauthenticated: %d %q", res.StatusCode, res.Header.Get("Location"))
+	}
+	res = get(loc, nil, nil)
+	res.Body.Close()
+	wantLogin := pathLogin + "?back=" + url.QueryEscape("/app/page?x=1")
+	if res.StatusCode != 303 || res.Header.Get("Location") != wantLogin {
+		t.Fatalf("from: %d %q, want %q", res.StatusCode, res.Header.Get("Location"), wantLogin)
+	}
+	if len(seen) != 0 {
+		t.Fatal("the upstream was reached without a session")
+	}
+	// The auth endpoint itself is internal to nginx.
+	res = get(pathAuth, nil, nil)
+	res.Body.Close()
+	if res.StatusCode != 404 {
+		t.Errorf("external %s: %d, want 404", pathAuth, res.StatusCode)
+	}
+
+	// Log in through nginx and come back.
+	res, err := noRedirect.PostForm(front+pathLogin, url.Values{"user": {"admin"}, "password": {pw}, "back": {"/app/page?x=1"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	var cookie *http.Cookie
+	for _, c := range res.Cookies() {
+		if c.Name == "__Host-session" {
+			cookie = c
+		}
+	}
+	if res.StatusCode != 303 || res.Header.Get("Location") != "/app/page?x=1" || cookie == nil {
+		t.Fatalf("login via nginx: %d %q cookie=%v", res.StatusCode, res.Header.Get("Location"), cookie)
+	}
+
+	// Authenticated: the upstream sees the user, never the forged value.
+	res = get("/app/page?x=1", cookie, map[string]string{"X-Auth-User": "root"})
+	b, _ := io.ReadAll(res.Body)
+	res.Body.Close()
+	if res.StatusCode != 200 || string(b) != `upstream: user="admin" path=/app/page?x=1` {
+		t.Fatalf("authenticated: %d %q", res.StatusCode, b)
+	}
+	if h := <-seen; len(h.Values("X-Auth-User")) != 1 {
+		t.Errorf("upstream got X-Auth-User %q", h.Values("X-Auth-User"))
+	}
+
+	// Logging out through nginx ends access.
+	req, _ := http.NewRequest("POST", front+pathLogout, nil)
+	req.AddCookie(cookie)
+	if res, err = noRedirect.Do(req); err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	res = get("/app/page", cookie, nil)
+	res.Body.Close()
+	if res.StatusCode != 302 {
+		t.Errorf("after logout: %d, want 302 to login", res.StatusCode)
+	}
+}
+
+// waitListening waits until something accepts connections at addr.
+func waitListening(t *testing.T, addr string) {
+	t.Helper()
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		c, err := net.DialTimeout("tcp", addr, time.Second)
+		if err == nil {
+			c.Close()
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("nothing listens at %s: %v", addr, err)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
