@@ -3,12 +3,16 @@ module github.com/sesame-go/sesame/cmd/sessiond
 go 1.26.0
 
 require (
+	github.com/bradfitz/gomemcache v0.0.0-20260422231931-4d751bb6e37c
 	github.com/chromedp/cdproto v0.159.0
 	github.com/chromedp/chromedp v0.22.1
+	github.com/go-sql-driver/mysql v1.10.1
 	github.com/jackc/pgx/v5 v5.12.0
 	github.com/prometheus/client_golang v1.25.0
 	github.com/sesame-go/sesame v0.0.0
 	github.com/sesame-go/sesame/store/boltstore v0.0.0
+	github.com/sesame-go/sesame/store/memcachestore v0.0.0
+	github.com/sesame-go/sesame/store/mysqlstore v0.0.0
 	github.com/sesame-go/sesame/store/pgstore v0.0.0
 	github.com/sesame-go/sesame/store/redisstore v0.0.0
 	golang.org/x/crypto v0.58.0
@@ -16,6 +20,7 @@ require (
 )
 
 require (
+	filippo.io/edwards25519 v1.2.0 // indirect
 	github.com/beorn7/perks v1.0.1 // indirect
 	github.com/cespare/xxhash/v2 v2.3.0 // indirect
 	github.com/go-json-experiment/json v0.0.0-20260213210345-44df1a37e875 // indirect
@@ -41,3 +46,7 @@ replace github.com/sesame-go/sesame/store/redisstore => ../../store/redisstore
 replace github.com/sesame-go/sesame/store/pgstore => ../../store/pgstore
 
 replace github.com/sesame-go/sesame/store/boltstore => ../../store/boltstore
+
+replace github.com/sesame-go/sesame/store/mysqlstore => ../../store/mysqlstore
+
+replace github.com/sesame-go/sesame/store/memcachestore => ../../store/memcachestore

@@ -25,7 +25,8 @@ type pageData struct {
 	Sessions []sessionRow
 	Current  string
 	Proxy    bool
-	Sealed   bool // sealed-cookie sessions: other sessions cannot be listed
+	Unlisted bool // other sessions cannot be listed
+	Sealed   bool // sealed-cookie sessions: others can still be revoked
 }
 
 // sessionRow is one line of the "your sessions" table.
@@ -223,10 +224,10 @@ func (s *server) sessions(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	infos, err := s.mgr.Sessions(r.Context(), user)
-	sealed := errors.Is(err, sesame.ErrNoUserIndex)
-	if sealed {
-		// Sealed cookies are listed nowhere: show this one; revoking
-		// the others still works through the revocation store.
+	unlisted := errors.Is(err, sesame.ErrNoUserIndex)
+	if unlisted {
+		// Sealed cookies, and stores without a user index (memcached),
+		// list nothing: show this session alone.
 		infos, err = []sesame.SessionInfo{{
 			Handle: sess.Handle(), Created: sess.Created(), LastSeen: sess.LastSeen(),
 			UserAgent: r.UserAgent(), IP: s.clientIP(r), Current: true,
@@ -255,7 +256,8 @@ func (s *server) sessions(w http.ResponseWriter, r *http.Request) {
 		Sessions: rows,
 		Current:  sess.Handle(),
 		Message:  notices[r.URL.Query().Get("msg")],
-		Sealed:   sealed,
+		Unlisted: unlisted,
+		Sealed:   s.opt.Sealed,
 	})
 }
 

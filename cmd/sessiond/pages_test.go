@@ -1,6 +1,10 @@
 package main
 
 import (
+	"github.com/sesame-go/sesame"
+	"github.com/sesame-go/sesame/store/memstore"
+	"io"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -250,5 +254,27 @@ func TestMetricsCountEventsAndLogins(t *testing.T) {
 	}
 	if testing.Verbose() {
 		os.Stdout.WriteString(m[:min(len(m), 2000)])
+	}
+}
+
+// storeOnly hides a store's user index, as memcached's store has none.
+type storeOnly struct{ sesame.Store }
+
+func TestSessionsPageWithoutUserIndex(t *testing.T) {
+	o := testOptions(t)
+	addUser(o.usersPath(), "alice", "correct horse", cheapArgon)
+	users, _ := newUserDB(o.usersPath(), cheapArgon)
+	st := memstore.New(memstore.Config{})
+	defer st.Close()
+	s, err := newServer(o, storeOnly{st}, users, slog.New(slog.NewTextHandler(io.Discard, nil)), newMetrics(), "", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := newClient(t, s.handler())
+	c.login("alice", "correct horse")
+	res := c.get(pathSessions)
+	page := body(t, res)
+	if res.StatusCode != 200 || !strings.Contains(page, "cannot list sessions") || !strings.Contains(page, "This session") || strings.Contains(page, "revoke-others") {
+		t.Errorf("%d\n%s", res.StatusCode, page)
 	}
 }

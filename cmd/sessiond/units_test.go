@@ -103,6 +103,15 @@ func TestParseStoreURL(t *testing.T) {
 		{"redis://h:1?db=2", "", "", "unknown option"},
 		{"redis-cluster://a:1,b:2,c:3", "redis-cluster", "a:1,b:2,c:3", ""},
 		{"postgres://u@h/db?sslmode=disable", "postgres", "u@h/db?sslmode=disable", ""},
+		{"mysql://root@127.0.0.1:3306/test", "mysql", "root@127.0.0.1:3306/test", ""},
+		{"mysql://root@127.0.0.1/test?tls=preferred", "mysql", "root@127.0.0.1/test?tls=preferred", ""},
+		{"mysql://root@127.0.0.1:3306/", "", "", "database name"},
+		{"mysql://h/db?clientFoundRows=true", "", "", "clientFoundRows"},
+		{"memcache://127.0.0.1:11211", "memcache", "127.0.0.1:11211", ""},
+		{"memcache://a:1,b:2", "memcache", "a:1,b:2", ""},
+		{"memcache://localhost", "", "", "host:port"},
+		{"bolt:///var/lib/sessiond/s.db", "bolt", "/var/lib/sessiond/s.db", ""},
+		{"bolt://", "", "", "needs a path"},
 		{"/just/a/path", "", "", "want SCHEME://"},
 		{"gopher://x", "", "", "unknown scheme"},
 	}
@@ -360,5 +369,15 @@ func TestSecretFile(t *testing.T) {
 	}
 	if st, _ := os.Stat(p); st.Mode().Perm() != 0o600 {
 		t.Errorf("mode %v not tightened", st.Mode().Perm())
+	}
+}
+
+func TestMySQLDSN(t *testing.T) {
+	c, err := mysqlDSN("mysql://app:p%40ss@db.internal/sessions?timeout=5s")
+	if err != nil || c.User != "app" || c.Passwd != "p@ss" || c.Addr != "db.internal:3306" || c.DBName != "sessions" || c.Timeout != 5*time.Second {
+		t.Errorf("%+v %v", c, err)
+	}
+	if _, err := mysqlDSN("mysql://app:secret@h/db?timeout=never"); err == nil || strings.Contains(err.Error(), "secret") {
+		t.Errorf("bad parameter: %v", err)
 	}
 }
