@@ -133,7 +133,7 @@ func newFlagSet(o *options, getenv func(string) string) *flag.FlagSet {
 	fs.StringVar(&o.TicketSecret, "ticket-secret", "", "mod_auth_tkt secret (TKTAuthSecret, >= 16 bytes; implies --ticket; default: generated in <data-dir>/ticket-secret)")
 	fs.StringVar(&o.TicketDigest, "ticket-digest", "sha256", "ticket digest (TKTAuthDigestType): sha256, sha512 or md5")
 	fs.BoolVar(&o.TicketIgnoreIP, "ticket-ignore-ip", true, "sign tickets for 0.0.0.0 instead of the client's IPv4 address (TKTAuthIgnoreIP on)")
-	fs.DurationVar(&o.TicketTimeout, "ticket-timeout", 2*time.Hour, "ticket validity (TKTAuthTimeout)")
+	fs.DurationVar(&o.TicketTimeout, "ticket-timeout", 0, "ticket validity (TKTAuthTimeout); at most --idle-timeout, which is the default")
 	fs.StringVar(&o.TicketDomain, "ticket-domain", "", "ticket cookie Domain (TKTAuthDomain; default host-only)")
 	return fs
 }
@@ -197,6 +197,9 @@ func (o *options) check() error {
 		errs = append(errs, errors.New("--idle-timeout and --lifetime must be positive"))
 	} else if o.Lifetime < o.IdleTimeout {
 		errs = append(errs, errors.New("--lifetime must not be shorter than --idle-timeout"))
+	}
+	if o.TicketTimeout < 0 || o.TicketTimeout > o.IdleTimeout {
+		errs = append(errs, errors.New("--ticket-timeout must be between 0 (meaning --idle-timeout) and --idle-timeout: a ticket cannot be revoked"))
 	}
 	if o.MaxSessions < 0 {
 		errs = append(errs, errors.New("--max-sessions-per-user must not be negative"))

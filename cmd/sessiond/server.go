@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"embed"
 	"errors"
@@ -127,7 +128,7 @@ func newTicketIssuer(opt *options, secret string, addr func(*http.Request) netip
 		Secret:   secret,
 		Digest:   digest,
 		IgnoreIP: opt.TicketIgnoreIP,
-		Timeout:  opt.TicketTimeout,
+		Timeout:  cmp.Or(opt.TicketTimeout, opt.IdleTimeout),
 	})
 	if err != nil {
 		return nil, fmt.Errorf("ticket: %w", err)

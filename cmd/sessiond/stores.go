@@ -81,7 +81,7 @@ func storeSchemesHelp() string {
 		ex = append(ex, k.example)
 	}
 	slices.Sort(ex)
-	return strings.Join(ex, ", ")
+	return strings.Join(slices.Compact(ex), ", ")
 }
 
 // parseStoreURL splits and checks a --store value. Everything after "://"

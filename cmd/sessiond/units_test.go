@@ -42,6 +42,7 @@ func TestParseOptions(t *testing.T) {
 		{"bad header", []string{"--user-header", "X Auth"}, nil, nil, "--user-header"},
 		{"bad store", []string{"--store", "nosuch://x"}, nil, nil, "unknown scheme"},
 		{"bad digest", []string{"--ticket-digest", "crc32"}, nil, nil, "--ticket-digest"},
+		{"ticket outlives session", []string{"--ticket-timeout", "1h"}, nil, nil, "--ticket-timeout"},
 		{"bad level", []string{"--log-level", "loud"}, nil, nil, "--log-level"},
 		{"stray argument", []string{"extra"}, nil, nil, "unexpected argument"},
 		{"bad proxies", []string{"--trusted-proxies", "nonsense"}, nil, nil, "CIDR"},
