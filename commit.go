@@ -118,7 +118,6 @@ func (s *Session) shareLogin(login, logout string, late bool) {
 // commitStore is commit for server-side sessions.
 func (s *Session) commitStore(late bool) error {
 	ctx := s.req.Context()
-	now := s.clock()
 	if s.dropKey != "" {
 		key := s.dropKey
 		s.dropKey = ""
@@ -128,7 +127,14 @@ func (s *Session) commitStore(late bool) error {
 		s.m.emit(ctx, EventDestroyed, key, "")
 		s.clearCookie = s.hadCookie || s.cookieLine != ""
 	}
+	if s.key == "" && !s.dirty() {
+		if !late {
+			s.writeCookie() // an anonymous reader: nothing to save, maybe a cookie to clear
+		}
+		return nil
+	}
 	var err error
+	now := s.clock()
 	needNew := s.dirty() && (s.key == "" || s.renew)
 	switch {
 	case late && (needNew || s.remember != 0):
@@ -191,6 +197,8 @@ func truncate(s string, n int) string {
 }
 
 // encode returns the record to save: header h and the data as it stands.
+// It also points h's data region into the result, so that h describes
+// the encoded record exactly (see adopt).
 func (s *Session) encode(h *record) []byte {
 	size := 48 + len(h.user) + len(h.userAgent) + len(h.ip) + len(s.rec.data)
 	for _, o := range s.ops {
@@ -203,10 +211,12 @@ func (s *Session) encode(h *record) []byte {
 		}
 	}
 	b := appendRecordHeader(make([]byte, 0, size), h, count)
+	start := len(b)
 	for it := s.iter(); ; {
 		kb, ks, v, ok := it.next()
 		switch {
 		case !ok:
+			h.data, h.n = b[start:], count
 			return b
 		case kb != nil:
 			b = appendEntry(b, kb, v)
@@ -216,11 +226,9 @@ func (s *Session) encode(h *record) []byte {
 	}
 }
 
-// adopt makes a just-saved record the session's state. enc was produced
-// by encode, so it decodes.
-func (s *Session) adopt(id sessionID, key string, version uint64, enc []byte) {
-	s.id, s.key, s.version = id, key, version
-	_ = decodeRecord(enc, &s.rec)
+// adopt makes a just-saved record, h as encode left it, the session's state.
+func (s *Session) adopt(id sessionID, key string, version uint64, h *record) {
+	s.id, s.key, s.version, s.rec = id, key, version, *h
 	s.forget()
 }
 
@@ -257,7 +265,7 @@ func (s *Session) saveNew(ctx context.Context, now int64) error {
 			return fmt.Errorf("sesame: saving new session %s: %w", shortKey(key), err)
 		}
 		login := s.loginUser != ""
-		s.adopt(id, key, ver, enc)
+		s.adopt(id, key, ver, &h)
 		s.cookieLine = s.idCookie()
 		if oldKey == "" {
 			s.m.emit(ctx, EventCreated, key, string(h.user))
@@ -335,7 +343,7 @@ func (s *Session) saveExisting(ctx context.Context, now int64) error {
 		ver, err := s.m.store.Save(ctx, s.key, enc, s.version, opts(&h))
 		if err == nil {
 			remember := s.remember != 0
-			s.adopt(s.id, s.key, ver, enc)
+			s.adopt(s.id, s.key, ver, &h)
 			if remember {
 				s.cookieLine = s.idCookie()
 			}
@@ -367,7 +375,7 @@ func (s *Session) touch(ctx context.Context, now int64) {
 	ver, err := s.m.store.Save(ctx, s.key, enc, s.version, opts(&h))
 	switch {
 	case err == nil:
-		s.adopt(s.id, s.key, ver, enc)
+		s.adopt(s.id, s.key, ver, &h)
 	case errors.Is(err, ErrConflict):
 		// Another request saved the session: it is alive and extended.
 	default:

@@ -127,6 +127,22 @@ func (d *decoder) bytes(max int) []byte {
 	return v
 }
 
+// skipField returns b after its first length-prefixed field, which must
+// be at most max bytes long. It is the decoder's checks, unrolled for the
+// one-byte lengths nearly every field has.
+func skipField(b []byte, max int) ([]byte, bool) {
+	if len(b) > 0 && b[0] < 0x80 {
+		n := int(b[0])
+		if n > max || n >= len(b) {
+			return nil, n <= max && n == len(b)-1
+		}
+		return b[1+n:], true
+	}
+	d := decoder{b: b}
+	d.bytes(max)
+	return d.b, !d.bad
+}
+
 // decodeRecord parses an encoded record without copying: header fields and
 // the data region alias b, which the caller must keep unchanged.
 func decodeRecord(b []byte, r *record) error {
@@ -147,11 +163,14 @@ func decodeRecord(b []byte, r *record) error {
 		return errCorrupt
 	}
 	r.data, r.n = d.b, int(count)
-	for range r.n {
-		d.bytes(maxDataKeyLen)
-		d.bytes(len(d.b))
+	rest, ok := d.b, true
+	for i := 0; i < r.n && ok; i++ {
+		rest, ok = skipField(rest, maxDataKeyLen)
+		if ok {
+			rest, ok = skipField(rest, len(rest))
+		}
 	}
-	if d.bad || len(d.b) != 0 {
+	if !ok || len(rest) != 0 {
 		return errCorrupt
 	}
 	r.user, r.userAgent, r.ip = user, ua, ip

@@ -120,7 +120,7 @@ func (s *Session) commitSealed(late bool) error {
 	case s.key != "":
 		kind = 0
 	}
-	s.adopt(sessionID{}, "", 0, enc)
+	s.adopt(sessionID{}, "", 0, &h)
 	s.cookieLine = s.m.cookieEnd(b, s.expires(), false)
 	s.token = s.cookieLine[start:end]
 	s.key = sealedHandle(s.token)

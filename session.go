@@ -92,7 +92,6 @@ type Session struct {
 	now    int64        // the request's time in Unix ms, read once
 	vary   [1]string    // backing for the Vary header, saving an allocation
 	hdrBuf [2][1]string // backing for Set-Cookie and Cache-Control
-	opsBuf [2]op        // backing for the first changes
 }
 
 type ctxKey struct{}
@@ -316,9 +315,6 @@ func (s *Session) change(o op) error {
 	if err := s.lock(); err != nil {
 		s.lost = true
 		return err
-	}
-	if s.ops == nil {
-		s.ops = s.opsBuf[:0]
 	}
 	s.ops = append(s.ops, o)
 	return nil

@@ -53,27 +53,22 @@ func parseID(s string) (id sessionID, ok bool) {
 	if len(s) != tokenLen {
 		return id, false
 	}
-	var acc uint32
-	var bits uint
-	n := 0
-	for i := 0; i < tokenLen; i++ {
-		v := b64[s[i]]
-		if v == 0xff {
-			return id, false
-		}
-		acc = acc<<6 | uint32(v)
-		bits += 6
-		if bits >= 8 {
-			bits -= 8
-			id[n] = byte(acc >> bits)
-			n++
-			acc &= 1<<bits - 1
-		}
+	// Ten groups of four characters make 30 bytes; the last three make
+	// two. Invalid characters map to 0xff, whose high bits survive the OR.
+	var bad byte
+	for g := 0; g < 10; g++ {
+		a, b, c, d := b64[s[4*g]], b64[s[4*g+1]], b64[s[4*g+2]], b64[s[4*g+3]]
+		bad |= a | b | c | d
+		v := uint32(a)<<18 | uint32(b)<<12 | uint32(c)<<6 | uint32(d)
+		id[3*g], id[3*g+1], id[3*g+2] = byte(v>>16), byte(v>>8), byte(v)
 	}
-	if acc != 0 { // non-canonical trailing bits
-		return id, false
-	}
-	return id, true
+	a, b, c := b64[s[40]], b64[s[41]], b64[s[42]]
+	bad |= a | b | c
+	v := uint32(a)<<12 | uint32(b)<<6 | uint32(c)
+	id[30], id[31] = byte(v>>10), byte(v>>2)
+	// 0xff has bits 6 and 7 set, no valid value does; the low two bits of
+	// the last character are unused and must be zero (one spelling per id).
+	return id, bad&0xc0 == 0 && v&3 == 0
 }
 
 // storeKey is the key a session is stored under: the SHA-256 of the id,
