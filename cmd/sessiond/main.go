@@ -92,21 +92,14 @@ func serve(ctx context.Context, opt *options, stdout, stderr io.Writer, ready fu
 		return err
 	}
 
-	// Users: a first run makes an administrator with a random password.
+	// Users. A first run makes an administrator with a random password,
+	// once the service is sure to start, so the password is never lost.
 	usersPath := opt.usersPath()
-	var firstPassword string
-	if _, err := os.Stat(usersPath); errors.Is(err, os.ErrNotExist) {
-		firstPassword = randomString(15)
-		if err := addUser(usersPath, "admin", firstPassword, defaultArgon); err != nil {
-			return fmt.Errorf("creating the first user: %w", err)
-		}
-	}
+	_, statErr := os.Stat(usersPath)
+	firstRun := errors.Is(statErr, os.ErrNotExist)
 	users, err := newUserDB(usersPath, defaultArgon)
 	if err != nil {
 		return err
-	}
-	if users.Len() == 0 {
-		log.Warn("the users file has no users: add one with `sessiond user add NAME`", "file", usersPath)
 	}
 
 	// Ticket secret: from the flag, else generated once in the data dir.
@@ -201,6 +194,22 @@ func serve(ctx context.Context, opt *options, stdout, stderr io.Writer, ready fu
 		metricsSrv = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
 		go func() { _ = metricsSrv.Serve(mln) }()
 		log.Info("metrics", "url", "http://"+displayAddr(mln.Addr().String())+"/metrics")
+	}
+
+	var firstPassword string
+	if firstRun {
+		firstPassword = randomString(15)
+		err := addUser(usersPath, "admin", firstPassword, defaultArgon)
+		if err == nil {
+			err = users.reload(true)
+		}
+		if err != nil {
+			ln.Close()
+			return fmt.Errorf("creating the first user: %w", err)
+		}
+	}
+	if users.Len() == 0 {
+		log.Warn("the users file has no users: add one with `sessiond user add NAME`", "file", usersPath)
 	}
 
 	errc := make(chan error, 1)

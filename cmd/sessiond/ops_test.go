@@ -117,3 +117,16 @@ func TestServeFailsCleanly(t *testing.T) {
 		})
 	}
 }
+
+// TestFailedStartKeepsFirstRun: a first run that cannot start creates no
+// user, so the next run still prints the first password.
+func TestFailedStartKeepsFirstRun(t *testing.T) {
+	dir := t.TempDir()
+	args := []string{"--data-dir", dir, "--store", "memory://", "--listen", "256.0.0.1:1"}
+	if code := run(t.Context(), args, nil, io.Discard, io.Discard, func(string) string { return "" }); code != 1 {
+		t.Fatalf("exit %d", code)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "users")); !os.IsNotExist(err) {
+		t.Errorf("users file made by a failed start: %v", err)
+	}
+}
