@@ -238,7 +238,7 @@ func serve(ctx context.Context, opt *options, stdout, stderr io.Writer, ready fu
 			return err
 		}
 	case <-ctx.Done():
-		log.Info("shutting down: finishing requests in flight", "timeout", opt.ShutdownTimeout)
+		log.Info("shutting down: finishing requests in flight", "timeout", opt.ShutdownTimeout.String())
 		sctx, cancel := context.WithTimeout(context.Background(), opt.ShutdownTimeout)
 		defer cancel()
 		if metricsSrv != nil {
