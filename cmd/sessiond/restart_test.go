@@ -198,19 +198,7 @@ func TestGracefulShutdownFinishesInFlight(t *testing.T) {
 	m := firstPasswordRE.FindStringSubmatch(out.String())
 	cookie := loginHTTP(t, base, "admin", m[1])
 
-	result := make(chan string, 1)
-	go func() {
-		req, _ := http.NewRequest("GET", base+"/slow", nil)
-		req.AddCookie(cookie)
-		res, err := noRedirect.Do(req)
-		if err != nil {
-			result <- err.Error()
-			return
-		}
-		b, _ := io.ReadAll(res.Body)
-		res.Body.Close()
-		result <- string(b)
-	}()
+	result := getAsync(base+"/slow", cookie)
 	<-up
 	stopped := make(chan struct{})
 	go func() { stop(); close(stopped) }()
@@ -225,4 +213,23 @@ func TestGracefulShutdownFinishesInFlight(t *testing.T) {
 		t.Errorf("in-flight request got %q", got)
 	}
 	<-stopped
+}
+
+// getAsync GETs url with cookie in the background; the channel receives
+// the body, or the error's text.
+func getAsync(url string, cookie *http.Cookie) <-chan string {
+	result := make(chan string, 1)
+	go func() {
+		req, _ := http.NewRequest("GET", url, nil)
+		req.AddCookie(cookie)
+		res, err := noRedirect.Do(req)
+		if err != nil {
+			result <- err.Error()
+			return
+		}
+		b, _ := io.ReadAll(res.Body)
+		res.Body.Close()
+		result <- string(b)
+	}()
+	return result
 }

@@ -61,19 +61,7 @@ func TestSIGTERMFinishesInFlight(t *testing.T) {
 	base := "http://" + addr
 	cookie := loginHTTP(t, base, "admin", pw)
 
-	result := make(chan string, 1)
-	go func() {
-		req, _ := http.NewRequest("GET", base+"/slow", nil)
-		req.AddCookie(cookie)
-		res, err := noRedirect.Do(req)
-		if err != nil {
-			result <- err.Error()
-			return
-		}
-		b, _ := io.ReadAll(res.Body)
-		res.Body.Close()
-		result <- string(b)
-	}()
+	result := getAsync(base+"/slow", cookie)
 	<-started
 	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)
