@@ -16,6 +16,7 @@ type pageData struct {
 	Title    string
 	User     string
 	Message  string // an error or notice for this page
+	Error    bool   // Message is an error
 	Flashes  []string
 	Back     string
 	LoginAs  string
@@ -150,7 +151,7 @@ func (s *server) login(w http.ResponseWriter, r *http.Request) {
 		userKey = userKey[:maxUserLen]
 	}
 	fail := func(status int, msg string) {
-		s.render(w, r, status, "login.html", pageData{Title: "Log in", Back: back, LoginAs: name, Message: msg})
+		s.render(w, r, status, "login.html", pageData{Title: "Log in", Back: back, LoginAs: name, Message: msg, Error: true})
 	}
 	okIP, waitIP := s.ipLimit.Allow(ip)
 	okUser, waitUser := s.userLimit.Allow(userKey)

@@ -28,7 +28,7 @@ func TestLoginPagesAndForwardAuth(t *testing.T) {
 		{"anonymous home redirects to login", func() *http.Response { return c.get(pathHome) }, 303, pathLogin + "?back=", "", ""},
 		{"anonymous forward auth is 401", func() *http.Response { return c.get(pathAuth) }, 401, "", "", ""},
 		{"login page renders", func() *http.Response { return c.get(pathLogin) }, 200, "", `name="password"`, ""},
-		{"wrong password", func() *http.Response { return c.login("alice", "wrong") }, 401, "", "Wrong user name or password", ""},
+		{"wrong password", func() *http.Response { return c.login("alice", "wrong") }, 401, "", `<div class="notice error" role="alert">Wrong user name or password.`, ""},
 		{"unknown user", func() *http.Response { return c.login("mallory", "correct horse") }, 401, "", "Wrong user name", ""},
 		{"invalid user name", func() *http.Response { return c.login("a b:c", "x") }, 401, "", "Wrong user name", ""},
 		{"right password", func() *http.Response { return c.login("alice", "correct horse") }, 303, pathHome, "", ""},
