@@ -10,10 +10,19 @@ command -v apache2 >/dev/null && [ -e /usr/lib/apache2/modules/mod_auth_tkt.so ]
 command -v redis-server >/dev/null || need+=(redis-server)
 command -v pg_ctlcluster >/dev/null || need+=(postgresql)
 command -v mariadbd >/dev/null || [ -x /usr/sbin/mariadbd ] || need+=(mariadb-server)
+command -v chromium >/dev/null || need+=(chromium)
+command -v nginx >/dev/null || [ -x /usr/sbin/nginx ] || need+=(nginx)
 if [ ${#need[@]} -gt 0 ]; then
   echo "installing: ${need[*]}"
+  # Packages must not start their own daemons (Apache and nginx would take
+  # port 80 on every address); the tests start what they need on loopback.
+  created_policy=
+  if [ ! -e /usr/sbin/policy-rc.d ]; then
+    printf '#!/bin/sh\nexit 101\n' >/usr/sbin/policy-rc.d && chmod +x /usr/sbin/policy-rc.d && created_policy=1
+  fi
   apt-get update -qq
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null
+  [ -z "$created_policy" ] || rm -f /usr/sbin/policy-rc.d
 fi
 
 if ! pg_isready -q -h 127.0.0.1; then
