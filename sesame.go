@@ -275,6 +275,10 @@ func New(cfg Config) (*Manager, error) {
 	return m, nil
 }
 
+// CookieName returns the name of the session cookie, after defaults: what
+// a proxy in front of another application strips before forwarding.
+func (m *Manager) CookieName() string { return m.cookie.Name }
+
 // validateCookie refuses cookie policies that contradict themselves or
 // that browsers would reject.
 func validateCookie(c *CookieConfig, secure bool) error {

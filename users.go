@@ -33,6 +33,31 @@ type SessionInfo struct {
 	Current bool
 }
 
+// Info describes the session itself, as Sessions would list it (marked
+// Current). It works for every store and for sealed sessions, which
+// Sessions cannot list. A session that could not be loaded gives the zero
+// SessionInfo.
+func (s *Session) Info() SessionInfo {
+	defer s.mu.Unlock()
+	if s.lock() != nil {
+		return SessionInfo{}
+	}
+	return infoOf(&s.rec, s.key, true)
+}
+
+func infoOf(r *record, handle string, current bool) SessionInfo {
+	return SessionInfo{
+		Handle:       handle,
+		Created:      msTime(r.created),
+		LastSeen:     msTime(r.lastSeen),
+		IdleDeadline: msTime(r.idleDeadline),
+		Deadline:     msTime(r.deadline),
+		UserAgent:    string(r.userAgent),
+		IP:           string(r.ip),
+		Current:      current,
+	}
+}
+
 // Sessions returns the live sessions of user, newest first. If ctx is a
 // request's context under Handler, that request's session is marked Current.
 func (m *Manager) Sessions(ctx context.Context, user string) ([]SessionInfo, error) {
@@ -46,16 +71,7 @@ func (m *Manager) Sessions(ctx context.Context, user string) ([]SessionInfo, err
 	}
 	infos := make([]SessionInfo, 0, len(recs))
 	for _, r := range recs {
-		infos = append(infos, SessionInfo{
-			Handle:       r.key,
-			Created:      msTime(r.created),
-			LastSeen:     msTime(r.lastSeen),
-			IdleDeadline: msTime(r.idleDeadline),
-			Deadline:     msTime(r.deadline),
-			UserAgent:    string(r.userAgent),
-			IP:           string(r.ip),
-			Current:      r.key == current,
-		})
+		infos = append(infos, infoOf(&r.record, r.key, r.key == current))
 	}
 	slices.SortFunc(infos, func(a, b SessionInfo) int { return b.Created.Compare(a.Created) })
 	return infos, nil

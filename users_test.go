@@ -164,3 +164,27 @@ func TestMaxSessionsPerUserEvictsOldest(t *testing.T) {
 		}
 	}
 }
+
+func TestInfoDescribesTheCurrentSession(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		cfg  func(t *testing.T) sesame.Config
+	}{
+		{"server-side", func(t *testing.T) sesame.Config { return sesame.Config{} }},
+		{"sealed", func(t *testing.T) sesame.Config { return sesame.Config{Seal: newRing(t, genKey(t))} }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			e := newEnv(t, tc.cfg(t))
+			cookie := e.login("alice", "Firefox/140", "192.0.2.10:5555")
+			e.do(cookie, func(s *sesame.Session, w http.ResponseWriter, r *http.Request) {
+				in := s.Info()
+				if in.UserAgent != "Firefox/140" || in.IP != "192.0.2.10" || !in.Current || in.Handle == "" || in.Created.IsZero() {
+					t.Errorf("Info = %+v", in)
+				}
+			})
+			if got := e.m.CookieName(); got != sesame.DefaultCookieName {
+				t.Errorf("CookieName = %q", got)
+			}
+		})
+	}
+}

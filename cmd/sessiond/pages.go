@@ -229,10 +229,7 @@ func (s *server) sessions(w http.ResponseWriter, r *http.Request) {
 	if unlisted {
 		// Sealed cookies, and stores without a user index (memcached),
 		// list nothing: show this session alone.
-		infos, err = []sesame.SessionInfo{{
-			Handle: sess.Handle(), Created: sess.Created(), LastSeen: sess.LastSeen(),
-			UserAgent: r.UserAgent(), IP: s.clientIP(r), Current: true,
-		}}, nil
+		infos, err = []sesame.SessionInfo{sess.Info()}, nil
 	}
 	if err != nil {
 		s.log.Error("sessions", "user", user, "err", err)

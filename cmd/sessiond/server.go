@@ -98,10 +98,7 @@ func newServer(opt *options, st sesame.Store, users *userDB, log *slog.Logger, m
 		return nil, err
 	}
 	s.mgr = mgr
-	s.cookieName = sesame.DefaultCookieName
-	if opt.InsecurePlainHTTP {
-		s.cookieName = sesame.DefaultPlainHTTPCookieName
-	}
+	s.cookieName = mgr.CookieName()
 	if opt.Upstream != "" {
 		up, err := url.Parse(opt.Upstream)
 		if err != nil {
