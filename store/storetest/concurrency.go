@@ -48,7 +48,7 @@ func increment(ctx context.Context, s sesame.Store, key string) error {
 		case errors.Is(err, sesame.ErrNotFound):
 			version = 0
 		case err != nil:
-			return fmt.Errorf("Load of the counter: %w", err)
+			return fmt.Errorf("loading the counter: %w", err)
 		default:
 			if n, err = strconv.Atoi(string(value)); err != nil {
 				return fmt.Errorf("counter holds %s: %w", describe(value), err)
@@ -59,7 +59,7 @@ func increment(ctx context.Context, s sesame.Store, key string) error {
 			return nil
 		}
 		if !errors.Is(err, sesame.ErrConflict) {
-			return fmt.Errorf("Save of the counter with version %d: %w", version, err)
+			return fmt.Errorf("saving the counter with version %d: %w", version, err)
 		}
 	}
 	return fmt.Errorf("increment gave up after %d conflicts", maxAttempts)
