@@ -413,14 +413,16 @@ func (s *Session) Flashes() ([]string, error) {
 
 // Renew gives the session a new id at commit, keeping its data. Call it
 // whenever the session's privileges change; Login does. The old id stops
-// working, including for requests that are in flight with it.
+// working, including for requests that are in flight with it. A session
+// that has no record yet gets a new id when it is first saved anyway, so
+// Renew does nothing to it (and creates no record).
 func (s *Session) Renew() error {
 	defer s.mu.Unlock()
 	if err := s.lock(); err != nil {
 		s.lost = true
 		return err
 	}
-	s.renew = true
+	s.renew = s.key != ""
 	return nil
 }
 

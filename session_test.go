@@ -327,6 +327,14 @@ func TestTouchExtendsIdleDeadlineRarely(t *testing.T) {
 	}
 }
 
+func TestRenewOfAnAnonymousVisitorCreatesNothing(t *testing.T) {
+	e := newEnv(t, sesame.Config{})
+	rec := e.do("", func(s *sesame.Session, w http.ResponseWriter, r *http.Request) { s.Renew() })
+	if e.store.calls() != 0 || len(rec.Header().Values("Set-Cookie")) != 0 {
+		t.Fatalf("Renew without a session: %d store calls, Set-Cookie %q", e.store.calls(), rec.Header().Values("Set-Cookie"))
+	}
+}
+
 func TestRenewKeepsDataAndKillsTheOldID(t *testing.T) {
 	e := newEnv(t, sesame.Config{})
 	old := e.newSession("k", "v")
