@@ -79,7 +79,7 @@ func (s *Session) commit(late bool) error {
 		s.addVary()
 	}
 	login, logout := s.loginUser, s.dropUser
-	s.dropUser = ""
+	s.dropUser, s.extended = "", false
 	var err error
 	if s.m.sealer != nil {
 		err = s.commitSealed(late)
@@ -87,21 +87,28 @@ func (s *Session) commit(late bool) error {
 		err = s.commitStore(late)
 	}
 	if err == nil && s.m.ticket != nil {
+		if login == "" && s.extended {
+			login = string(s.rec.user) // keep the ticket as fresh as the session
+		}
 		s.shareLogin(login, logout, late)
 	}
 	return err
 }
 
 // shareLogin issues the mod_auth_tkt ticket for a login that was just
-// saved, or clears it after a logged-in session ended. A failure is
-// logged: the session itself is saved and correct.
+// saved (or a logged-in session whose idle deadline was just extended), or
+// clears it after a logged-in session ended. A failure is logged: the
+// session itself is saved and correct.
 func (s *Session) shareLogin(login, logout string, late bool) {
 	ctx := s.req.Context()
 	switch {
 	case login == "" && logout == "":
 		return
-	case late:
+	case late && logout != "":
 		s.m.log.WarnContext(ctx, "sesame: session ended after the response header; its ticket cookie could not be cleared")
+	case late:
+		// The idle deadline was extended after the header: the ticket
+		// is refreshed on a later request.
 	case login != "":
 		t := ticket.Ticket{UID: login}
 		if s.m.ticketFor != nil {
@@ -376,6 +383,7 @@ func (s *Session) touch(ctx context.Context, now int64) {
 	switch {
 	case err == nil:
 		s.adopt(s.id, s.key, ver, &h)
+		s.extended = true
 	case errors.Is(err, ErrConflict):
 		// Another request saved the session: it is alive and extended.
 	default:

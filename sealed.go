@@ -120,6 +120,7 @@ func (s *Session) commitSealed(late bool) error {
 	case s.key != "":
 		kind = 0
 	}
+	s.extended = !s.dirty()
 	s.adopt(sessionID{}, "", 0, &h)
 	s.cookieLine = s.m.cookieEnd(b, s.expires(), false)
 	s.token = s.cookieLine[start:end]

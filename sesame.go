@@ -121,8 +121,9 @@ type Config struct {
 
 	// Ticket, if set, issues an Apache mod_auth_tkt ticket cookie next to
 	// the session at Login, so that applications behind Apache or Plone
-	// see the same user, and clears it when a logged-in session is
-	// destroyed or logged out. A ticket cannot be revoked before it times
+	// see the same user, issues it again whenever the session's idle
+	// deadline is extended (so it lives as long as the session is used),
+	// and clears it when a logged-in session is destroyed or logged out. A ticket cannot be revoked before it times
 	// out: keep its Timeout at or below IdleTimeout. Failing to issue one
 	// (say, an IPv6 client with IP binding on) is logged; the login stands.
 	Ticket *ticket.Issuer

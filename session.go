@@ -85,6 +85,7 @@ type Session struct {
 	clearCookie bool   // that cookie must be cleared
 	cookieLine  string // the Set-Cookie value this response carries for a new id or token
 	lost        bool   // a change was refused because the session could not be loaded
+	extended    bool   // this commit only extended the idle deadline
 
 	token        string // sealed mode: the token the session was read from or saved as
 	reissueAfter int64  // sealed mode: RevokeOthers revoked up to here; re-seal this session after it

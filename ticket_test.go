@@ -5,6 +5,7 @@ import (
 	"net/http/httptest"
 	"net/netip"
 	"testing"
+	"time"
 
 	"github.com/sesame-go/sesame"
 	"github.com/sesame-go/sesame/ticket"
@@ -46,6 +47,15 @@ func TestLoginSharesATicketAndLogoutClearsIt(t *testing.T) {
 	rec = e.do(cookie, func(s *sesame.Session, w http.ResponseWriter, r *http.Request) { s.Put("k", 1) })
 	if find(rec) != nil {
 		t.Error("an ordinary write touched the ticket")
+	}
+	e.clock.Advance(2 * time.Minute) // past IdleTimeout/20: this read extends the session
+	rec = e.do(cookie, func(s *sesame.Session, w http.ResponseWriter, r *http.Request) { s.User() })
+	if tc := find(rec); tc == nil || tc.MaxAge < 0 {
+		t.Errorf("extending the session did not refresh the ticket: %q", rec.Header().Values("Set-Cookie"))
+	}
+	rec = e.do(cookie, func(s *sesame.Session, w http.ResponseWriter, r *http.Request) { s.User() })
+	if find(rec) != nil {
+		t.Error("a read between extensions re-issued the ticket")
 	}
 	rec = e.do(cookie, func(s *sesame.Session, w http.ResponseWriter, r *http.Request) { s.Logout() })
 	if tc := find(rec); tc == nil || tc.MaxAge >= 0 {
