@@ -61,7 +61,7 @@ func (s *Session) loadSealed() error {
 			return nil
 		}
 	}
-	s.key, s.rec, s.token = key, rec, value
+	s.key, s.rec = key, rec
 	s.clearCookie = false
 	return nil
 }
@@ -123,8 +123,7 @@ func (s *Session) commitSealed(late bool) error {
 	s.extended = !s.dirty()
 	s.adopt(sessionID{}, "", 0, &h)
 	s.cookieLine = s.m.cookieEnd(b, s.expires(), false)
-	s.token = s.cookieLine[start:end]
-	s.key = sealedHandle(s.token)
+	s.key = sealedHandle(s.cookieLine[start:end])
 	if kind != 0 {
 		s.m.emit(ctx, kind, s.key, string(h.user))
 	}

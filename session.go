@@ -87,8 +87,7 @@ type Session struct {
 	lost        bool   // a change was refused because the session could not be loaded
 	extended    bool   // this commit only extended the idle deadline
 
-	token        string // sealed mode: the token the session was read from or saved as
-	reissueAfter int64  // sealed mode: RevokeOthers revoked up to here; re-seal this session after it
+	reissueAfter int64 // sealed mode: RevokeOthers revoked up to here; re-seal this session after it
 
 	now    int64        // the request's time in Unix ms, read once
 	vary   [1]string    // backing for the Vary header, saving an allocation
