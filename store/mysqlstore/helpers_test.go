@@ -105,11 +105,13 @@ func newTable(t testing.TB, db *sql.DB) string {
 }
 
 // newStore returns a Store on a fresh table of db, closed when the test
-// ends.
+// ends. Its errors name the test server unless cfg.Server says otherwise.
 func newStore(t testing.TB, db *sql.DB, cfg Config) *Store {
 	t.Helper()
 	cfg.Table = newTable(t, db)
-	cfg.Server = testConfig(t).Addr
+	if cfg.Server == "" {
+		cfg.Server = testConfig(t).Addr
+	}
 	s, err := New(db, cfg)
 	if err != nil {
 		t.Fatal(err)

@@ -260,7 +260,7 @@ func TestSweeperRunsAndCloseStopsIt(t *testing.T) {
 			t.Fatalf("Close: %v", err)
 		}
 	}
-	waitGoroutines(t, before)
+	storetest.WaitGoroutines(t, before)
 	if _, _, err := s.Load(t.Context(), newKey()); !errors.Is(err, ErrClosed) {
 		t.Errorf("Load after Close: %v; want ErrClosed", err)
 	}
@@ -295,18 +295,4 @@ func TestDeadlineInsideAStatement(t *testing.T) {
 		t.Errorf("Save returned %v after its 300 ms deadline", d)
 	}
 	t.Logf("Save gave up after %v: %v", time.Since(start).Round(time.Millisecond), err)
-}
-
-// waitGoroutines waits up to 5 s for the goroutine count to fall back to
-// want, and fails the test with a dump if it does not.
-func waitGoroutines(t *testing.T, want int) {
-	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
-	for runtime.NumGoroutine() > want {
-		if time.Now().After(deadline) {
-			buf := make([]byte, 1<<20)
-			t.Fatalf("%d goroutines left; want at most %d:\n%s", runtime.NumGoroutine(), want, buf[:runtime.Stack(buf, true)])
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
 }

@@ -36,6 +36,14 @@
 // Run an individual property with the usual filter, e.g.
 //
 //	go test -run 'TestConformance/SaveWithWrongVersionConflicts'
+//
+// Stores that talk to a server over the network can also check how they
+// behave when it becomes unreachable: RunNetworkFaults puts a Proxy (a
+// loopback TCP proxy a test can cut or make hang) between the store and
+// its server and checks that calls fail fast with clear errors, that
+// nothing leaks and that no record is lost; NetworkFaults.RunTraffic runs
+// the same traffic checks around a fault of the store's own making, such
+// as a real restart of the server.
 package storetest
 
 import (
