@@ -25,18 +25,32 @@ if [ ${#need[@]} -gt 0 ]; then
   [ -z "$created_policy" ] || rm -f /usr/sbin/policy-rc.d
 fi
 
+pgver=$(ls /etc/postgresql | sort -V | tail -1)
 if ! pg_isready -q -h 127.0.0.1; then
-  pg_ctlcluster --skip-systemctl-redirect "$(ls /etc/postgresql)" main start
+  pg_ctlcluster --skip-systemctl-redirect "$pgver" main start
   for _ in $(seq 30); do pg_isready -q -h 127.0.0.1 && break; sleep 1; done
-  psql -h 127.0.0.1 -U postgres -tc "SELECT 1 FROM pg_database WHERE datname='test'" | grep -q 1 ||
-    psql -h 127.0.0.1 -U postgres -c "CREATE DATABASE test"
 fi
+# A fresh Debian cluster asks for passwords over TCP; the tests connect as
+# postgres without one, on loopback only.
+if ! psql -h 127.0.0.1 -U postgres -d postgres -tAc "SELECT 1" >/dev/null 2>&1; then
+  hba=/etc/postgresql/$pgver/main/pg_hba.conf
+  sed -i '1i host all all 127.0.0.1/32 trust\nhost all all ::1/128 trust' "$hba"
+  su postgres -c "psql -tAc 'SELECT pg_reload_conf()'" >/dev/null
+  sleep 1
+fi
+psql -h 127.0.0.1 -U postgres -d postgres -tAc "SELECT 1 FROM pg_database WHERE datname='test'" | grep -q 1 ||
+  psql -h 127.0.0.1 -U postgres -d postgres -c "CREATE DATABASE test" >/dev/null
 
 if ! mariadb-admin ping >/dev/null 2>&1; then
   start-stop-daemon --start --oknodo --background --exec /usr/sbin/mariadbd
   for _ in $(seq 30); do mariadb-admin ping >/dev/null 2>&1 && break; sleep 1; done
-  mariadb -e "CREATE DATABASE IF NOT EXISTS test"
 fi
+# A fresh install lets root in through the Unix socket only; the tests
+# connect over TCP on loopback as root without a password.
+if ! mariadb -h 127.0.0.1 -u root -e "SELECT 1" >/dev/null 2>&1; then
+  mariadb -e "ALTER USER root@localhost IDENTIFIED VIA unix_socket OR mysql_native_password USING PASSWORD('')"
+fi
+mariadb -h 127.0.0.1 -u root -e "CREATE DATABASE IF NOT EXISTS test"
 
 if ! redis-cli -p 6379 ping >/dev/null 2>&1; then
   mkdir -p /var/lib/redis /var/log/redis
