@@ -3,10 +3,12 @@ package sesame
 import (
 	"context"
 	"encoding/base64"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"math/rand/v2"
 	"net/http"
+	"slices"
 	"time"
 
 	"github.com/sesame-go/sesame/ticket"
@@ -211,19 +213,19 @@ func (s *Session) encode(h *record) []byte {
 	for _, o := range s.ops {
 		size += len(o.key) + len(o.value) + 4
 	}
-	count := 0
+	// The entry count ends the header but is known only after the walk:
+	// write 0, a one-byte varint, and patch it (widening it only for
+	// sessions of 128 keys or more).
+	b := appendRecordHeader(make([]byte, 0, size), h, 0)
+	countAt, count := len(b)-1, 0
 	for it := s.iter(); ; count++ {
-		if _, _, _, ok := it.next(); !ok {
-			break
-		}
-	}
-	b := appendRecordHeader(make([]byte, 0, size), h, count)
-	start := len(b)
-	for it := s.iter(); ; {
 		kb, ks, v, ok := it.next()
 		switch {
 		case !ok:
-			h.data, h.n = b[start:], count
+			var v [binary.MaxVarintLen64]byte
+			n := binary.PutUvarint(v[:], uint64(count))
+			b = slices.Replace(b, countAt, countAt+1, v[:n]...)
+			h.data, h.n = b[countAt+n:], count
 			return b
 		case kb != nil:
 			b = appendEntry(b, kb, v)

@@ -3,6 +3,7 @@ package sesame_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"reflect"
@@ -463,4 +464,26 @@ func TestRememberMe(t *testing.T) {
 	if c2 == nil || c2.Value != c.Value || !c2.Expires.IsZero() {
 		t.Errorf("RememberMe(false) cookie = %q", rec.Header().Values("Set-Cookie"))
 	}
+}
+
+// TestManyKeysRoundTrip crosses the record's one-byte key count.
+func TestManyKeysRoundTrip(t *testing.T) {
+	e := newEnv(t, sesame.Config{})
+	cookie := e.newSession("k000", 0)
+	e.do(cookie, func(s *sesame.Session, w http.ResponseWriter, r *http.Request) {
+		for i := 1; i < 200; i++ {
+			s.Put(fmt.Sprintf("k%03d", i), i)
+		}
+	})
+	e.do(cookie, func(s *sesame.Session, w http.ResponseWriter, r *http.Request) {
+		keys, err := s.Keys()
+		if err != nil || len(keys) != 200 {
+			t.Fatalf("Keys = %d keys, %v; want 200", len(keys), err)
+		}
+		for i := range 200 {
+			if v, err := sesame.Get[int](s, fmt.Sprintf("k%03d", i)); err != nil || v != i {
+				t.Errorf("k%03d = %v, %v", i, v, err)
+			}
+		}
+	})
 }
