@@ -81,6 +81,12 @@ func ExampleSession_Login() {
 // Get decodes a value into the type asked for; a missing key is ErrNoValue.
 func ExampleGet() {
 	type Cart struct{ Items []string }
+	store := memstore.New(memstore.Config{})
+	defer store.Close()
+	m, err := sesame.New(sesame.Config{Store: store})
+	if err != nil {
+		log.Fatal(err)
+	}
 	show := func(s *sesame.Session) {
 		cart, err := sesame.Get[Cart](s, "cart")
 		switch {
@@ -89,10 +95,18 @@ func ExampleGet() {
 		case err != nil:
 			fmt.Println("session unavailable:", err)
 		default:
-			fmt.Println(len(cart.Items), "items")
+			fmt.Println(len(cart.Items), "items:", cart.Items)
 		}
 	}
-	_ = show
+	m.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		s, _ := sesame.FromContext(r.Context())
+		show(s)
+		s.Put("cart", Cart{Items: []string{"apple", "pear"}})
+		show(s)
+	})).ServeHTTP(httptest.NewRecorder(), httptest.NewRequest("GET", "https://example.com/", nil))
+	// Output:
+	// empty cart
+	// 2 items: [apple pear]
 }
 
 // Streaming handlers commit the session before writing the body.
