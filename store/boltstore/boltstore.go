@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/sesame-go/sesame"
+	"github.com/sesame-go/sesame/internal/sweeper"
 	"go.etcd.io/bbolt"
 	bolterrors "go.etcd.io/bbolt/errors"
 )
@@ -92,8 +93,8 @@ type Store struct {
 
 	commits atomic.Int64 // transactions the committer ran, for tests
 
-	stop      chan struct{} // closed by Close: stops the sweeper
-	wg        sync.WaitGroup
+	sweeper   *sweeper.Sweeper // nil if none runs
+	wg        sync.WaitGroup   // the committer
 	closeOnce sync.Once
 	closeErr  error
 }
@@ -157,14 +158,18 @@ func Open(path string, cfg Config) (*Store, error) {
 		return nil, fmt.Errorf("boltstore: open %s: %w", path, err)
 	}
 
-	s := &Store{db: db, path: path, cfg: cfg, readOnly: cfg.ReadOnly, stop: make(chan struct{})}
+	s := &Store{db: db, path: path, cfg: cfg, readOnly: cfg.ReadOnly}
 	if !cfg.ReadOnly {
 		s.reqs = make(chan *request, cfg.MaxBatch)
 		s.wg.Add(1)
 		go s.commitLoop()
 		if cfg.SweepInterval > 0 {
-			s.wg.Add(1)
-			go s.sweepLoop(cfg.SweepInterval)
+			// Errors are not fatal, and not reported: the next tick
+			// tries again. A sweep is not cut short at the next tick.
+			s.sweeper = sweeper.Start(cfg.SweepInterval, func(ctx context.Context) error {
+				_, err := s.Sweep(ctx)
+				return err
+			}, nil, sweeper.WithoutTimeout())
 		}
 	}
 	return s, nil
@@ -343,7 +348,7 @@ func (s *Store) Close() error {
 			close(s.reqs)
 		}
 		s.mu.Unlock()
-		close(s.stop)
+		s.sweeper.Stop()
 		s.wg.Wait()
 		if err := s.db.Close(); err != nil {
 			s.closeErr = fmt.Errorf("boltstore: close %s: %w", s.path, err)

@@ -89,25 +89,3 @@ func (s *Store) sweepBatch(now uint64, limit int) (removed, visited int, more bo
 	})
 	return removed, visited, more, err
 }
-
-// sweepLoop is the background sweeper: it runs Sweep every interval until
-// Close. Errors are not fatal; the next tick tries again.
-func (s *Store) sweepLoop(interval time.Duration) {
-	defer s.wg.Done()
-	t := time.NewTicker(interval)
-	defer t.Stop()
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	go func() {
-		<-s.stop
-		cancel()
-	}()
-	for {
-		select {
-		case <-s.stop:
-			return
-		case <-t.C:
-			s.Sweep(ctx)
-		}
-	}
-}

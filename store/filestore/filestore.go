@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/sesame-go/sesame"
+	"github.com/sesame-go/sesame/internal/sweeper"
 )
 
 // ErrClosed reports a call on a Store after Close.
@@ -109,8 +110,7 @@ type Store struct {
 	closed    atomic.Bool
 	closeOnce sync.Once
 	closeErr  error
-	stop      context.CancelFunc // stops the sweeper; nil if none runs
-	stopped   chan struct{}      // closed when the sweeper has returned
+	sweeper   *sweeper.Sweeper // nil if none runs
 
 	sweepMu sync.Mutex // serializes sweeps and guards the fields below
 	cursor  int64      // first expiry bucket not yet swept; 0 if unknown
@@ -166,9 +166,13 @@ func New(dir string, opts ...Option) (*Store, error) {
 		}
 	}
 	if cfg.sweepInterval > 0 {
-		ctx, cancel := context.WithCancel(context.Background())
-		s.stop, s.stopped = cancel, make(chan struct{})
-		go s.sweeper(ctx)
+		// Sweep now and every interval. A sweep is not cut short at the
+		// next tick: one that stops early only leaves its buckets to the
+		// next.
+		s.sweeper = sweeper.Start(cfg.sweepInterval, func(ctx context.Context) error {
+			_, err := s.Sweep(ctx)
+			return err
+		}, cfg.onSweepError, sweeper.Immediately(), sweeper.WithoutTimeout())
 	}
 	return s, nil
 }
@@ -180,10 +184,7 @@ func New(dir string, opts ...Option) (*Store, error) {
 func (s *Store) Close() error {
 	s.closeOnce.Do(func() {
 		s.closed.Store(true)
-		if s.stop != nil {
-			s.stop()
-			<-s.stopped
-		}
+		s.sweeper.Stop()
 		s.closeErr = s.closeFiles()
 	})
 	return s.closeErr

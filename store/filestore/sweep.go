@@ -215,21 +215,3 @@ func (s *Store) sweepTemp(now time.Time, stats *SweepStats) error {
 	}
 	return errors.Join(errs...)
 }
-
-// sweeper runs Sweep now and every interval until ctx ends.
-func (s *Store) sweeper(ctx context.Context) {
-	defer close(s.stopped)
-	t := time.NewTicker(s.cfg.sweepInterval)
-	defer t.Stop()
-	for {
-		_, err := s.Sweep(ctx)
-		if err != nil && ctx.Err() == nil && s.cfg.onSweepError != nil {
-			s.cfg.onSweepError(err)
-		}
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
-	}
-}

@@ -17,10 +17,10 @@ import (
 	"fmt"
 	"hash/maphash"
 	"math"
-	"sync"
 	"time"
 
 	"github.com/sesame-go/sesame"
+	"github.com/sesame-go/sesame/internal/sweeper"
 )
 
 // DefaultSweepInterval is how often the sweeper reclaims expired records
@@ -46,9 +46,7 @@ type Store struct {
 	seed   maphash.Seed
 	shards [numShards]shard
 
-	stop      chan struct{} // closed by Close
-	done      chan struct{} // closed when the sweeper has returned
-	closeOnce sync.Once
+	sweeper *sweeper.Sweeper // nil if turned off
 }
 
 var (
@@ -58,11 +56,7 @@ var (
 
 // New returns an empty Store and starts its sweeper. Call Close to stop it.
 func New(cfg Config) *Store {
-	s := &Store{
-		seed: maphash.MakeSeed(),
-		stop: make(chan struct{}),
-		done: make(chan struct{}),
-	}
+	s := &Store{seed: maphash.MakeSeed()}
 	for i := range s.shards {
 		s.shards[i].init()
 	}
@@ -71,10 +65,13 @@ func New(cfg Config) *Store {
 		interval = DefaultSweepInterval
 	}
 	if interval < 0 {
-		close(s.done)
 		return s
 	}
-	go s.sweepEvery(interval)
+	s.sweeper = sweeper.New(interval, func(context.Context) error {
+		s.sweep(time.Now().UnixNano())
+		return nil
+	}, nil)
+	go s.sweepEvery()
 	return s
 }
 
@@ -82,8 +79,7 @@ func New(cfg Config) *Store {
 // more than once and always returns nil. The store keeps working after
 // Close, but expired records are no longer reclaimed in the background.
 func (s *Store) Close() error {
-	s.closeOnce.Do(func() { close(s.stop) })
-	<-s.done
+	s.sweeper.Stop()
 	return nil
 }
 

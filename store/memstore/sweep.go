@@ -1,24 +1,14 @@
 package memstore
 
-import "time"
-
 // sweepBatch is how many expired records the sweeper removes from a shard
 // before it lets the shard's readers and writers in again.
 const sweepBatch = 1024
 
-// sweepEvery runs the sweeper until Close.
-func (s *Store) sweepEvery(interval time.Duration) {
-	defer close(s.done)
-	ticker := time.NewTicker(interval)
-	defer ticker.Stop()
-	for {
-		select {
-		case <-s.stop:
-			return
-		case <-ticker.C:
-			s.sweep(time.Now().UnixNano())
-		}
-	}
+// sweepEvery runs the sweeper until Close. It is the goroutine's own
+// function, so that stack dumps (and the tests) can tell a memstore
+// sweeper from another.
+func (s *Store) sweepEvery() {
+	s.sweeper.Run()
 }
 
 // sweep removes every record that expired at or before now and returns

@@ -13,6 +13,7 @@ import (
 
 	"github.com/go-sql-driver/mysql"
 	"github.com/sesame-go/sesame"
+	"github.com/sesame-go/sesame/internal/sweeper"
 )
 
 // Defaults for the Config fields left zero.
@@ -79,8 +80,7 @@ type Store struct {
 	stmtMu    sync.Mutex
 	stmts     map[string]*sql.Stmt // prepared lazily, by SQL text
 	closed    atomic.Bool
-	stop      context.CancelFunc
-	wg        sync.WaitGroup
+	sweeper   *sweeper.Sweeper // nil if turned off
 	closeOnce sync.Once
 }
 
@@ -117,10 +117,12 @@ func New(db *sql.DB, cfg Config) (*Store, error) {
 	}
 	s := &Store{db: db, server: server, table: cfg.Table, batch: cfg.SweepBatch, onErr: cfg.SweepErrors,
 		q: statements(cfg.Table), stmts: map[string]*sql.Stmt{}}
-	ctx, stop := context.WithCancel(context.Background())
-	s.stop = stop
 	if cfg.SweepInterval > 0 {
-		s.wg.Go(func() { s.sweepLoop(ctx, cfg.SweepInterval) })
+		// A sweep may take at most one interval.
+		s.sweeper = sweeper.Start(cfg.SweepInterval, func(ctx context.Context) error {
+			_, err := s.Sweep(ctx)
+			return err
+		}, s.onErr)
 	}
 	return s, nil
 }
@@ -320,8 +322,7 @@ func (s *Store) Sweep(ctx context.Context) (int64, error) {
 func (s *Store) Close() error {
 	s.closeOnce.Do(func() {
 		s.closed.Store(true)
-		s.stop()
-		s.wg.Wait()
+		s.sweeper.Stop()
 		s.stmtMu.Lock()
 		defer s.stmtMu.Unlock()
 		for _, stmt := range s.stmts {
@@ -370,26 +371,6 @@ func (s *Store) exec(ctx context.Context, query string, args ...any) (sql.Result
 		return nil, err
 	}
 	return stmt.ExecContext(ctx, args...)
-}
-
-// sweepLoop runs Sweep every interval until ctx ends. A sweep may take at
-// most one interval.
-func (s *Store) sweepLoop(ctx context.Context, interval time.Duration) {
-	ticker := time.NewTicker(interval)
-	defer ticker.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-ticker.C:
-		}
-		sweepCtx, cancel := context.WithTimeout(ctx, interval)
-		_, err := s.Sweep(sweepCtx)
-		cancel()
-		if err != nil && ctx.Err() == nil && s.onErr != nil {
-			s.onErr(err)
-		}
-	}
 }
 
 // check refuses calls on a closed store or with a done context before

@@ -14,6 +14,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/sesame-go/sesame"
+	"github.com/sesame-go/sesame/internal/sweeper"
 )
 
 // Defaults for the Config fields left zero.
@@ -76,9 +77,9 @@ type Store struct {
 	// SQL statements, built once from the validated table name.
 	sqlLoad, sqlCreate, sqlUpdate, sqlDelete string
 	sqlUserSessions, sqlDeleteUser, sqlSweep string
-	stop                                     context.CancelFunc
-	wg                                       sync.WaitGroup
-	closeOnce                                sync.Once
+
+	sweeper   *sweeper.Sweeper // nil if turned off
+	closeOnce sync.Once
 }
 
 var (
@@ -112,10 +113,12 @@ func New(pool *pgxpool.Pool, cfg Config) (*Store, error) {
 	s.sqlLoad, s.sqlCreate, s.sqlUpdate, s.sqlDelete = q.load, q.create, q.update, q.delete
 	s.sqlUserSessions, s.sqlDeleteUser, s.sqlSweep = q.userSessions, q.deleteUser, q.sweep
 
-	ctx, stop := context.WithCancel(context.Background())
-	s.stop = stop
 	if cfg.SweepInterval > 0 {
-		s.wg.Go(func() { s.sweepLoop(ctx, cfg.SweepInterval) })
+		// A sweep may take at most one interval.
+		s.sweeper = sweeper.Start(cfg.SweepInterval, func(ctx context.Context) error {
+			_, err := s.Sweep(ctx)
+			return err
+		}, s.onErr)
 	}
 	return s, nil
 }
@@ -256,30 +259,9 @@ func (s *Store) Sweep(ctx context.Context) (int64, error) {
 func (s *Store) Close() error {
 	s.closeOnce.Do(func() {
 		s.closed.Store(true)
-		s.stop()
-		s.wg.Wait()
+		s.sweeper.Stop()
 	})
 	return nil
-}
-
-// sweepLoop runs Sweep every interval until ctx ends. A sweep may take at
-// most one interval.
-func (s *Store) sweepLoop(ctx context.Context, interval time.Duration) {
-	ticker := time.NewTicker(interval)
-	defer ticker.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-ticker.C:
-		}
-		sweepCtx, cancel := context.WithTimeout(ctx, interval)
-		_, err := s.Sweep(sweepCtx)
-		cancel()
-		if err != nil && ctx.Err() == nil && s.onErr != nil {
-			s.onErr(err)
-		}
-	}
 }
 
 // check refuses calls on a closed store or with a done context before
