@@ -45,36 +45,6 @@ func TestLoadDoesNotAllocate(t *testing.T) {
 	}
 }
 
-// TestVersionsAreNeverReused proves there is no ABA: a key that is
-// deleted, or expires, and is created again gets a version it never had,
-// so a request still holding an old version cannot overwrite the new
-// record.
-func TestVersionsAreNeverReused(t *testing.T) {
-	s := New(Config{SweepInterval: -1})
-	ctx := t.Context()
-	key := testKey(1)
-	seen := map[uint64]bool{}
-	for i := range 20 {
-		opts := sesame.SaveOptions{ExpiresAt: time.Now().Add(time.Hour)}
-		if i%2 == 1 {
-			opts.ExpiresAt = time.Now().Add(-time.Second) // dead on arrival
-		}
-		v, err := s.Save(ctx, key, []byte("v"), 0, opts)
-		if err != nil {
-			t.Fatalf("create %d: %v", i, err)
-		}
-		if seen[v] {
-			t.Fatalf("create %d reused version %d", i, v)
-		}
-		seen[v] = true
-		if i%2 == 0 {
-			if err := s.Delete(ctx, key); err != nil {
-				t.Fatal(err)
-			}
-		}
-	}
-}
-
 func TestExpiryTimes(t *testing.T) {
 	tests := []struct {
 		name      string

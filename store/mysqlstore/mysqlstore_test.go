@@ -90,65 +90,6 @@ func TestMigrateTwiceAndConcurrently(t *testing.T) {
 	}
 }
 
-// TestKeysDifferingOnlyInCaseAreDistinct checks the key column compares
-// bytes: base64url keys that differ in case are different sessions.
-func TestKeysDifferingOnlyInCaseAreDistinct(t *testing.T) {
-	s := newStore(t, testDB(t), Config{SweepInterval: -1})
-	live := sesame.SaveOptions{ExpiresAt: time.Now().Add(time.Hour)}
-	lower, upper := "abcdef-_09", "ABCDEF-_09"
-	vLower, err := s.Save(t.Context(), lower, []byte("lower"), 0, live)
-	if err != nil {
-		t.Fatal(err)
-	}
-	vUpper, err := s.Save(t.Context(), upper, []byte("upper"), 0, live)
-	if err != nil {
-		t.Fatalf("Save of a key differing from another only in case: %v", err)
-	}
-	for _, k := range []struct {
-		key, value string
-		version    uint64
-	}{{lower, "lower", vLower}, {upper, "upper", vUpper}} {
-		got, v, err := s.Load(t.Context(), k.key)
-		if err != nil || string(got) != k.value || v != k.version {
-			t.Errorf("Load(%s) = %q, %d, %v; want %q, %d", k.key, got, v, err, k.value, k.version)
-		}
-	}
-}
-
-// TestVersionsNeverRepeat checks the random version scheme: a key deleted, or
-// expired and created again, never gets a version it had before.
-func TestVersionsNeverRepeat(t *testing.T) {
-	s := newStore(t, testDB(t), Config{SweepInterval: -1})
-	ctx := t.Context()
-	key := newKey()
-	seen := map[uint64]bool{}
-	note := func(v uint64, err error) uint64 {
-		t.Helper()
-		if err != nil {
-			t.Fatal(err)
-		}
-		if seen[v] {
-			t.Fatalf("version %d handed out twice for one key", v)
-		}
-		seen[v] = true
-		return v
-	}
-	past := sesame.SaveOptions{ExpiresAt: time.Now().Add(-time.Second)}
-	live := sesame.SaveOptions{ExpiresAt: time.Now().Add(time.Hour)}
-	for range 3 {
-		v := note(s.Save(ctx, key, []byte("a"), 0, live))
-		note(s.Save(ctx, key, []byte("b"), v, live))
-		if err := s.Delete(ctx, key); err != nil {
-			t.Fatal(err)
-		}
-		note(s.Save(ctx, key, []byte("expired at once"), 0, past))
-		note(s.Save(ctx, key, []byte("replaces the expired row"), 0, live))
-		if err := s.Delete(ctx, key); err != nil {
-			t.Fatal(err)
-		}
-	}
-}
-
 // TestSweepDeletesOnlyExpiredRowsInBatches checks Sweep's count and that
 // live rows survive it.
 func TestSweepDeletesOnlyExpiredRowsInBatches(t *testing.T) {

@@ -87,40 +87,6 @@ func TestMigrateTwiceAndConcurrently(t *testing.T) {
 	}
 }
 
-// TestVersionsNeverRepeat checks the sequence scheme: a key deleted, or
-// expired and created again, never gets a version it had before.
-func TestVersionsNeverRepeat(t *testing.T) {
-	s := newStore(t, testPool(t), Config{SweepInterval: -1})
-	ctx := t.Context()
-	key := newKey()
-	seen := map[uint64]bool{}
-	note := func(v uint64, err error) uint64 {
-		t.Helper()
-		if err != nil {
-			t.Fatal(err)
-		}
-		if seen[v] {
-			t.Fatalf("version %d handed out twice for one key", v)
-		}
-		seen[v] = true
-		return v
-	}
-	past := sesame.SaveOptions{ExpiresAt: time.Now().Add(-time.Second)}
-	live := sesame.SaveOptions{ExpiresAt: time.Now().Add(time.Hour)}
-	for range 3 {
-		v := note(s.Save(ctx, key, []byte("a"), 0, live))
-		note(s.Save(ctx, key, []byte("b"), v, live))
-		if err := s.Delete(ctx, key); err != nil {
-			t.Fatal(err)
-		}
-		note(s.Save(ctx, key, []byte("expired at once"), 0, past))
-		note(s.Save(ctx, key, []byte("replaces the expired row"), 0, live))
-		if err := s.Delete(ctx, key); err != nil {
-			t.Fatal(err)
-		}
-	}
-}
-
 // TestSweepDeletesOnlyExpiredRowsInBatches checks Sweep's count and that
 // live rows survive it.
 func TestSweepDeletesOnlyExpiredRowsInBatches(t *testing.T) {

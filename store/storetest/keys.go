@@ -56,3 +56,20 @@ func testLongestKey(t *testing.T, s sesame.Store) {
 	}
 	wantNotFound(t, s, key)
 }
+
+// testCaseDistinctKeys: base64url keys that differ only in case are
+// different keys, even where a file system or an SQL collation would fold
+// case.
+func testCaseDistinctKeys(t *testing.T, s sesame.Store) {
+	lower := "abcdef-_09" + newKey()[:20]
+	upper := strings.ToUpper(lower)
+	vLower := save(t, s, lower, []byte("lower"), 0, live(""))
+	vUpper := save(t, s, upper, []byte("upper"), 0, live(""))
+	wantRecord(t, s, lower, []byte("lower"), vLower)
+	wantRecord(t, s, upper, []byte("upper"), vUpper)
+	if err := s.Delete(t.Context(), upper); err != nil {
+		t.Fatalf("Delete: %v", err)
+	}
+	wantNotFound(t, s, upper)
+	wantRecord(t, s, lower, []byte("lower"), vLower)
+}

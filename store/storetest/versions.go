@@ -2,8 +2,10 @@ package storetest
 
 import (
 	"context"
+	"fmt"
 	"math"
 	"testing"
+	"time"
 
 	"github.com/sesame-go/sesame"
 )
@@ -136,4 +138,60 @@ var storeOps = []op{
 	{"Delete", func(ctx context.Context, s sesame.Store, key string) error {
 		return s.Delete(ctx, key)
 	}},
+}
+
+// testVersionsNeverRepeat proves there is no ABA: a key that is updated,
+// deleted, saved already expired, expired by an update and created again
+// never gets a version it had before, so a request still holding a
+// version of an earlier life of the key cannot overwrite a later one.
+// Expiry here is an ExpiresAt already in the past, so nothing waits.
+func testVersionsNeverRepeat(t *testing.T, s sesame.Store) {
+	const rounds = 8
+	key := newKey()
+	past := sesame.SaveOptions{ExpiresAt: time.Now().Add(-time.Minute)}
+	seen := map[uint64]string{} // version → the save that returned it
+	var all []uint64
+	note := func(v uint64, how string) uint64 {
+		t.Helper()
+		if earlier, ok := seen[v]; ok {
+			t.Fatalf("%s returned version %d, which the key already had from %s", how, v, earlier)
+		}
+		seen[v] = how
+		all = append(all, v)
+		return v
+	}
+	// wantStale checks that a Save with each old version conflicts and
+	// leaves the current record alone.
+	wantStale := func(old []uint64, value []byte, current uint64) {
+		t.Helper()
+		for _, v := range old {
+			_, err := s.Save(t.Context(), key, []byte("lost update"), v, live(""))
+			wantConflict(t, err, fmt.Sprintf("Save with version %d from %s", v, seen[v]))
+		}
+		wantRecord(t, s, key, value, current)
+	}
+
+	for i := range rounds {
+		step := func(what string) string { return fmt.Sprintf("round %d: %s", i+1, what) }
+		created := note(save(t, s, key, []byte("created"), 0, live("")), step("create"))
+		updated := note(save(t, s, key, []byte("updated"), created, live("")), step("update"))
+		if err := s.Delete(t.Context(), key); err != nil {
+			t.Fatalf("Delete: %v", err)
+		}
+		wantNotFound(t, s, key)
+
+		bornExpired := note(save(t, s, key, []byte("born expired"), 0, past), step("create already expired"))
+		wantNotFound(t, s, key)
+
+		reborn := note(save(t, s, key, []byte("reborn"), 0, live("")), step("create over the expired record"))
+		wantStale([]uint64{created, updated, bornExpired}, []byte("reborn"), reborn)
+
+		// An update that expires the record: the next round creates the
+		// key again over it.
+		note(save(t, s, key, []byte("expired by update"), reborn, past), step("update to an expiry in the past"))
+		wantNotFound(t, s, key)
+	}
+
+	last := note(save(t, s, key, []byte("last"), 0, live("")), "the last create")
+	wantStale(all[:len(all)-1], []byte("last"), last)
 }
