@@ -9,12 +9,11 @@ package sweeper
 
 import (
 	"context"
-	"sync/atomic"
 	"time"
 )
 
 // A Sweeper calls a sweep function every interval, on a goroutine of its
-// own, until Stop. Make one with Start (or with New and Run).
+// own, until Stop. Make one with Start.
 type Sweeper struct {
 	interval  time.Duration
 	sweep     func(context.Context) error
@@ -24,8 +23,7 @@ type Sweeper struct {
 
 	ctx    context.Context    // ends at Stop
 	cancel context.CancelFunc // Stop calls it
-	ran    atomic.Bool        // Run has been called
-	done   chan struct{}      // closed when Run returns
+	done   chan struct{}      // closed when the goroutine returns
 }
 
 // An Option changes how a Sweeper sweeps.
@@ -44,8 +42,7 @@ func WithoutTimeout() Option {
 	return func(s *Sweeper) { s.bounded = false }
 }
 
-// Start starts a goroutine that calls sweep every interval until Stop. It
-// is New followed by go Run.
+// Start starts a goroutine that calls sweep every interval until Stop.
 //
 // Each call of sweep gets a context that ends one interval after the call
 // began (unless WithoutTimeout is given) or when Stop is called, whichever
@@ -56,17 +53,6 @@ func WithoutTimeout() Option {
 // failure. Calls of sweep and onErr never overlap. The interval must be
 // positive.
 func Start(interval time.Duration, sweep func(ctx context.Context) error, onErr func(error), opts ...Option) *Sweeper {
-	s := New(interval, sweep, onErr, opts...)
-	go s.Run()
-	return s
-}
-
-// New returns a Sweeper like Start's but does not start its goroutine:
-// the caller must call Run exactly once, on a goroutine of its own. Use it
-// when the goroutine should be the caller's function, for instance so that
-// stack dumps name the store whose sweeper it is; otherwise use Start.
-// New panics if interval is not positive.
-func New(interval time.Duration, sweep func(ctx context.Context) error, onErr func(error), opts ...Option) *Sweeper {
 	if interval <= 0 {
 		panic("sweeper: non-positive interval")
 	}
@@ -83,15 +69,12 @@ func New(interval time.Duration, sweep func(ctx context.Context) error, onErr fu
 	for _, o := range opts {
 		o(s)
 	}
+	go s.run()
 	return s
 }
 
-// Run sweeps every interval until Stop, and then returns. It panics if
-// called twice. If Stop was called before Run, Run returns at once.
-func (s *Sweeper) Run() {
-	if !s.ran.CompareAndSwap(false, true) {
-		panic("sweeper: Run called twice")
-	}
+// run sweeps every interval until Stop, and then returns.
+func (s *Sweeper) run() {
 	defer close(s.done)
 	ticker := time.NewTicker(s.interval)
 	defer ticker.Stop()

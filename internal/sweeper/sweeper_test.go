@@ -223,64 +223,6 @@ func TestStopLeavesNoGoroutine(t *testing.T) {
 	}
 }
 
-// TestNewAndRun checks the Sweeper whose goroutine the caller starts.
-func TestNewAndRun(t *testing.T) {
-	t.Run("Run sweeps until Stop", func(t *testing.T) {
-		synctest.Test(t, func(t *testing.T) {
-			sweeps := 0
-			s := New(interval, func(context.Context) error { sweeps++; return nil }, nil)
-			returned := make(chan struct{})
-			go func() {
-				s.Run()
-				close(returned)
-			}()
-			time.Sleep(3*interval + time.Second)
-			s.Stop()
-			select {
-			case <-returned:
-			default:
-				t.Error("Stop returned before Run")
-			}
-			if sweeps != 3 {
-				t.Errorf("%d sweeps in 3 intervals; want 3", sweeps)
-			}
-		})
-	})
-	t.Run("Stop before Run", func(t *testing.T) {
-		synctest.Test(t, func(t *testing.T) {
-			sweeps := 0
-			s := New(interval, func(context.Context) error { sweeps++; return nil }, nil, Immediately())
-			stopped := make(chan struct{})
-			go func() {
-				s.Stop()
-				close(stopped)
-			}()
-			synctest.Wait()
-			select {
-			case <-stopped:
-				t.Fatal("Stop returned before Run was called")
-			default:
-			}
-			s.Run() // returns at once: already stopped
-			<-stopped
-			if sweeps != 0 {
-				t.Errorf("%d sweeps after Stop; want 0", sweeps)
-			}
-		})
-	})
-	t.Run("Run twice panics", func(t *testing.T) {
-		s := New(interval, func(context.Context) error { return nil }, nil)
-		go s.Run()
-		s.Stop() // returns once the first Run has
-		defer func() {
-			if recover() == nil {
-				t.Error("a second Run did not panic")
-			}
-		}()
-		s.Run()
-	})
-}
-
 func TestStopNil(t *testing.T) {
 	var s *Sweeper
 	s.Stop() // does nothing
@@ -291,10 +233,10 @@ func TestNonPositiveInterval(t *testing.T) {
 		func() {
 			defer func() {
 				if recover() == nil {
-					t.Errorf("New(%v) did not panic", d)
+					t.Errorf("Start(%v) did not panic", d)
 				}
 			}()
-			New(d, func(context.Context) error { return nil }, nil)
+			Start(d, func(context.Context) error { return nil }, nil)
 		}()
 	}
 }

@@ -67,11 +67,10 @@ func New(cfg Config) *Store {
 	if interval < 0 {
 		return s
 	}
-	s.sweeper = sweeper.New(interval, func(context.Context) error {
+	s.sweeper = sweeper.Start(interval, func(context.Context) error {
 		s.sweep(time.Now().UnixNano())
 		return nil
 	}, nil)
-	go s.sweepEvery()
 	return s
 }
 

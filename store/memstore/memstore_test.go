@@ -200,11 +200,12 @@ func waitSweepers(t *testing.T, want int, when string) {
 	}
 }
 
-// sweepers counts the running sweeper goroutines of all stores.
+// sweepers counts the running sweeper goroutines of all stores (only
+// memstore starts sweepers in this test binary).
 func sweepers() int {
 	buf := make([]byte, 1<<20)
 	buf = buf[:runtime.Stack(buf, true)]
-	return strings.Count(string(buf), "memstore.(*Store).sweepEvery(")
+	return strings.Count(string(buf), "internal/sweeper.(*Sweeper).run(")
 }
 
 // TestRandomOperationsKeepTheShardsConsistent runs random saves, deletes,

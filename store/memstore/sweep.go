@@ -4,13 +4,6 @@ package memstore
 // before it lets the shard's readers and writers in again.
 const sweepBatch = 1024
 
-// sweepEvery runs the sweeper until Close. It is the goroutine's own
-// function, so that stack dumps (and the tests) can tell a memstore
-// sweeper from another.
-func (s *Store) sweepEvery() {
-	s.sweeper.Run()
-}
-
 // sweep removes every record that expired at or before now and returns
 // how many it removed. It looks only at the top of each shard's heap, so it
 // costs what expired, not what is stored.
