@@ -18,7 +18,7 @@ type Sweeper struct {
 	interval  time.Duration
 	sweep     func(context.Context) error
 	onErr     func(error)
-	immediate bool // sweep once at Run, before the first tick
+	immediate bool // sweep once at Start, before the first tick
 	bounded   bool // give each sweep at most one interval
 
 	ctx    context.Context    // ends at Stop
