@@ -6,35 +6,16 @@ import (
 	"time"
 
 	"github.com/bradfitz/gomemcache/memcache"
+
+	"github.com/sesame-go/sesame/store/storetest"
 )
 
 // The benchmarks compare the store with gomemcache doing the same work
-// against the same server (target: at most 1.2× its time). Each iteration
-// runs the store's operation and the raw one back to back and times each,
-// so that the noise of a shared machine falls on both alike; they report
-// store-ns/op, raw-ns/op and their ratio. A 200-byte value, one goroutine.
+// against the same server (target: at most 1.2× its time), alternating
+// the two with storetest.ComparePair, which reports store-ns/op, raw-ns/op
+// and their ratio. A 200-byte value, one goroutine.
 
 var benchValue = make([]byte, 200)
-
-// pair runs untimed (when not nil), store and raw, in that order, b.N
-// times, and reports the times of store and raw.
-func pair(b *testing.B, untimed, store, raw func()) {
-	var ts, tr time.Duration
-	for b.Loop() {
-		if untimed != nil {
-			untimed()
-		}
-		t0 := time.Now()
-		store()
-		t1 := time.Now()
-		raw()
-		tr += time.Since(t1)
-		ts += t1.Sub(t0)
-	}
-	b.ReportMetric(float64(ts.Nanoseconds())/float64(b.N), "store-ns/op")
-	b.ReportMetric(float64(tr.Nanoseconds())/float64(b.N), "raw-ns/op")
-	b.ReportMetric(float64(ts)/float64(tr), "store/raw")
-}
 
 // BenchmarkLoad: Store.Load (one gets) against a raw Get, with contexts
 // whose deadline the client's Timeout already enforces (the call runs on
@@ -68,14 +49,12 @@ func BenchmarkLoad(b *testing.B) {
 			if err := c.Set(&memcache.Item{Key: rawKey, Value: benchValue, Expiration: 3600}); err != nil {
 				b.Fatal(err)
 			}
-			pair(b, nil, func() {
-				if _, _, err := s.Load(bc.ctx, "k"); err != nil {
-					b.Fatal(err)
-				}
-			}, func() {
-				if _, err := c.Get(rawKey); err != nil {
-					b.Fatal(err)
-				}
+			storetest.ComparePair(b, nil, func() error {
+				_, _, err := s.Load(bc.ctx, "k")
+				return err
+			}, func() error {
+				_, err := c.Get(rawKey)
+				return err
 			})
 		})
 	}
@@ -97,20 +76,14 @@ func BenchmarkSave(b *testing.B) {
 			b.Fatal(err)
 		}
 		var v uint64
-		pair(b, func() {
+		storetest.ComparePair(b, func() error {
 			var err error
-			if _, v, err = s.Load(ctx, "k"); err != nil {
-				b.Fatal(err)
-			}
-		}, func() {
-			if _, err := s.Save(ctx, "k", benchValue, v, live()); err != nil {
-				b.Fatal(err)
-			}
-		}, func() {
-			if err := c.Set(raw); err != nil {
-				b.Fatal(err)
-			}
-		})
+			_, v, err = s.Load(ctx, "k")
+			return err
+		}, func() error {
+			_, err := s.Save(ctx, "k", benchValue, v, live())
+			return err
+		}, func() error { return c.Set(raw) })
 	})
 	b.Run("unloaded-version", func(b *testing.B) {
 		s := newTestStore(b, c, Config{})
@@ -119,27 +92,17 @@ func BenchmarkSave(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		pair(b, nil, func() {
-			if v, err = s.Save(ctx, "k", benchValue, v, live()); err != nil {
-				b.Fatal(err)
-			}
-		}, func() {
-			if err := c.Set(raw); err != nil {
-				b.Fatal(err)
-			}
-		})
+		storetest.ComparePair(b, nil, func() error {
+			v, err = s.Save(ctx, "k", benchValue, v, live())
+			return err
+		}, func() error { return c.Set(raw) })
 	})
 	b.Run("create", func(b *testing.B) {
 		s := newTestStore(b, c, Config{})
 		raw := &memcache.Item{Key: s.prefix + "raw", Value: benchValue, Expiration: 3600}
-		pair(b, func() { s.Delete(ctx, "k") }, func() {
-			if _, err := s.Save(ctx, "k", benchValue, 0, live()); err != nil {
-				b.Fatal(err)
-			}
-		}, func() {
-			if err := c.Set(raw); err != nil {
-				b.Fatal(err)
-			}
-		})
+		storetest.ComparePair(b, func() error { return s.Delete(ctx, "k") }, func() error {
+			_, err := s.Save(ctx, "k", benchValue, 0, live())
+			return err
+		}, func() error { return c.Set(raw) })
 	})
 }

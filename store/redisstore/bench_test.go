@@ -6,6 +6,8 @@ import (
 	"strconv"
 	"testing"
 	"time"
+
+	"github.com/sesame-go/sesame/store/storetest"
 )
 
 // The benchmarks time Load and Save through the store against the same
@@ -36,8 +38,8 @@ const benchValueSize = 200 // a typical session record
 func BenchmarkStandalone(b *testing.B) { benchAll(b, benchStore(b, standaloneAddrs(), "Redis")) }
 func BenchmarkCluster(b *testing.B)    { benchAll(b, benchStore(b, clusterAddrs(), "Redis Cluster")) }
 
-// BenchmarkRatio times the store and the raw client alternately, in
-// batches of 100 calls one at a time, so that a busy machine slows both
+// BenchmarkRatio times the store and the raw client alternately, one call
+// at a time (storetest.ComparePair), so that a busy machine slows both
 // alike, and reports each one's ns/op and their ratio (store/raw).
 func BenchmarkRatio(b *testing.B) {
 	targets := []struct {
@@ -62,7 +64,7 @@ func BenchmarkRatio(b *testing.B) {
 			rec := s.recordKey(key)
 			stored := encodeRecord(version, "", value)
 			b.Run("Load", func(b *testing.B) {
-				pair(b,
+				storetest.ComparePair(b, nil,
 					func() error { _, _, err := s.Load(ctx, key); return err },
 					func() error { return c.Do(ctx, c.B().Get().Key(rec).Build()).Error() })
 			})
@@ -70,7 +72,7 @@ func BenchmarkRatio(b *testing.B) {
 				k, v := newKey(), uint64(0)
 				rk := s.recordKey(k) + "raw"
 				opts := live("")
-				pair(b,
+				storetest.ComparePair(b, nil,
 					func() error {
 						nv, err := s.Save(ctx, k, value, v, opts)
 						v = nv
@@ -85,7 +87,7 @@ func BenchmarkRatio(b *testing.B) {
 				rk, rv := s.recordKey(k)+"raw", uint64(0)
 				opts := live("")
 				exp := strconv.FormatInt(opts.ExpiresAt.UnixMilli(), 10)
-				pair(b,
+				storetest.ComparePair(b, nil,
 					func() error {
 						nv, err := s.Save(ctx, k, value, v, opts)
 						v = nv
@@ -101,33 +103,6 @@ func BenchmarkRatio(b *testing.B) {
 			})
 		})
 	}
-}
-
-// pair runs store and raw b.N times each, alternating in batches, and
-// reports store-ns/op, raw-ns/op and ratio.
-func pair(b *testing.B, store, raw func() error) {
-	const batch = 100
-	var tStore, tRaw time.Duration
-	for i := 0; i < b.N; i += batch {
-		n := min(batch, b.N-i)
-		t0 := time.Now()
-		for range n {
-			if err := raw(); err != nil {
-				b.Fatal(err)
-			}
-		}
-		t1 := time.Now()
-		for range n {
-			if err := store(); err != nil {
-				b.Fatal(err)
-			}
-		}
-		tRaw += t1.Sub(t0)
-		tStore += time.Since(t1)
-	}
-	b.ReportMetric(float64(tStore.Nanoseconds())/float64(b.N), "store-ns/op")
-	b.ReportMetric(float64(tRaw.Nanoseconds())/float64(b.N), "raw-ns/op")
-	b.ReportMetric(float64(tStore)/float64(tRaw), "store/raw")
 }
 
 // hashSaveScript is the hash layout the store does not use, kept here to
