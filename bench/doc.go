@@ -1,0 +1,7 @@
+// Package bench compares Sesame with other Go session libraries, request
+// for request, in the same run. It is its own module so that the core
+// module never depends on the libraries it is measured against.
+//
+// Run everything with run.sh; see the Performance section of the
+// repository's README.
+package bench

@@ -1,0 +1,106 @@
+#!/usr/bin/env bash
+# Measures Sesame against scs and gorilla/sessions, and each store against
+# its raw client, with -count runs of each benchmark, and prints benchstat
+# tables. With --readme it also rewrites the Performance section of the
+# repository's README.md from the results.
+#
+#   bench/run.sh                  # everything, -count 10 (about 20 minutes)
+#   bench/run.sh --readme         # the same, then update README.md
+#   bench/run.sh --libs-only      # skip the store benchmarks
+#   COUNT=1 BENCHTIME=1x bench/run.sh   # a smoke run: does it all work?
+#
+# The library benchmarks with Redis and the store benchmarks need the
+# servers of .ci/services.sh (Redis, PostgreSQL, MariaDB, memcached); a
+# benchmark whose server is missing is skipped and says why. The raw
+# results stay in $OUT (default: a new temporary directory).
+set -euo pipefail
+cd "$(dirname "$0")"
+
+COUNT=${COUNT:-10}
+BENCHTIME=${BENCHTIME:-1s}
+OUT=${OUT:-$(mktemp -d -t sesame-bench.XXXXXX)}
+readme=false
+stores=true
+for arg in "$@"; do
+  case "$arg" in
+    --readme) readme=true ;;
+    --libs-only) stores=false ;;
+    *) echo "usage: $0 [--readme] [--libs-only]" >&2; exit 2 ;;
+  esac
+done
+mkdir -p "$OUT"
+
+cpu=$(awk -F': ' '/^model name/ {print $2; exit}' /proc/cpuinfo 2>/dev/null || true)
+about="$(date -u +%Y-%m-%d), $(go env GOVERSION) $(go env GOOS)/$(go env GOARCH), ${cpu:-unknown CPU} ($(nproc) cores), -count $COUNT, -benchtime $BENCHTIME"
+echo "# $about"
+echo "# raw results in $OUT"
+
+benchstat() { go tool benchstat "$@"; }
+
+echo
+echo "## Sesame, scs and gorilla/sessions, request for request"
+go test -run '^$' -bench . -count "$COUNT" -benchtime "$BENCHTIME" . | tee "$OUT/libs.txt"
+echo
+benchstat -col '/lib@(sesame scs gorilla)' "$OUT/libs.txt" | tee "$OUT/libs-benchstat.txt"
+echo
+go run ./internal/perftable "$OUT/libs.txt" | tee "$OUT/libs.md"
+
+if $stores; then
+  # Each store against the raw client doing the same work (store/raw);
+  # the in-process stores on their own.
+  declare -A patterns=(
+    [memstore]='^Benchmark(Load|Save)(Parallel)?$'
+    [filestore]='^Benchmark(Load|Save)(Parallel)?$'
+    [boltstore]='^Benchmark(Load|LoadParallel|DurableSave)$'
+    [redisstore]='^BenchmarkRatio$'
+    [pgstore]='^Benchmark(Load|Save)$'
+    [mysqlstore]='^Benchmark(Load|Save)$'
+    [memcachestore]='^Benchmark(Load|Save)$'
+  )
+  : > "$OUT/stores-benchstat.txt"
+  for s in memstore filestore boltstore redisstore pgstore mysqlstore memcachestore; do
+    echo
+    echo "## store/$s"
+    (cd "../store/$s" && go test -run '^$' -bench "${patterns[$s]}" -count "$COUNT" -benchtime "$BENCHTIME" .) | tee "$OUT/store-$s.txt"
+    { echo "### $s"; benchstat "$OUT/store-$s.txt"; echo; } | tee -a "$OUT/stores-benchstat.txt"
+  done
+fi
+
+if $readme; then
+  {
+    echo "Measured $about."
+    echo
+    echo "### Sesame against scs and gorilla/sessions"
+    echo
+    cat "$OUT/libs.md"
+    echo
+    echo "<details><summary>benchstat output</summary>"
+    echo
+    echo '```'
+    cat "$OUT/libs-benchstat.txt"
+    echo '```'
+    echo
+    echo "</details>"
+    if $stores; then
+      echo
+      echo "### Each store against its raw client"
+      echo
+      echo "store/raw is the store's time as a multiple of the raw client's doing the same"
+      echo "work, call for call; memstore, filestore and boltstore are in-process."
+      echo
+      echo '```'
+      cat "$OUT/stores-benchstat.txt"
+      echo '```'
+    fi
+  } > "$OUT/section.md"
+  # Replace what lies between the markers, keeping the markers.
+  awk -v section="$OUT/section.md" '
+    /<!-- performance:begin -->/ { print; while ((getline line < section) > 0) print line; skip = 1; next }
+    /<!-- performance:end -->/ { skip = 0 }
+    !skip
+  ' ../README.md > "$OUT/README.md"
+  grep -q '<!-- performance:end -->' "$OUT/README.md" || { echo "README.md has no performance markers" >&2; exit 1; }
+  cp "$OUT/README.md" ../README.md
+  echo
+  echo "README.md's Performance section rewritten."
+fi
