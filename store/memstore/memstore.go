@@ -8,8 +8,11 @@
 // Expired records are never returned. A background sweeper reclaims them
 // at an interval (see Config); its work is proportional to what expired,
 // not to what is stored, because each shard keeps its records in a heap
-// ordered by expiry. Call Close to stop the sweeper when the store is no
-// longer needed.
+// ordered by expiry. Go maps keep their largest size when entries are
+// deleted, so the sweeper also rebuilds a shard whose records (or users)
+// have fallen to a quarter of their peak: after a burst of sessions has
+// expired, the store's memory returns to what the remaining sessions need.
+// Call Close to stop the sweeper when the store is no longer needed.
 package memstore
 
 import (
@@ -36,7 +39,8 @@ type Config struct {
 	// SweepInterval is how often expired records are reclaimed. Zero
 	// means DefaultSweepInterval; a negative value turns the sweeper off,
 	// which leaves expired records in memory (though Load still hides
-	// them) until their keys are saved or deleted again.
+	// them) until their keys are saved or deleted again, and keeps the
+	// store's maps at their largest size.
 	SweepInterval time.Duration
 }
 

@@ -25,6 +25,11 @@ type shard struct {
 	users   map[string]map[*entry]struct{} // user → that user's records here
 	version uint64                         // last version handed out here
 
+	// The most records and users the maps have held since they were made:
+	// Go maps keep their largest size after deletes, so these say how
+	// much memory the maps hold (see shrink).
+	peakRecords, peakUsers int
+
 	_ [64]byte // keeps neighbouring shards' locks off one cache line
 }
 
@@ -42,6 +47,7 @@ func (sh *shard) put(e *entry, key string, value []byte, expires int64, user str
 	if e == nil {
 		e = &entry{key: strings.Clone(key), value: value, version: sh.version, expires: expires}
 		sh.records[e.key] = e
+		sh.peakRecords = max(sh.peakRecords, len(sh.records))
 		sh.expiry.push(e)
 	} else {
 		e.value, e.version = value, sh.version
@@ -75,6 +81,7 @@ func (sh *shard) index(e *entry) {
 	if set == nil {
 		set = make(map[*entry]struct{})
 		sh.users[e.user] = set
+		sh.peakUsers = max(sh.peakUsers, len(sh.users))
 	}
 	set[e] = struct{}{}
 }
