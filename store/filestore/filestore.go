@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/sesame-go/sesame"
+	"github.com/sesame-go/sesame/internal/dirsync"
 	"github.com/sesame-go/sesame/internal/sweeper"
 )
 
@@ -406,7 +407,9 @@ func (s *Store) syncData(op string) error {
 	if s.cfg.durability != SyncFull {
 		return nil
 	}
-	if err := syncDir(s.dataDir); err != nil {
+	// Where a directory cannot be fsynced, dirsync.Sync does nothing and
+	// SyncFull gives the guarantees of SyncFile.
+	if err := dirsync.Sync(s.dataDir); err != nil {
 		return fmt.Errorf("filestore: %s: syncing directory %s: %w", op, s.dataDir, err)
 	}
 	return nil

@@ -1,11 +1,12 @@
 //go:build unix
 
-package filestore
+package dirsync
 
 import "os"
 
-// syncDir flushes a directory's entries (renames and unlinks) to disk.
-func syncDir(dir string) error {
+// Sync flushes the entries of directory dir (renames, creations, unlinks)
+// to disk.
+func Sync(dir string) error {
 	d, err := os.Open(dir)
 	if err != nil {
 		return err
