@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"os"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -28,6 +29,16 @@ const (
 	// DefaultOpenTimeout is how long Open waits for the file lock when
 	// Config.OpenTimeout is zero.
 	DefaultOpenTimeout = time.Second
+
+	// DefaultCompactMinSize is the smallest file the sweeper compacts when
+	// Config.CompactMinSize is zero: 16 MiB, the step in which bbolt grows
+	// a file once it is that large. A smaller file grows in powers of two,
+	// so up to half of it may lie unused past its last page anyway.
+	DefaultCompactMinSize = 16 << 20
+
+	// DefaultCompactFreeShare is the share of the file that must be free
+	// before the sweeper compacts it, when Config.CompactFreeShare is zero.
+	DefaultCompactFreeShare = 0.5
 )
 
 // MaxUserLen is the longest user name, in bytes, that Save accepts: the
@@ -76,15 +87,40 @@ type Config struct {
 	// read-only Stores. Every write fails with ErrReadOnly and no sweeper
 	// runs. The file must exist and have been created by this package.
 	ReadOnly bool
+
+	// CompactMinSize and CompactFreeShare decide when the background
+	// sweeper compacts the file (see Store.Compact): after a sweep, if the
+	// file has at least CompactMinSize bytes and at least CompactFreeShare
+	// of them (between 0 and 1) are free pages. bbolt reuses free pages
+	// but never gives them back, so without compaction a file keeps the
+	// size of its busiest hour. Zero means DefaultCompactMinSize and
+	// DefaultCompactFreeShare; a negative CompactMinSize turns automatic
+	// compaction off (Store.Compact still works).
+	CompactMinSize   int64
+	CompactFreeShare float64
 }
 
 // Store is a sesame.Store and sesame.UserIndex kept in one bbolt file.
 // It is safe for concurrent use. Open makes one; Close releases it.
 type Store struct {
-	db       *bbolt.DB
 	path     string
 	cfg      Config
 	readOnly bool
+
+	// db is the open file, and pageSize its page size. Compact replaces
+	// both; it holds writeMu throughout and dbMu's write lock while it
+	// swaps them. Every read transaction holds dbMu's read lock (see view),
+	// every write transaction holds writeMu (see update), so every
+	// transaction runs on the file that is current and none is lost.
+	dbMu     sync.RWMutex
+	writeMu  sync.Mutex
+	db       *bbolt.DB
+	pageSize int
+
+	compactions atomic.Int64 // files compacted since Open, for Stats
+	// autoCompactPause is how many more sweeps pass without automatic
+	// compaction, after one failed. Guarded by writeMu.
+	autoCompactPause int
 
 	// mu guards sending on reqs against Close closing it.
 	mu     sync.RWMutex
@@ -119,20 +155,18 @@ func Open(path string, cfg Config) (*Store, error) {
 	if cfg.OpenTimeout <= 0 {
 		cfg.OpenTimeout = DefaultOpenTimeout
 	}
-	db, err := bbolt.Open(path, 0o600, &bbolt.Options{
-		Timeout:  cfg.OpenTimeout,
-		ReadOnly: cfg.ReadOnly,
-		// As etcd does: commits do not write the free page list, which
-		// makes each fsync cover fewer pages; Open rebuilds the list by
-		// scanning the file instead.
-		NoFreelistSync: true,
-		FreelistType:   bbolt.FreelistMapType,
-	})
-	if errors.Is(err, bolterrors.ErrTimeout) {
-		return nil, fmt.Errorf("boltstore: open %s: the file is locked by another Store or process (waited %v): %w", path, cfg.OpenTimeout, err)
+	if cfg.CompactMinSize == 0 {
+		cfg.CompactMinSize = DefaultCompactMinSize
 	}
+	if cfg.CompactFreeShare == 0 {
+		cfg.CompactFreeShare = DefaultCompactFreeShare
+	}
+	if !(cfg.CompactFreeShare > 0 && cfg.CompactFreeShare <= 1) {
+		return nil, fmt.Errorf("boltstore: open %s: Config.CompactFreeShare is %v; want a share between 0 and 1", path, cfg.CompactFreeShare)
+	}
+	db, err := openLocked(path, cfg)
 	if err != nil {
-		return nil, fmt.Errorf("boltstore: open %s: %w", path, err)
+		return nil, err
 	}
 	if cfg.ReadOnly {
 		err = db.View(func(tx *bbolt.Tx) error {
@@ -158,8 +192,9 @@ func Open(path string, cfg Config) (*Store, error) {
 		return nil, fmt.Errorf("boltstore: open %s: %w", path, err)
 	}
 
-	s := &Store{db: db, path: path, cfg: cfg, readOnly: cfg.ReadOnly}
+	s := &Store{db: db, pageSize: db.Info().PageSize, path: path, cfg: cfg, readOnly: cfg.ReadOnly}
 	if !cfg.ReadOnly {
+		removeCompactLeftovers(path)
 		s.reqs = make(chan *request, cfg.MaxBatch)
 		s.wg.Add(1)
 		go s.commitLoop()
@@ -167,12 +202,69 @@ func Open(path string, cfg Config) (*Store, error) {
 			// Errors are not fatal, and not reported: the next tick
 			// tries again. A sweep is not cut short at the next tick.
 			s.sweeper = sweeper.Start(cfg.SweepInterval, func(ctx context.Context) error {
-				_, err := s.Sweep(ctx)
-				return err
+				if _, err := s.Sweep(ctx); err != nil {
+					return err
+				}
+				return s.compactIfMostlyFree(ctx)
 			}, nil, sweeper.WithoutTimeout())
 		}
 	}
 	return s, nil
+}
+
+// openLocked opens the bbolt file at path once it holds the file's lock.
+// It also makes sure that the file it locked is still the one at path:
+// while it waited for the lock, the Store holding it may have compacted
+// the file, which puts a new file in its place and then lets go of the
+// old one's lock. Then it opens the new file instead.
+func openLocked(path string, cfg Config) (*bbolt.DB, error) {
+	for {
+		before, statErr := os.Stat(path)
+		db, err := bbolt.Open(path, 0o600, boltOptions(cfg))
+		if errors.Is(err, bolterrors.ErrTimeout) {
+			return nil, fmt.Errorf("boltstore: open %s: the file is locked by another Store or process (waited %v): %w", path, cfg.OpenTimeout, err)
+		}
+		if err != nil {
+			return nil, fmt.Errorf("boltstore: open %s: %w", path, err)
+		}
+		// db is the file at path, unless the name held a file before
+		// Open and holds another one now: a compaction replaced it while
+		// Open waited. (A file that did not exist before, Open created.)
+		after, err := os.Stat(path)
+		if statErr != nil || (err == nil && os.SameFile(before, after)) {
+			return db, nil
+		}
+		if err := db.Close(); err != nil {
+			return nil, fmt.Errorf("boltstore: open %s: %w", path, err)
+		}
+	}
+}
+
+// boltOptions are the options of every bbolt file a Store opens.
+func boltOptions(cfg Config) *bbolt.Options {
+	return &bbolt.Options{
+		Timeout:  cfg.OpenTimeout,
+		ReadOnly: cfg.ReadOnly,
+		// As etcd does: commits do not write the free page list, which
+		// makes each fsync cover fewer pages; Open rebuilds the list by
+		// scanning the file instead.
+		NoFreelistSync: true,
+		FreelistType:   bbolt.FreelistMapType,
+	}
+}
+
+// view runs fn in a read transaction of the current file.
+func (s *Store) view(fn func(*bbolt.Tx) error) error {
+	s.dbMu.RLock()
+	defer s.dbMu.RUnlock()
+	return s.db.View(fn)
+}
+
+// update runs fn in a write transaction of the current file.
+func (s *Store) update(fn func(*bbolt.Tx) error) error {
+	s.writeMu.Lock()
+	defer s.writeMu.Unlock()
+	return s.db.Update(fn)
 }
 
 // Path returns the file name the Store was opened with.
@@ -190,7 +282,7 @@ func (s *Store) Load(ctx context.Context, key string) ([]byte, uint64, error) {
 		version uint64
 		found   bool
 	)
-	err := s.db.View(func(tx *bbolt.Tx) error {
+	err := s.view(func(tx *bbolt.Tx) error {
 		b := tx.Bucket(recordsBucket).Get([]byte(key))
 		if b == nil {
 			return nil
@@ -350,6 +442,8 @@ func (s *Store) Close() error {
 		s.mu.Unlock()
 		s.sweeper.Stop()
 		s.wg.Wait()
+		s.writeMu.Lock() // waits for a Compact in progress
+		defer s.writeMu.Unlock()
 		if err := s.db.Close(); err != nil {
 			s.closeErr = fmt.Errorf("boltstore: close %s: %w", s.path, err)
 		}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"math"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -115,6 +116,8 @@ func TestClosedStoreFailsClearly(t *testing.T) {
 		{"UserSessions", func() error { _, err := s.UserSessions(ctx, "u"); return err }},
 		{"DeleteUser", func() error { return s.DeleteUser(ctx, "u") }},
 		{"Sweep", func() error { _, err := s.Sweep(ctx); return err }},
+		{"Compact", func() error { return s.Compact(ctx) }},
+		{"Stats", func() error { _, err := s.Stats(); return err }},
 	}
 	for _, c := range calls {
 		err := c.call()
@@ -199,6 +202,7 @@ func TestReadOnlyReopenRefusesWrites(t *testing.T) {
 		{"Delete", func() error { return ro.Delete(ctx, "k") }},
 		{"DeleteUser", func() error { return ro.DeleteUser(ctx, "u") }},
 		{"Sweep", func() error { _, err := ro.Sweep(ctx); return err }},
+		{"Compact", func() error { return ro.Compact(ctx) }},
 	}
 	for _, w := range writes {
 		err := w.call()
@@ -209,6 +213,9 @@ func TestReadOnlyReopenRefusesWrites(t *testing.T) {
 	wantRecord(t, ro, "k", "kept", v)
 	if list, err := ro.UserSessions(ctx, "u"); err != nil || len(list) != 1 {
 		t.Errorf("UserSessions on a read-only store = %v, %v; want the one record", list, err)
+	}
+	if st, err := ro.Stats(); err != nil || st.FileSize == 0 {
+		t.Errorf("Stats on a read-only store = %+v, %v; want the file's size", st, err)
 	}
 }
 
@@ -233,6 +240,9 @@ func TestOpenFailsClearly(t *testing.T) {
 		{"not a bbolt file", garbage, Config{}, "invalid"},
 		{"missing directory", filepath.Join(dir, "no", "such.db"), Config{}, "no such file"},
 		{"read-only open of a missing file", filepath.Join(dir, "missing.db"), Config{ReadOnly: true}, "no such file"},
+		{"free share above one", filepath.Join(dir, "share.db"), Config{CompactFreeShare: 1.5}, "CompactFreeShare"},
+		{"negative free share", filepath.Join(dir, "share.db"), Config{CompactFreeShare: -0.5}, "CompactFreeShare"},
+		{"free share not a number", filepath.Join(dir, "share.db"), Config{CompactFreeShare: math.NaN()}, "CompactFreeShare"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -254,7 +264,7 @@ func TestCorruptRecordIsAnError(t *testing.T) {
 	s := openTest(t, Config{})
 	for i, b := range [][]byte{{}, {1, 2, 3}, append([]byte{9}, make([]byte, 30)...), append([]byte{1}, make([]byte, 30)...)} {
 		k := key(i)
-		if err := s.db.Update(func(tx *bbolt.Tx) error { return tx.Bucket(recordsBucket).Put([]byte(k), b) }); err != nil {
+		if err := s.update(func(tx *bbolt.Tx) error { return tx.Bucket(recordsBucket).Put([]byte(k), b) }); err != nil {
 			t.Fatal(err)
 		}
 		if _, _, err := s.Load(ctx, k); !errors.Is(err, ErrCorrupt) {

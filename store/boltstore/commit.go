@@ -130,7 +130,7 @@ func (s *Store) commit(batch []*request) {
 	}
 	results := make([]response, len(live))
 	s.commits.Add(1)
-	err := s.db.Update(func(tx *bbolt.Tx) error {
+	err := s.update(func(tx *bbolt.Tx) error {
 		for i, r := range live {
 			v, err := r.apply(tx)
 			var ref refusal
@@ -160,7 +160,7 @@ func (s *Store) commit(batch []*request) {
 	// on their own report a failure.
 	for _, r := range live {
 		var v uint64
-		err := s.db.Update(func(tx *bbolt.Tx) error {
+		err := s.update(func(tx *bbolt.Tx) error {
 			var err error
 			v, err = r.apply(tx)
 			var ref refusal

@@ -52,6 +52,32 @@
 // transactions of at most 1000 entries. Its work is proportional to what
 // expired, not to what is stored.
 //
+// # Compaction
+//
+// bbolt reuses the pages that deleted and expired records free, but never
+// gives them back: without help, the file keeps the size of its busiest
+// hour. [Store.Compact] copies what is live into a new file beside the old
+// one (named after it, with ".compact-" and a number), fsyncs it, renames
+// it over the old file and fsyncs the directory. Loads go on during the
+// copy, from the old file; writes wait until the new file is in place, so
+// none is lost. If anything fails before the rename, the new file is
+// removed and the Store goes on with the old one; a temporary file left by
+// a crash is removed by the next [Open]. The copy keeps versions (the
+// counter is copied too), the indexes, and the old file's mode. [Store.Stats]
+// reports the file's size, its free pages and the compactions so far.
+//
+// The background sweeper compacts by itself, after a sweep, when the file
+// has at least [Config.CompactMinSize] bytes (default 16 MiB) of which at
+// least [Config.CompactFreeShare] (default half) are free pages: after a
+// burst of sessions has expired, say. The copy costs what is still live:
+// with the default share, no more than what was freed. A negative
+// CompactMinSize turns this off. After an automatic compaction fails, the
+// sweeper waits 60 sweeps before it tries again.
+//
+// A second Open of the file that waits for its lock while the Store
+// holding it compacts does not end up with the old file: it notices that
+// the name now holds another file, and opens that one.
+//
 // # Users
 //
 // A record saved with a user has an entry in the users bucket, so

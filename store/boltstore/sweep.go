@@ -45,7 +45,7 @@ func (s *Store) Sweep(ctx context.Context) (int, error) {
 // now, in one transaction. It reports how many records it removed, how many
 // index entries it visited, and whether more may be due.
 func (s *Store) sweepBatch(now uint64, limit int) (removed, visited int, more bool, err error) {
-	err = s.db.Update(func(tx *bbolt.Tx) error {
+	err = s.update(func(tx *bbolt.Tx) error {
 		removed, visited, more = 0, 0, false
 		recs, exp := tx.Bucket(recordsBucket), tx.Bucket(expiryBucket)
 		var due [][]byte

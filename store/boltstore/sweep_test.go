@@ -74,7 +74,7 @@ func TestBackgroundSweeperRemovesExpired(t *testing.T) {
 	deadline := time.Now().Add(5 * time.Second)
 	for {
 		var n int
-		s.db.View(func(tx *bbolt.Tx) error { n = tx.Bucket(recordsBucket).Stats().KeyN; return nil })
+		s.view(func(tx *bbolt.Tx) error { n = tx.Bucket(recordsBucket).Stats().KeyN; return nil })
 		if n == 0 {
 			return
 		}
@@ -90,7 +90,7 @@ func TestBackgroundSweeperRemovesExpired(t *testing.T) {
 func fill(t *testing.T, s *Store, prefix string, n int, opts sesame.SaveOptions) {
 	t.Helper()
 	expires := unixNano(opts.ExpiresAt)
-	err := s.db.Update(func(tx *bbolt.Tx) error {
+	err := s.update(func(tx *bbolt.Tx) error {
 		for i := range n {
 			if _, err := saveTx(tx, []byte(fmt.Sprint(prefix, i)), encodeRecord(0, expires, opts.User, []byte("v")), 0, expires, opts.User); err != nil {
 				return err

@@ -17,7 +17,7 @@ func (s *Store) UserSessions(ctx context.Context, user string) ([]sesame.StoredR
 		return nil, err
 	}
 	var out []sesame.StoredRecord
-	err := s.db.View(func(tx *bbolt.Tx) error {
+	err := s.view(func(tx *bbolt.Tx) error {
 		recs := tx.Bucket(recordsBucket)
 		now := uint64(time.Now().UnixNano())
 		return scanUser(tx, user, func(key []byte) error {
