@@ -2,13 +2,17 @@ package main
 
 import (
 	"flag"
+	"fmt"
 	"io"
+	"maps"
 	"net/http"
 	"net/http/httptest"
 	"net/netip"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 )
@@ -322,6 +326,26 @@ func TestPasswordsAndUsersFile(t *testing.T) {
 	os.WriteFile(path, []byte("broken line\n"), 0o600)
 	if _, err := readUsersFile(path); err == nil {
 		t.Error("broken users file accepted")
+	}
+}
+
+// TestConcurrentUserAdds runs user adds at once on one users file: every
+// user must be in it afterwards (each command rewrites the whole file).
+func TestConcurrentUserAdds(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "users")
+	const n = 16
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Go(func() {
+			if err := addUser(path, fmt.Sprintf("user%02d", i), "longenough", cheapArgon); err != nil {
+				t.Error(err)
+			}
+		})
+	}
+	wg.Wait()
+	users, err := readUsersFile(path)
+	if err != nil || len(users) != n {
+		t.Fatalf("%d users after %d concurrent adds (%v): %v", len(users), n, err, slices.Sorted(maps.Keys(users)))
 	}
 }
 

@@ -243,23 +243,38 @@ func addUser(path, user, password string, p argonParams) error {
 	if len(password) < 8 || len(password) > maxPasswordLen {
 		return fmt.Errorf("password must be 8 to %d bytes long", maxPasswordLen)
 	}
-	users, err := readUsersFile(path)
-	if err != nil {
-		return err
-	}
-	users[user] = hashPassword(password, p)
-	return writeUsersFile(path, users)
+	hash := hashPassword(password, p) // slow on purpose: before the lock
+	return updateUsersFile(path, func(users map[string]string) error {
+		users[user] = hash
+		return nil
+	})
 }
 
 // removeUser deletes user from the file at path.
 func removeUser(path, user string) error {
+	return updateUsersFile(path, func(users map[string]string) error {
+		if _, ok := users[user]; !ok {
+			return fmt.Errorf("no user %q in %s", user, path)
+		}
+		delete(users, user)
+		return nil
+	})
+}
+
+// updateUsersFile applies change to the users in the file at path and
+// writes them back, holding the file's lock throughout.
+func updateUsersFile(path string, change func(users map[string]string) error) error {
+	unlock, err := lockUsersFile(path)
+	if err != nil {
+		return fmt.Errorf("locking %s: %w", path, err)
+	}
+	defer unlock()
 	users, err := readUsersFile(path)
 	if err != nil {
 		return err
 	}
-	if _, ok := users[user]; !ok {
-		return fmt.Errorf("no user %q in %s", user, path)
+	if err := change(users); err != nil {
+		return err
 	}
-	delete(users, user)
 	return writeUsersFile(path, users)
 }
