@@ -60,21 +60,17 @@ func randomHex(n int) string {
 }
 
 // createUsers adds the users with `sessiond user add NAME`, the password on
-// stdin. Each hash takes about 0.1 s of argon2id, so several workers run at
-// once, each on a users file of its own (`sessiond user add` rewrites the
-// whole file without a lock, so concurrent adds to one file lose users);
-// their lines are then joined into usersPath, and `sessiond user list`
-// confirms that sessiond reads every user back.
+// stdin. Each hash takes about 0.1 s of argon2id, so several commands run
+// at once on the one users file (sessiond locks it for each change), and
+// `sessiond user list` then confirms that every user is there.
 func createUsers(ctx context.Context, bin, usersPath string, names, passwords []string) error {
 	workers := min(runtime.NumCPU(), len(names))
-	parts := make([]string, workers)
 	errs := make([]error, workers)
 	var wg sync.WaitGroup
 	for w := range workers {
-		parts[w] = fmt.Sprintf("%s.part%d", usersPath, w)
 		wg.Go(func() {
 			for i := w; i < len(names); i += workers {
-				cmd := exec.CommandContext(ctx, bin, "user", "add", names[i], "--users-file", parts[w])
+				cmd := exec.CommandContext(ctx, bin, "user", "add", names[i], "--users-file", usersPath)
 				cmd.Env = sessiondEnv()
 				cmd.Stdin = strings.NewReader(passwords[i] + "\n")
 				if out, err := cmd.CombinedOutput(); err != nil {
@@ -86,24 +82,6 @@ func createUsers(ctx context.Context, bin, usersPath string, names, passwords []
 	}
 	wg.Wait()
 	if err := errors.Join(errs...); err != nil {
-		return err
-	}
-	var all bytes.Buffer
-	for _, p := range parts {
-		b, err := os.ReadFile(p)
-		if err != nil {
-			return err
-		}
-		for line := range strings.Lines(string(b)) {
-			if !strings.HasPrefix(line, "#") {
-				all.WriteString(line)
-			}
-		}
-		if err := os.Remove(p); err != nil {
-			return err
-		}
-	}
-	if err := os.WriteFile(usersPath, all.Bytes(), 0o600); err != nil {
 		return err
 	}
 	cmd := exec.CommandContext(ctx, bin, "user", "list", "--users-file", usersPath)
