@@ -4,9 +4,10 @@
 # tables. With --readme it also rewrites the Performance section of the
 # repository's README.md from the results.
 #
-#   bench/run.sh                  # everything, -count 10 (about 20 minutes)
+#   bench/run.sh                  # everything, -count 10 (about 30 minutes)
 #   bench/run.sh --readme         # the same, then update README.md
 #   bench/run.sh --libs-only      # skip the store benchmarks
+#   OUT=DIR bench/run.sh --report-only --readme   # tables from DIR's results
 #   COUNT=1 BENCHTIME=1x bench/run.sh   # a smoke run: does it all work?
 #
 # The library benchmarks with Redis and the store benchmarks need the
@@ -18,57 +19,76 @@ cd "$(dirname "$0")"
 
 COUNT=${COUNT:-10}
 BENCHTIME=${BENCHTIME:-1s}
-OUT=${OUT:-$(mktemp -d -t sesame-bench.XXXXXX)}
 readme=false
 stores=true
+measure=true
 for arg in "$@"; do
   case "$arg" in
     --readme) readme=true ;;
     --libs-only) stores=false ;;
-    *) echo "usage: $0 [--readme] [--libs-only]" >&2; exit 2 ;;
+    --report-only) measure=false ;;
+    *) echo "usage: $0 [--readme] [--libs-only] [--report-only]" >&2; exit 2 ;;
   esac
 done
+if ! $measure && [ ! -f "${OUT:-}/libs.txt" ]; then
+  echo "--report-only needs OUT set to the directory of an earlier run" >&2; exit 2
+fi
+OUT=${OUT:-$(mktemp -d -t sesame-bench.XXXXXX)}
 mkdir -p "$OUT"
-
-cpu=$(awk -F': ' '/^model name/ {print $2; exit}' /proc/cpuinfo 2>/dev/null || true)
-about="$(date -u +%Y-%m-%d), $(go env GOVERSION) $(go env GOOS)/$(go env GOARCH), ${cpu:-unknown CPU} ($(nproc) cores), -count $COUNT, -benchtime $BENCHTIME"
-echo "# $about"
-echo "# raw results in $OUT"
-
 benchstat() { go tool benchstat "$@"; }
 
-echo
-echo "## Sesame, scs and gorilla/sessions, request for request"
-go test -run '^$' -bench . -count "$COUNT" -benchtime "$BENCHTIME" . | tee "$OUT/libs.txt"
+store_names="memstore filestore boltstore redisstore pgstore mysqlstore memcachestore"
+declare -A patterns=(
+  [memstore]='^Benchmark(Load|Save)(Parallel)?$'
+  [filestore]='^Benchmark(Load|Save)(Parallel)?$'
+  [boltstore]='^Benchmark(Load|LoadParallel|DurableSave)$'
+  [redisstore]='^BenchmarkRatio$'
+  [pgstore]='^Benchmark(Load|Save)$'
+  [mysqlstore]='^Benchmark(Load|Save)$'
+  [memcachestore]='^Benchmark(Load|Save)$'
+)
+
+if $measure; then
+  cpu=$(awk -F': ' '/^model name/ {print $2; exit}' /proc/cpuinfo 2>/dev/null || true)
+  echo "$(date -u +%Y-%m-%d), $(go env GOVERSION) $(go env GOOS)/$(go env GOARCH), ${cpu:-unknown CPU} ($(nproc) cores), -count $COUNT, -benchtime $BENCHTIME" > "$OUT/about.txt"
+  echo "# $(cat "$OUT/about.txt")"
+  echo "# raw results in $OUT"
+  echo
+  echo "## Sesame, scs and gorilla/sessions, request for request"
+  go test -run '^$' -bench . -count "$COUNT" -benchtime "$BENCHTIME" . | tee "$OUT/libs.txt"
+  rm -f "$OUT"/store-*.txt
+  if $stores; then
+    # Each networked store against the raw client doing the same work
+    # (store/raw); the in-process stores on their own.
+    for s in $store_names; do
+      echo
+      echo "## store/$s"
+      (cd "../store/$s" && go test -run '^$' -bench "${patterns[$s]}" -count "$COUNT" -benchtime "$BENCHTIME" .) | tee "$OUT/store-$s.txt"
+    done
+  fi
+fi
+
 echo
 benchstat -col '/lib@(sesame scs gorilla)' "$OUT/libs.txt" | tee "$OUT/libs-benchstat.txt"
 echo
 go run ./internal/perftable "$OUT/libs.txt" | tee "$OUT/libs.md"
-
-if $stores; then
-  # Each store against the raw client doing the same work (store/raw);
-  # the in-process stores on their own.
-  declare -A patterns=(
-    [memstore]='^Benchmark(Load|Save)(Parallel)?$'
-    [filestore]='^Benchmark(Load|Save)(Parallel)?$'
-    [boltstore]='^Benchmark(Load|LoadParallel|DurableSave)$'
-    [redisstore]='^BenchmarkRatio$'
-    [pgstore]='^Benchmark(Load|Save)$'
-    [mysqlstore]='^Benchmark(Load|Save)$'
-    [memcachestore]='^Benchmark(Load|Save)$'
-  )
-  : > "$OUT/stores-benchstat.txt"
-  for s in memstore filestore boltstore redisstore pgstore mysqlstore memcachestore; do
-    echo
-    echo "## store/$s"
-    (cd "../store/$s" && go test -run '^$' -bench "${patterns[$s]}" -count "$COUNT" -benchtime "$BENCHTIME" .) | tee "$OUT/store-$s.txt"
-    { echo "### $s"; benchstat "$OUT/store-$s.txt"; echo; } | tee -a "$OUT/stores-benchstat.txt"
-  done
-fi
+: > "$OUT/stores-benchstat.txt"
+for s in $store_names; do
+  [ -f "$OUT/store-$s.txt" ] || continue
+  echo
+  benchstat "$s=$OUT/store-$s.txt" | tee "$OUT/store-$s-benchstat.txt"
+  # For the README: the store/raw table of a networked store, the time
+  # table of an in-process one.
+  grep -Ev '^(goos|goarch|pkg|cpu):' "$OUT/store-$s-benchstat.txt" | awk -v RS= '
+    /[│|] *store\/raw *[│|]/ { ratio = ratio $0 "\n\n" }
+    /[│|] *sec\/op *[│|]/ { time = time $0 "\n\n" }
+    END { printf "%s", ratio != "" ? ratio : time }
+  ' >> "$OUT/stores-benchstat.txt"
+done
 
 if $readme; then
   {
-    echo "Measured $about."
+    echo "Measured $(cat "$OUT/about.txt")."
     echo
     echo "### Sesame against scs and gorilla/sessions"
     echo
@@ -81,15 +101,15 @@ if $readme; then
     echo '```'
     echo
     echo "</details>"
-    if $stores; then
+    if [ -s "$OUT/stores-benchstat.txt" ]; then
       echo
       echo "### Each store against its raw client"
       echo
-      echo "store/raw is the store's time as a multiple of the raw client's doing the same"
-      echo "work, call for call; memstore, filestore and boltstore are in-process."
+      echo "store/raw is a networked store's time as a multiple of its client's doing the same"
+      echo "work, call for call, alternating; memstore, filestore and boltstore are in-process."
       echo
       echo '```'
-      cat "$OUT/stores-benchstat.txt"
+      sed -e :a -e '/^\n*$/{$d;N;ba' -e '}' "$OUT/stores-benchstat.txt"
       echo '```'
     fi
   } > "$OUT/section.md"
