@@ -163,7 +163,18 @@ func (s *server) login(w http.ResponseWriter, r *http.Request) {
 		fail(http.StatusTooManyRequests, fmt.Sprintf("Too many failed attempts. Try again in %v.", wait))
 		return
 	}
-	if !validUserName(name) || !s.users.Verify(name, password) {
+	valid := false
+	if validUserName(name) {
+		var err error
+		if valid, err = s.users.Verify(r.Context(), name, password); err != nil {
+			// The client left (or the server is stopping) while the login
+			// waited for a free hashing slot.
+			s.log.Info("login abandoned while waiting to check the password", "user", userKey, "ip", ip)
+			http.Error(w, "busy, try again", http.StatusServiceUnavailable)
+			return
+		}
+	}
+	if !valid {
 		s.ipLimit.Take(ip)
 		s.userLimit.Take(userKey)
 		s.metrics.logins.WithLabelValues("failed").Inc()

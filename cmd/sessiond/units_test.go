@@ -1,6 +1,8 @@
 package main
 
 import (
+	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -314,8 +316,28 @@ func TestPasswordsAndUsersFile(t *testing.T) {
 		}
 	}
 	db, err := newUserDB(path, cheapArgon)
-	if err != nil || !db.Verify("carol", "longenough") || db.Verify("carol", "nope") || db.Verify("nobody", "longenough") {
-		t.Fatalf("Verify: %v", err)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tt := range []struct {
+		user, password string
+		want           bool
+	}{{"carol", "longenough", true}, {"carol", "nope", false}, {"nobody", "longenough", false}} {
+		if got, err := db.Verify(t.Context(), tt.user, tt.password); got != tt.want || err != nil {
+			t.Errorf("Verify(%q, %q) = %v, %v; want %v", tt.user, tt.password, got, err, tt.want)
+		}
+	}
+	// A login that waits for a hashing slot gives up when its request ends.
+	for range cap(db.sem) {
+		db.sem <- struct{}{}
+	}
+	ctx, cancel := context.WithCancel(t.Context())
+	cancel()
+	if ok, err := db.Verify(ctx, "carol", "longenough"); ok || !errors.Is(err, context.Canceled) {
+		t.Errorf("Verify with every slot taken and the request gone = %v, %v", ok, err)
+	}
+	for range cap(db.sem) {
+		<-db.sem
 	}
 	if err := removeUser(path, "carol"); err != nil {
 		t.Fatal(err)
@@ -326,6 +348,15 @@ func TestPasswordsAndUsersFile(t *testing.T) {
 	os.WriteFile(path, []byte("broken line\n"), 0o600)
 	if _, err := readUsersFile(path); err == nil {
 		t.Error("broken users file accepted")
+	}
+}
+
+func TestHashSlots(t *testing.T) {
+	tests := []struct{ cpus, want int }{{1, 1}, {2, 1}, {3, 1}, {4, 2}, {8, 4}, {16, 8}, {64, 8}}
+	for _, tt := range tests {
+		if got := hashSlots(tt.cpus, defaultArgon); got != tt.want {
+			t.Errorf("%d CPUs: %d hashes at once, want %d", tt.cpus, got, tt.want)
+		}
 	}
 }
 

@@ -3,12 +3,14 @@ package main
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"crypto/rand"
 	"crypto/subtle"
 	"encoding/base64"
 	"errors"
 	"fmt"
 	"os"
+	"runtime"
 	"slices"
 	"strings"
 	"sync"
@@ -113,14 +115,23 @@ type userDB struct {
 	// dummy is hashed for unknown users so that their failures take as
 	// long as wrong passwords.
 	dummy string
-	// sem bounds concurrent hashing, each of which takes Memory KiB.
+	// sem bounds concurrent hashing, each of which takes Memory KiB and
+	// keeps Threads CPUs busy (see hashSlots).
 	sem chan struct{}
+}
+
+// hashSlots is how many password hashes run at once: as many as the CPUs
+// can run without one slowing the others, between 1 and 8. More would only
+// make each login slower, take another 64 MiB each, and starve every
+// other request of CPU; the logins over that wait their turn.
+func hashSlots(cpus int, p argonParams) int {
+	return min(8, max(1, cpus/int(p.Threads)))
 }
 
 // newUserDB loads the users file at path; unknown users are checked
 // against a dummy hash made with the given parameters.
 func newUserDB(path string, dummy argonParams) (*userDB, error) {
-	db := &userDB{path: path, dummy: hashPassword(randomString(16), dummy), sem: make(chan struct{}, 4)}
+	db := &userDB{path: path, dummy: hashPassword(randomString(16), dummy), sem: make(chan struct{}, hashSlots(runtime.GOMAXPROCS(0), defaultArgon))}
 	if err := db.reload(true); err != nil {
 		return nil, err
 	}
@@ -217,8 +228,9 @@ func (db *userDB) Len() int {
 }
 
 // Verify checks a password, taking as long for an unknown user as for a
-// known one.
-func (db *userDB) Verify(user, password string) bool {
+// known one. Hashes run a few at a time (hashSlots); if ctx ends while
+// Verify waits for its turn, it returns ctx's error without hashing.
+func (db *userDB) Verify(ctx context.Context, user, password string) (bool, error) {
 	_ = db.reload(false)
 	db.mu.Lock()
 	h, ok := db.users[user]
@@ -230,9 +242,13 @@ func (db *userDB) Verify(user, password string) bool {
 		password = ""
 		ok = false
 	}
-	db.sem <- struct{}{}
+	select {
+	case db.sem <- struct{}{}:
+	case <-ctx.Done():
+		return false, ctx.Err()
+	}
 	defer func() { <-db.sem }()
-	return verifyPassword(h, password) && ok
+	return verifyPassword(h, password) && ok, nil
 }
 
 // addUser sets user's password in the file at path.
