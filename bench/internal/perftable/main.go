@@ -147,8 +147,9 @@ var kindNames = map[string]string{
 
 // scenarioOrder and kindOrder give the table its order.
 var (
-	scenarioOrder = []string{"ReadOnly", "Write", "Anonymous", "Login", "ReadOnlyParallel", "WriteParallel", "AnonymousParallel", "LoginParallel"}
-	kindOrder     = []string{"mem", "cookie", "redis"}
+	scenarioOrder = []string{"ReadOnly", "Write", "Anonymous", "Login", "ReadOnlyParallel", "WriteParallel", "AnonymousParallel", "LoginParallel",
+		"StoreLoad", "StoreSave", "StoreLoadParallel", "StoreSaveParallel"}
+	kindOrder = []string{"mem", "cookie", "redis"}
 )
 
 func order(list []string, s string) int {
