@@ -4,7 +4,7 @@
 # tables. With --readme it also rewrites the Performance section of the
 # repository's README.md from the results.
 #
-#   bench/run.sh                  # everything, -count 10 (about 30 minutes)
+#   bench/run.sh                  # everything, -count 10 (about 35 minutes)
 #   bench/run.sh --readme         # the same, then update README.md
 #   bench/run.sh --libs-only      # skip the store benchmarks
 #   OUT=DIR bench/run.sh --report-only --readme   # tables from DIR's results
