@@ -50,7 +50,7 @@ func TestSweepsEveryInterval(t *testing.T) {
 				s := Start(interval, func(ctx context.Context) error {
 					c := call{at: time.Since(start)}
 					if d, ok := ctx.Deadline(); ok {
-						c.bound = d.Sub(time.Now())
+						c.bound = time.Until(d)
 					}
 					got = append(got, c)
 					return nil
