@@ -1,0 +1,54 @@
+package main
+
+import (
+	"os"
+	"strconv"
+	"testing"
+
+	"github.com/gomodule/redigo/redis"
+)
+
+// TestRedisDeletePrefix deletes the keys under one prefix, across several
+// SCAN pages, and leaves a key that only looks alike.
+func TestRedisDeletePrefix(t *testing.T) {
+	const addr = "127.0.0.1:6379"
+	conn, err := redis.Dial("tcp", addr)
+	if err != nil {
+		if os.Getenv("SESAME_REQUIRE_SERVERS") == "1" {
+			t.Fatalf("no Redis at %s: %v (SESAME_REQUIRE_SERVERS=1)", addr, err)
+		}
+		t.Skipf("no Redis at %s: %v", addr, err)
+	}
+	defer conn.Close()
+	prefix := "sesame-loadtest-test-" + randomHex(8) + ":"
+	other := prefix[:len(prefix)-1] + "x:kept"
+	const n = 2500 // more than one SCAN page of 1000
+	for i := range n {
+		conn.Send("SET", prefix+strconv.Itoa(i), "v")
+	}
+	conn.Send("SET", other, "v")
+	if err := conn.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	for range n + 1 {
+		if _, err := conn.Receive(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	defer conn.Do("DEL", other)
+
+	if _, err := redisDeletePrefix(t.Context(), addr, "a*b"); err == nil {
+		t.Error("a prefix with a glob character was accepted")
+	}
+	deleted, err := redisDeletePrefix(t.Context(), addr, prefix)
+	if err != nil {
+		t.Fatal(err)
+	}
+	left, err := redis.Strings(conn.Do("KEYS", prefix+"*"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if exists, _ := redis.Bool(conn.Do("EXISTS", other)); !exists || len(left) != 0 || deleted != n {
+		t.Errorf("deleted %d of %d, %d left, the other key kept: %v", deleted, n, len(left), exists)
+	}
+}
