@@ -38,19 +38,20 @@ mkdir -p "$OUT"
 benchstat() { go tool benchstat "$@"; }
 
 store_names="memstore filestore boltstore redisstore pgstore mysqlstore memcachestore"
-declare -A patterns=(
-  [memstore]='^Benchmark(Load|Save)(Parallel)?$'
-  [filestore]='^Benchmark(Load|Save)(Parallel)?$'
-  [boltstore]='^Benchmark(Load|LoadParallel|DurableSave)$'
-  [redisstore]='^BenchmarkRatio$'
-  [pgstore]='^Benchmark(Load|Save)$'
-  [mysqlstore]='^Benchmark(Load|Save)$'
-  [memcachestore]='^Benchmark(Load|Save)$'
-)
+# pattern prints the benchmarks run.sh runs of store $1 (a function: bash
+# before 4 has no associative arrays).
+pattern() {
+  case "$1" in
+    memstore|filestore) echo '^Benchmark(Load|Save)(Parallel)?$' ;;
+    boltstore) echo '^Benchmark(Load|LoadParallel|DurableSave)$' ;;
+    redisstore) echo '^BenchmarkRatio$' ;;
+    *) echo '^Benchmark(Load|Save)$' ;;
+  esac
+}
 
 if $measure; then
   cpu=$(awk -F': ' '/^model name/ {print $2; exit}' /proc/cpuinfo 2>/dev/null || true)
-  echo "$(date -u +%Y-%m-%d), $(go env GOVERSION) $(go env GOOS)/$(go env GOARCH), ${cpu:-unknown CPU} ($(nproc) cores), -count $COUNT, -benchtime $BENCHTIME" > "$OUT/about.txt"
+  echo "$(date -u +%Y-%m-%d), $(go env GOVERSION) $(go env GOOS)/$(go env GOARCH), ${cpu:-unknown CPU} ($(getconf _NPROCESSORS_ONLN) cores), -count $COUNT, -benchtime $BENCHTIME" > "$OUT/about.txt"
   echo "# $(cat "$OUT/about.txt")"
   echo "# raw results in $OUT"
   echo
@@ -63,7 +64,7 @@ if $measure; then
     for s in $store_names; do
       echo
       echo "## store/$s"
-      (cd "../store/$s" && go test -run '^$' -bench "${patterns[$s]}" -count "$COUNT" -benchtime "$BENCHTIME" .) | tee "$OUT/store-$s.txt"
+      (cd "../store/$s" && go test -run '^$' -bench "$(pattern "$s")" -count "$COUNT" -benchtime "$BENCHTIME" .) | tee "$OUT/store-$s.txt"
     done
   fi
 fi
