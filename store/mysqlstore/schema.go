@@ -5,6 +5,8 @@ import (
 	"database/sql"
 	"fmt"
 	"strings"
+
+	"github.com/sesame-go/sesame/internal/sqlname"
 )
 
 // maxTableLen is MySQL's limit on identifiers. Index names are per table,
@@ -17,21 +19,7 @@ const maxTableLen = 64
 // name free of quoting questions (and of case-sensitivity differences
 // between servers). Names are quoted in SQL anyway, so a reserved word
 // such as "user" is allowed.
-func ValidTable(name string) bool {
-	if len(name) == 0 || len(name) > maxTableLen {
-		return false
-	}
-	for i := 0; i < len(name); i++ {
-		c := name[i]
-		switch {
-		case 'a' <= c && c <= 'z', c == '_':
-		case '0' <= c && c <= '9' && i > 0:
-		default:
-			return false
-		}
-	}
-	return true
-}
+func ValidTable(name string) bool { return sqlname.Valid(name, maxTableLen) }
 
 // schemaTemplate is the SQL that Migrate runs, with {{table}} standing for
 // the table name. Schema returns it for a given table.

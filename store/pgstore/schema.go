@@ -7,6 +7,8 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/sesame-go/sesame/internal/sqlname"
 )
 
 // maxTableLen leaves room in PostgreSQL's 63-byte identifiers for the
@@ -19,21 +21,7 @@ const maxTableLen = 63 - len("_expires_at_idx")
 // name free of quoting questions, and leaves room for the names of the
 // sequence and indexes derived from it. Names are quoted in SQL anyway, so
 // a reserved word such as "user" is allowed.
-func ValidTable(name string) bool {
-	if len(name) == 0 || len(name) > maxTableLen {
-		return false
-	}
-	for i := 0; i < len(name); i++ {
-		c := name[i]
-		switch {
-		case 'a' <= c && c <= 'z', c == '_':
-		case '0' <= c && c <= '9' && i > 0:
-		default:
-			return false
-		}
-	}
-	return true
-}
+func ValidTable(name string) bool { return sqlname.Valid(name, maxTableLen) }
 
 // schemaTemplate is the SQL that Migrate runs, with {{table}} standing for
 // the table name. Schema returns it for a given table.
