@@ -46,6 +46,19 @@ func (c *countingStore) DeleteUser(ctx context.Context, user string) error {
 	return c.Store.(sesame.UserIndex).DeleteUser(ctx, user)
 }
 
+// keepsExpired is a store that never forgets a record, as a store whose
+// sweeper has not run yet, or whose TTL is longer than the Manager's
+// deadlines, behaves: the Manager's own deadline checks must catch what
+// it returns.
+type keepsExpired struct{ *countingStore }
+
+func (k keepsExpired) Save(ctx context.Context, key string, v []byte, ver uint64, o sesame.SaveOptions) (uint64, error) {
+	o.ExpiresAt = time.Time{}
+	return k.countingStore.Save(ctx, key, v, ver, o)
+}
+
+func keepExpired(s sesame.Store) sesame.Store { return keepsExpired{s.(*countingStore)} }
+
 func (c *countingStore) calls() int64 { return c.loads.Load() + c.saves.Load() + c.deletes.Load() }
 
 // clock is a settable time source.
@@ -80,11 +93,30 @@ type env struct {
 
 func newEnv(t *testing.T, cfg sesame.Config) *env {
 	t.Helper()
-	ms := memstore.New(memstore.Config{})
+	return newEnvWrapping(t, cfg, nil)
+}
+
+// newEnvWrapping is newEnv with the store wrapped by wrap (nil: not
+// wrapped) before the Manager gets it.
+func newEnvWrapping(t *testing.T, cfg sesame.Config, wrap func(sesame.Store) sesame.Store) *env {
+	t.Helper()
+	// The test clock starts from the real time, never from a fixed date,
+	// and the store reads the same clock as the Manager: a store that
+	// judged expiry by the real clock would disagree with the Manager
+	// as soon as a test advances its clock, and a fixed date rots once
+	// the calendar passes it. No test may depend on the calendar date,
+	// on the machine's speed or on a fixed free port.
+	// It starts on a whole second because records keep milliseconds and
+	// cookies keep seconds: tests then compare deadlines exactly.
+	c := &clock{now: time.Now().Truncate(time.Second)}
+	ms := memstore.New(memstore.Config{Now: c.Now})
 	t.Cleanup(func() { ms.Close() })
-	e := &env{t: t, store: &countingStore{Store: ms}, clock: &clock{now: time.Date(2026, 11, 21, 12, 0, 0, 0, time.UTC)}}
+	e := &env{t: t, store: &countingStore{Store: ms}, clock: c}
 	if cfg.Store == nil && cfg.Seal == nil {
 		cfg.Store = e.store
+		if wrap != nil {
+			cfg.Store = wrap(e.store)
+		}
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)

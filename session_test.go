@@ -262,22 +262,31 @@ func TestIdleAndAbsoluteDeadlines(t *testing.T) {
 		{"kept busy until the absolute deadline", repeat(25*time.Minute, 29), false}, // 12h05m
 		{"kept busy just under the absolute deadline", repeat(25*time.Minute, 28), true},
 	}
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			e := newEnv(t, sesame.Config{})
-			cookie := e.newSession("k", "v")
-			var err error
-			for _, d := range tc.steps {
-				e.clock.Advance(d)
-				_, err = get[string](e, cookie, "k")
-			}
-			if alive := err == nil; alive != tc.alive {
-				t.Fatalf("alive = %v (last Get: %v), want %v", alive, err, tc.alive)
-			}
-			if !tc.alive && !e.sawEvent(sesame.EventExpired) {
-				t.Error("no EventExpired")
-			}
-		})
+	// Once with a store that forgets records at their deadline, once with
+	// one that keeps them, where only the Manager's own checks stand
+	// between an expired session and the handler.
+	for _, keep := range []bool{false, true} {
+		for _, tc := range tests {
+			t.Run(fmt.Sprintf("%s/store keeps expired=%v", tc.name, keep), func(t *testing.T) {
+				var wrap func(sesame.Store) sesame.Store
+				if keep {
+					wrap = keepExpired
+				}
+				e := newEnvWrapping(t, sesame.Config{}, wrap)
+				cookie := e.newSession("k", "v")
+				var err error
+				for _, d := range tc.steps {
+					e.clock.Advance(d)
+					_, err = get[string](e, cookie, "k")
+				}
+				if alive := err == nil; alive != tc.alive {
+					t.Fatalf("alive = %v (last Get: %v), want %v", alive, err, tc.alive)
+				}
+				if keep && !tc.alive && !e.sawEvent(sesame.EventExpired) {
+					t.Error("no EventExpired")
+				}
+			})
+		}
 	}
 }
 
@@ -290,7 +299,7 @@ func repeat(d time.Duration, n int) []time.Duration {
 }
 
 func TestExpiredSessionIsClearedAndNeverRevived(t *testing.T) {
-	e := newEnv(t, sesame.Config{})
+	e := newEnvWrapping(t, sesame.Config{}, keepExpired)
 	cookie := e.newSession("k", "v")
 	e.clock.Advance(31 * time.Minute)
 	rec := e.do(cookie, func(s *sesame.Session, w http.ResponseWriter, r *http.Request) {

@@ -70,8 +70,14 @@ func TestRevoke(t *testing.T) {
 	phone := e.login("alice", "Safari", "192.0.2.11:1")
 	bobs := e.login("bob", "Chrome", "192.0.2.12:1")
 	ctx := context.Background()
-	infos, _ := e.m.Sessions(ctx, "alice")
-	bobInfos, _ := e.m.Sessions(ctx, "bob")
+	infos, err := e.m.Sessions(ctx, "alice")
+	if err != nil || len(infos) != 2 {
+		t.Fatalf("alice's sessions: %d, %v; want 2", len(infos), err)
+	}
+	bobInfos, err := e.m.Sessions(ctx, "bob")
+	if err != nil || len(bobInfos) != 1 {
+		t.Fatalf("bob's sessions: %d, %v; want 1", len(bobInfos), err)
+	}
 
 	if err := e.m.Revoke(ctx, "alice", bobInfos[0].Handle); !errors.Is(err, sesame.ErrNotFound) {
 		t.Fatalf("alice revoking bob's session: %v, want ErrNotFound", err)

@@ -42,6 +42,12 @@ type Config struct {
 	// them) until their keys are saved or deleted again, and keeps the
 	// store's maps at their largest size.
 	SweepInterval time.Duration
+
+	// Now is the clock the store reads to decide what has expired. Nil
+	// means time.Now. Tests that drive a sesame.Manager with a clock of
+	// their own give the store the same one, so that both agree on
+	// whether a record has expired.
+	Now func() time.Time
 }
 
 // Store is an in-memory sesame.Store and sesame.UserIndex. It is safe for
@@ -49,6 +55,7 @@ type Config struct {
 type Store struct {
 	seed   maphash.Seed
 	shards [numShards]shard
+	now    func() time.Time
 
 	sweeper *sweeper.Sweeper // nil if turned off
 }
@@ -60,7 +67,10 @@ var (
 
 // New returns an empty Store and starts its sweeper. Call Close to stop it.
 func New(cfg Config) *Store {
-	s := &Store{seed: maphash.MakeSeed()}
+	s := &Store{seed: maphash.MakeSeed(), now: cfg.Now}
+	if s.now == nil {
+		s.now = time.Now
+	}
 	for i := range s.shards {
 		s.shards[i].init()
 	}
@@ -72,7 +82,7 @@ func New(cfg Config) *Store {
 		return s
 	}
 	s.sweeper = sweeper.Start(interval, func(context.Context) error {
-		s.sweep(time.Now().UnixNano())
+		s.sweep(s.now().UnixNano())
 		return nil
 	}, nil)
 	return s
@@ -92,7 +102,7 @@ func (s *Store) Load(ctx context.Context, key string) ([]byte, uint64, error) {
 	if err := check(ctx, "load", key); err != nil {
 		return nil, 0, err
 	}
-	now := time.Now().UnixNano()
+	now := s.now().UnixNano()
 	sh := s.shard(key)
 	sh.mu.RLock()
 	e := sh.records[key]
@@ -116,7 +126,7 @@ func (s *Store) Save(ctx context.Context, key string, value []byte, version uint
 	own := make([]byte, len(value))
 	copy(own, value)
 	expires := unixNano(opts.ExpiresAt)
-	now := time.Now().UnixNano()
+	now := s.now().UnixNano()
 
 	sh := s.shard(key)
 	sh.mu.Lock()
@@ -158,7 +168,7 @@ func (s *Store) UserSessions(ctx context.Context, user string) ([]sesame.StoredR
 	if user == "" {
 		return nil, nil
 	}
-	now := time.Now().UnixNano()
+	now := s.now().UnixNano()
 	var records []sesame.StoredRecord
 	for i := range s.shards {
 		sh := &s.shards[i]
