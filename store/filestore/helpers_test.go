@@ -19,8 +19,14 @@ type fakeClock struct {
 	now time.Time
 }
 
+// newFakeClock returns a clock at the real time. It never starts from a
+// fixed date: the sweeper compares this clock with the modification
+// times the file system gives temporary files, so a fixed date would make
+// them look years old, or from the future once the calendar passes it.
+// No test may depend on the calendar date, on the machine's speed or on a
+// fixed free port.
 func newFakeClock() *fakeClock {
-	return &fakeClock{now: time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC)}
+	return &fakeClock{now: time.Now()}
 }
 
 func (c *fakeClock) Now() time.Time {

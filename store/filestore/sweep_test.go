@@ -200,11 +200,17 @@ func TestSweepRemovesOnlyOldTempFiles(t *testing.T) {
 		{"crash-left.123", 2 * time.Hour, true},
 		{"crash-left.456", tempMaxAge + time.Minute, true},
 		{"in-progress.789", time.Second, false},
+		// A file just written keeps the time the file system gave it:
+		// the store's clock must agree with it.
+		{"just-written.012", 0, false},
 	}
 	for _, f := range files {
 		path := filepath.Join(tmp, f.name)
 		if err := os.WriteFile(path, []byte("partial"), 0o600); err != nil {
 			t.Fatal(err)
+		}
+		if f.age == 0 {
+			continue
 		}
 		mtime := clock.Now().Add(-f.age)
 		if err := os.Chtimes(path, mtime, mtime); err != nil {
