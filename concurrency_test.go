@@ -1,8 +1,11 @@
 package sesame_test
 
 import (
+	"errors"
 	"fmt"
+	"io"
 	"net/http"
+	"net/http/httptest"
 	"sync"
 	"testing"
 
@@ -127,5 +130,50 @@ func TestRenewFoldsInConcurrentWrite(t *testing.T) {
 	}
 	if v, err := get[int](e, renewed.Value, "b"); err != nil || v != 2 {
 		t.Fatalf("concurrent write lost by Renew: %v, %v", v, err)
+	}
+}
+
+// TestCommitWhileAnotherGoroutineWrites calls Commit in one goroutine
+// while another writes the response, which the Session's documentation
+// allows: under -race this proves the two share no unguarded state, and
+// every response still carries the session's cookie.
+func TestCommitWhileAnotherGoroutineWrites(t *testing.T) {
+	e := newEnv(t, sesame.Config{})
+	srv := httptest.NewTLSServer(e.m.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		s, err := sesame.FromContext(r.Context())
+		if err != nil {
+			t.Error(err)
+			return
+		}
+		if err := s.Put("k", "v"); err != nil {
+			t.Error(err)
+		}
+		var wg sync.WaitGroup
+		wg.Go(func() {
+			if err := s.Commit(); err != nil && !errors.Is(err, sesame.ErrHeadersWritten) {
+				t.Errorf("Commit: %v", err)
+			}
+		})
+		wg.Go(func() {
+			w.WriteHeader(http.StatusOK)
+			w.Write([]byte("body"))
+		})
+		wg.Wait()
+	})))
+	defer srv.Close()
+	client := srv.Client()
+	for range 200 {
+		resp, err := client.Get(srv.URL)
+		if err != nil {
+			t.Fatal(err)
+		}
+		io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			t.Fatalf("status %d", resp.StatusCode)
+		}
+		if len(resp.Cookies()) != 1 {
+			t.Fatalf("Set-Cookie = %q; want the session's one cookie", resp.Header.Values("Set-Cookie"))
+		}
 	}
 }

@@ -55,6 +55,9 @@ func (c *sessionContext) Value(key any) any {
 }
 
 // responseWriter commits the session just before the header goes out.
+// wroteHeader is written only with s.mu held, because Session.Commit,
+// which a handler may call from another goroutine, reads it; the writing
+// goroutine, the only one that writes it, may read it without the lock.
 type responseWriter struct {
 	http.ResponseWriter
 	s           *Session
@@ -68,8 +71,8 @@ func (w *responseWriter) beforeHeader() {
 	s := w.s
 	s.mu.Lock()
 	err := s.commit(false)
+	w.wroteHeader = true // under the lock: Session.Commit reads it there
 	s.mu.Unlock()
-	w.wroteHeader = true
 	if err != nil {
 		w.failed = true
 		s.m.onError(w.ResponseWriter, s.req, err)
@@ -185,8 +188,8 @@ func (w *responseWriter) commitLate() {
 	s := w.s
 	s.mu.Lock()
 	err := s.commit(true)
-	s.mu.Unlock()
 	w.wroteHeader = true
+	s.mu.Unlock()
 	if err != nil {
 		if !errors.Is(err, ErrHeadersWritten) {
 			err = fmt.Errorf("%w: %w", ErrHeadersWritten, err)
