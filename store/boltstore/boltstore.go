@@ -91,7 +91,9 @@ type Config struct {
 	// CompactMinSize and CompactFreeShare decide when the background
 	// sweeper compacts the file (see Store.Compact): after a sweep, if the
 	// file has at least CompactMinSize bytes and at least CompactFreeShare
-	// of them (between 0 and 1) are free pages. bbolt reuses free pages
+	// of them (between 0 and 1) are free (see Stats.FreeSize): free pages
+	// and the part bbolt grew the file by ahead of need. A compacted file
+	// keeps only the pages it uses. bbolt reuses free pages
 	// but never gives them back, so without compaction a file keeps the
 	// size of its busiest hour. Zero means DefaultCompactMinSize and
 	// DefaultCompactFreeShare; a negative CompactMinSize turns automatic

@@ -43,9 +43,10 @@ type Stats struct {
 	// FileSize is the size of the file, in bytes.
 	FileSize int64
 
-	// FreeSize is how many of those bytes are in pages that hold nothing:
-	// bbolt reuses them before it grows the file, and Compact gives them
-	// back to the file system.
+	// FreeSize is how many of those bytes hold nothing: pages on bbolt's
+	// free list, and the tail of the file that bbolt has grown into ahead
+	// of need but not yet used. bbolt uses both before it grows the file
+	// again, and Compact gives them back to the file system.
 	FreeSize int64
 
 	// Compactions counts the files compacted since Open, by the
@@ -54,8 +55,8 @@ type Stats struct {
 }
 
 // Stats returns the Store's file size, how much of it is free, and how
-// many compactions it has done. It reads counters only: it neither starts
-// a transaction nor waits for writers.
+// many compactions it has done. It reads counters and begins one
+// read-only transaction, which does not wait for writers.
 func (s *Store) Stats() (Stats, error) {
 	s.dbMu.RLock()
 	defer s.dbMu.RUnlock()
@@ -71,10 +72,16 @@ func (s *Store) stats() (Stats, error) {
 	if err != nil {
 		return Stats{}, s.wrap("stats", err)
 	}
+	// A read transaction sees the high-water mark: the end of the last
+	// page bbolt has allocated. The file beyond it is free too.
+	var allocated int64
+	if err := s.db.View(func(tx *bbolt.Tx) error { allocated = tx.Size(); return nil }); err != nil {
+		return Stats{}, s.wrap("stats", err)
+	}
 	st := s.db.Stats()
 	return Stats{
 		FileSize:    fi.Size(),
-		FreeSize:    int64(st.FreePageN+st.PendingPageN) * int64(s.pageSize),
+		FreeSize:    int64(st.FreePageN+st.PendingPageN)*int64(s.pageSize) + max(0, fi.Size()-allocated),
 		Compactions: s.compactions.Load(),
 	}, nil
 }
@@ -173,7 +180,7 @@ func (s *Store) compact() error {
 }
 
 // copyTo copies the current file into the empty file f, which it closes,
-// and returns f opened as a bbolt file, with everything on disk. On error
+// and returns f opened again as a bbolt file, with everything on disk. On error
 // it leaves the file for the caller to remove.
 func (s *Store) copyTo(f *os.File) (*bbolt.DB, error) {
 	// The copy keeps the mode the file has now, which may not be Open's.
@@ -191,14 +198,35 @@ func (s *Store) copyTo(f *os.File) (*bbolt.DB, error) {
 		return nil, err
 	}
 	err = bbolt.Compact(dst, s.db, compactTxSize)
+	var used int64
 	if err == nil {
-		err = dst.Sync()
+		err = dst.View(func(tx *bbolt.Tx) error { used = tx.Size(); return nil })
 	}
+	if err = errors.Join(err, dst.Close()); err != nil {
+		return nil, err
+	}
+	// bbolt grew the copy ahead of need, in powers of two; cut it to what
+	// it uses, so that right after a compaction nothing of the file is
+	// free and the sweeper does not compact it again. bbolt grows it
+	// again when it needs to.
+	if err := truncateSync(f.Name(), used); err != nil {
+		return nil, err
+	}
+	opts.NoSync = false
+	return bbolt.Open(f.Name(), 0o600, opts)
+}
+
+// truncateSync cuts the file at path to size bytes and writes that to disk.
+func truncateSync(path string, size int64) error {
+	f, err := os.OpenFile(path, os.O_RDWR, 0)
 	if err != nil {
-		return nil, errors.Join(err, dst.Close())
+		return err
 	}
-	dst.NoSync = false
-	return dst, nil
+	err = f.Truncate(size)
+	if err == nil {
+		err = f.Sync()
+	}
+	return errors.Join(err, f.Close())
 }
 
 // removeCompactLeftovers removes the temporary files of compactions of

@@ -329,15 +329,15 @@ func TestFailedCompactKeepsTheOldFile(t *testing.T) {
 // pages, under different settings.
 func TestSweeperCompactsWhenWorthIt(t *testing.T) {
 	// A file under 16 MiB grows in powers of two, so up to half of it
-	// lies past its last page: even with every record gone, little more
-	// than half of it is free pages. Hence a share of 0.4 here.
+	// lies past its last page; Stats counts that tail as free, so the
+	// default share decides as it says.
 	tests := []struct {
 		name           string
 		cfg            Config
 		records, dying int
 		want           bool
 	}{
-		{"mostly free and large enough", Config{CompactMinSize: 1 << 20, CompactFreeShare: 0.4}, 10000, 9500, true},
+		{"mostly free and large enough", Config{CompactMinSize: 1 << 20}, 10000, 9500, true},
 		{"mostly free but small", Config{}, 10000, 9500, false},
 		{"large enough but mostly live", Config{CompactMinSize: 1 << 20}, 5000, 1000, false},
 		{"a lower share suffices", Config{CompactMinSize: 1 << 20, CompactFreeShare: 0.05}, 5000, 1000, true},
@@ -518,5 +518,43 @@ func TestCompactWithFinishedContextDoesNothing(t *testing.T) {
 	}
 	if n := stats(t, s).Compactions; n != 0 {
 		t.Errorf("%d compactions; want none", n)
+	}
+}
+
+// TestStatsCountsTheUnusedTailAsFree deletes every record and checks that
+// Stats calls nearly the whole file free, and that the sweeper's automatic
+// compaction therefore shrinks it. bbolt grows a file ahead of what it
+// allocates, so part of the file lies beyond its last allocated page, on
+// no free list; a FreeSize without that tail kept files of only expired
+// records under CompactFreeShare, never compacted.
+func TestStatsCountsTheUnusedTailAsFree(t *testing.T) {
+	for _, n := range []int{1000, 3000, 5000, 9000} {
+		t.Run(fmt.Sprint(n, " records"), func(t *testing.T) {
+			s, _ := filled(t, Config{CompactMinSize: 1}, n)
+			err := s.update(func(tx *bbolt.Tx) error {
+				for i := range n {
+					if err := deleteTx(tx, []byte(key(i))); err != nil {
+						return err
+					}
+				}
+				return nil
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			// What an empty store's file keeps in use: the meta pages,
+			// the freelist and the buckets' root pages.
+			const bookkeeping = 64 << 10
+			st := stats(t, s)
+			if st.FreeSize < st.FileSize-bookkeeping {
+				t.Fatalf("every record deleted, yet Stats says %d of the file's %d bytes are free", st.FreeSize, st.FileSize)
+			}
+			if err := s.compactIfMostlyFree(t.Context()); err != nil {
+				t.Fatal(err)
+			}
+			if after := stats(t, s); after.Compactions != 1 || after.FileSize > bookkeeping {
+				t.Errorf("after the sweeper's compaction check: %+v; want one compaction and a file of at most %d bytes", after, bookkeeping)
+			}
+		})
 	}
 }
