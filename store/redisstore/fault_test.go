@@ -9,6 +9,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -17,10 +18,13 @@ import (
 )
 
 // callTimeout bounds every call the fault tests make; callSlack is what a
-// slow, shared machine (and the race detector) may add to it.
+// slow, shared machine (and the race detector) may add to it: generous,
+// because what the tests prove is that a call ends near its deadline
+// instead of hanging on a dead or stopped server, which would hold it for
+// as long as the server is down.
 const (
 	callTimeout = 300 * time.Millisecond
-	callSlack   = 700 * time.Millisecond
+	callSlack   = 2 * time.Second
 )
 
 // verifyNoLeaks fails t if goroutines started during the test (those not
@@ -43,7 +47,7 @@ func TestStandaloneServerFault(t *testing.T) {
 	needRedisServer(t)
 	defer verifyNoLeaks(t, goleak.IgnoreCurrent())
 
-	srv := startRedis(t, freePort(t, 16390))
+	srv := startRedis(t, osPort(t))
 	s, err := New(Config{Addrs: []string{srv.addr()}, Prefix: testPrefix()})
 	if err != nil {
 		t.Fatal(err)
@@ -52,9 +56,10 @@ func TestStandaloneServerFault(t *testing.T) {
 	seeded := seed(t, s, 40)
 
 	t.Run("PausedServerFailsAtTheDeadline", func(t *testing.T) {
-		if got := srv.cli("client", "pause", "1500", "all"); got != "OK" {
-			t.Fatalf("CLIENT PAUSE: %q", got)
-		}
+		// The server is stopped (SIGSTOP) until the calls are done: it
+		// accepts nothing and answers nothing, as a hung machine would.
+		srv.signal(syscall.SIGSTOP)
+		defer srv.signal(syscall.SIGCONT)
 		key := newKey()
 		calls := []struct {
 			name string
@@ -77,7 +82,7 @@ func TestStandaloneServerFault(t *testing.T) {
 				t.Errorf("%s on a paused server took %v with a 100ms deadline", c.name, d)
 			}
 		}
-		time.Sleep(1600 * time.Millisecond) // let the pause end
+
 	})
 
 	tr := startTraffic(t, s, 4)
@@ -106,7 +111,7 @@ func TestClusterNodeFault(t *testing.T) {
 	needRedisServer(t)
 	defer verifyNoLeaks(t, goleak.IgnoreCurrent())
 
-	nodes := startCluster(t, 17100)
+	nodes := startCluster(t)
 	s, err := New(Config{Addrs: addrsOf(nodes), Prefix: testPrefix()})
 	if err != nil {
 		t.Fatal(err)

@@ -41,27 +41,16 @@ func needRedisServer(t testing.TB) {
 	}
 }
 
-// portFree reports whether nothing listens on the loopback port.
-func portFree(port int) bool {
-	l, err := net.Listen("tcp", "127.0.0.1:"+strconv.Itoa(port))
-	if err != nil {
-		return false
-	}
-	l.Close()
-	return true
-}
-
-// freePort returns the first loopback port from base on where nothing
-// listens.
-func freePort(t testing.TB, base int) int {
+// osPort returns a loopback port the operating system handed out a moment
+// ago and that is free again: tests never pick a port number themselves.
+func osPort(t testing.TB) int {
 	t.Helper()
-	for p := base; p < base+50; p++ {
-		if portFree(p) {
-			return p
-		}
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatalf("no loopback port: %v", err)
 	}
-	t.Fatalf("no free loopback port in %d-%d", base, base+49)
-	return 0
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
 }
 
 // startRedis starts a redis-server on port with a data directory of its
@@ -108,6 +97,14 @@ func (p *redisProc) kill() {
 	p.cmd = nil
 }
 
+// signal sends sig to the running server.
+func (p *redisProc) signal(sig os.Signal) {
+	p.t.Helper()
+	if err := p.cmd.Process.Signal(sig); err != nil {
+		p.t.Fatalf("signal %v to redis-server on %s: %v", sig, p.addr(), err)
+	}
+}
+
 // cli runs redis-cli against the server and returns its trimmed output.
 func (p *redisProc) cli(args ...string) string {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
@@ -123,25 +120,21 @@ func tail(s string, n int) string {
 	return s
 }
 
-// startCluster starts a throwaway three-master Redis Cluster on three free
-// loopback ports from base on, for tests that kill one of its nodes. The
-// nodes give up on a dead peer after one second and keep serving the slots
-// they hold (cluster-require-full-coverage no).
-func startCluster(t testing.TB, base int) []*redisProc {
+// startCluster starts a throwaway three-master Redis Cluster on loopback
+// ports from the operating system (each node's cluster bus on a port of
+// its own too), for tests that kill one of its nodes. The nodes give up on
+// a dead peer after one second and keep serving the slots they hold
+// (cluster-require-full-coverage no).
+func startCluster(t testing.TB) []*redisProc {
 	t.Helper()
 	var nodes []*redisProc
 	var addrs []string
-	for port := base; len(nodes) < 3 && port < base+20; port++ {
-		if !portFree(port) || !portFree(port+10000) { // the cluster bus uses port+10000
-			continue
-		}
-		n := startRedis(t, port, "--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf",
+	for range 3 {
+		n := startRedis(t, osPort(t), "--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf",
+			"--cluster-port", strconv.Itoa(osPort(t)),
 			"--cluster-node-timeout", "1000", "--cluster-require-full-coverage", "no")
 		nodes = append(nodes, n)
 		addrs = append(addrs, n.addr())
-	}
-	if len(nodes) < 3 {
-		t.Fatalf("found no three free ports from %d", base)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
