@@ -7,6 +7,7 @@ import (
 	"runtime"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -167,37 +168,34 @@ func TestSweeperRunsInBackground(t *testing.T) {
 	})
 }
 
+// TestCloseStopsTheSweeper runs in a synctest bubble: synctest.Wait
+// returns once every goroutine there has started and blocked, so the
+// count of sweepers is exact, with no wait bounded by the wall clock.
 func TestCloseStopsTheSweeper(t *testing.T) {
-	before := sweepers()
-	stores := []*Store{New(Config{}), New(Config{SweepInterval: time.Millisecond}), New(Config{SweepInterval: -1})}
-	waitSweepers(t, before+2, "with two new stores")
-	for _, s := range stores {
-		for range 2 { // Close is idempotent
-			if err := s.Close(); err != nil {
-				t.Fatalf("Close: %v", err)
+	synctest.Test(t, func(t *testing.T) {
+		before := sweepers()
+		stores := []*Store{New(Config{}), New(Config{SweepInterval: time.Millisecond}), New(Config{SweepInterval: -1})}
+		synctest.Wait()
+		if got := sweepers(); got != before+2 {
+			t.Fatalf("%d sweepers running with two new stores; want %d", got, before+2)
+		}
+		for _, s := range stores {
+			for range 2 { // Close is idempotent
+				if err := s.Close(); err != nil {
+					t.Fatalf("Close: %v", err)
+				}
 			}
 		}
-	}
-	waitSweepers(t, before, "after Close")
-	// The store still serves after Close.
-	s := stores[0]
-	if _, err := s.Save(t.Context(), testKey(1), []byte("v"), 0, sesame.SaveOptions{ExpiresAt: time.Now().Add(time.Hour)}); err != nil {
-		t.Fatalf("Save after Close: %v", err)
-	}
-}
-
-// waitSweepers fails the test unless the number of sweepers settles at
-// want within a second. (A goroutine just started, or just returned, may
-// not show in a stack dump at once.)
-func waitSweepers(t *testing.T, want int, when string) {
-	t.Helper()
-	deadline := time.Now().Add(time.Second)
-	for sweepers() != want {
-		if time.Now().After(deadline) {
-			t.Fatalf("%d sweepers running %s; want %d", sweepers(), when, want)
+		synctest.Wait()
+		if got := sweepers(); got != before {
+			t.Fatalf("%d sweepers running after Close; want %d", got, before)
 		}
-		time.Sleep(time.Millisecond)
-	}
+		// The store still serves after Close.
+		s := stores[0]
+		if _, err := s.Save(t.Context(), testKey(1), []byte("v"), 0, sesame.SaveOptions{ExpiresAt: time.Now().Add(time.Hour)}); err != nil {
+			t.Fatalf("Save after Close: %v", err)
+		}
+	})
 }
 
 // sweepers counts the running sweeper goroutines of all stores (only
@@ -352,5 +350,37 @@ func checkInvariants(t *testing.T, s *Store) {
 			t.Errorf("shard %d: user index and records disagree by %d", i, indexed)
 		}
 		sh.mu.RUnlock()
+	}
+}
+
+// TestConfigNowDecidesExpiry moves the store's own clock, not the real
+// one, across a record's expiry: Load, Save and UserSessions all read it.
+func TestConfigNowDecidesExpiry(t *testing.T) {
+	var mu sync.Mutex
+	now := time.Now()
+	clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
+	s := New(Config{SweepInterval: -1, Now: clock})
+	expires := now.Add(time.Hour)
+	v, err := s.Save(t.Context(), testKey(1), []byte("v"), 0, sesame.SaveOptions{ExpiresAt: expires, User: "u"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	mu.Lock()
+	now = expires.Add(-time.Nanosecond)
+	mu.Unlock()
+	if _, got, err := s.Load(t.Context(), testKey(1)); err != nil || got != v {
+		t.Fatalf("Load 1 ns before expiry = version %d, %v", got, err)
+	}
+	mu.Lock()
+	now = expires
+	mu.Unlock()
+	if _, _, err := s.Load(t.Context(), testKey(1)); !errors.Is(err, sesame.ErrNotFound) {
+		t.Fatalf("Load at expiry by the store's clock: %v; want ErrNotFound", err)
+	}
+	if recs, err := s.UserSessions(t.Context(), "u"); err != nil || len(recs) != 0 {
+		t.Fatalf("UserSessions at expiry = %d records, %v; want none", len(recs), err)
+	}
+	if _, err := s.Save(t.Context(), testKey(1), []byte("w"), 0, sesame.SaveOptions{}); err != nil {
+		t.Fatalf("Save over the expired record as new: %v", err)
 	}
 }
