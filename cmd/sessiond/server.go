@@ -15,6 +15,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/sesame-go/sesame"
 	"github.com/sesame-go/sesame/seal"
@@ -72,6 +73,10 @@ func newServer(opt *options, st sesame.Store, users *userDB, log *slog.Logger, m
 		userLimit: newLimiter(5, 30*time.Second, 10000),
 		ipLimit:   newLimiter(20, 5*time.Second, 10000),
 	}
+	m.reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{
+		Name: "sessiond_password_hashes_total",
+		Help: "Passwords hashed to check a login (unknown users included), which the login limiter bounds.",
+	}, func() float64 { return float64(users.hashes.Load()) }))
 	if opt.Ticket {
 		var err error
 		if s.tickets, err = newTicketIssuer(opt, ticketSecret, s.clientAddr); err != nil {
