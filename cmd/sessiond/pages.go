@@ -133,9 +133,11 @@ func (s *server) loginPage(w http.ResponseWriter, r *http.Request) {
 	})
 }
 
-// login checks a password and logs the session in. Failures cost a token
-// from the user's and the client address's buckets; an empty bucket
-// refuses the attempt before any password is checked.
+// login checks a password and logs the session in. Each attempt takes a
+// token from the user's and the client address's buckets before its
+// password is checked, and a success gives them back: an empty bucket
+// refuses the attempt before any password is checked, however many
+// attempts arrive at once.
 func (s *server) login(w http.ResponseWriter, r *http.Request) {
 	r.Body = http.MaxBytesReader(w, r.Body, 16<<10)
 	if err := r.ParseForm(); err != nil {
@@ -153,10 +155,14 @@ func (s *server) login(w http.ResponseWriter, r *http.Request) {
 	fail := func(status int, msg string) {
 		s.render(w, r, status, "login.html", pageData{Title: "Log in", Back: back, LoginAs: name, Message: msg, Error: true})
 	}
-	okIP, waitIP := s.ipLimit.Allow(ip)
-	okUser, waitUser := s.userLimit.Allow(userKey)
-	if !okIP || !okUser {
-		wait := max(waitIP, waitUser).Round(time.Second) + time.Second
+	ok, wait := s.ipLimit.Reserve(ip)
+	if ok {
+		if ok, wait = s.userLimit.Reserve(userKey); !ok {
+			s.ipLimit.Refund(ip) // refused: no attempt was made
+		}
+	}
+	if !ok {
+		wait = wait.Round(time.Second) + time.Second
 		s.metrics.logins.WithLabelValues("limited").Inc()
 		s.log.Warn("login rate limited", "user", userKey, "ip", ip)
 		w.Header().Set("Retry-After", fmt.Sprint(int(wait.Seconds())))
@@ -168,20 +174,22 @@ func (s *server) login(w http.ResponseWriter, r *http.Request) {
 		var err error
 		if valid, err = s.users.Verify(r.Context(), name, password); err != nil {
 			// The client left (or the server is stopping) while the login
-			// waited for a free hashing slot.
+			// waited for a free hashing slot: nothing was checked.
+			s.ipLimit.Refund(ip)
+			s.userLimit.Refund(userKey)
 			s.log.Info("login abandoned while waiting to check the password", "user", userKey, "ip", ip)
 			http.Error(w, "busy, try again", http.StatusServiceUnavailable)
 			return
 		}
 	}
 	if !valid {
-		s.ipLimit.Take(ip)
-		s.userLimit.Take(userKey)
 		s.metrics.logins.WithLabelValues("failed").Inc()
 		s.log.Warn("login failed", "user", userKey, "ip", ip)
 		fail(http.StatusUnauthorized, "Wrong user name or password.")
 		return
 	}
+	s.ipLimit.Refund(ip)
+	s.userLimit.Reset(userKey)
 	sess, err := sesame.FromContext(r.Context())
 	if err == nil {
 		err = sess.Login(name)
@@ -191,7 +199,6 @@ func (s *server) login(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "session store unavailable", http.StatusServiceUnavailable)
 		return
 	}
-	s.userLimit.Reset(userKey)
 	s.metrics.logins.WithLabelValues("ok").Inc()
 	s.log.Info("login", "user", name, "ip", ip)
 	http.Redirect(w, r, back, http.StatusSeeOther)

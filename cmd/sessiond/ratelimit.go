@@ -40,25 +40,11 @@ func (l *limiter) refill(b *bucket, now time.Time) {
 	b.at = now
 }
 
-// Allow reports whether key has a token left, without taking one, and if
-// not, how long until it will.
-func (l *limiter) Allow(key string) (bool, time.Duration) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	e, ok := l.items[key]
-	if !ok {
-		return true, 0
-	}
-	b := e.Value.(*bucket)
-	l.refill(b, l.now())
-	if b.tokens >= 1 {
-		return true, 0
-	}
-	return false, time.Duration((1 - b.tokens) * float64(l.every))
-}
-
-// Take removes a token from key's bucket (a failed attempt).
-func (l *limiter) Take(key string) {
+// Reserve takes a token from key's bucket before an attempt is checked,
+// so that attempts made at the same time cannot all pass: it reports
+// whether there was one, and if not, how long until there will be. An
+// attempt that succeeds gives its token back with Refund or Reset.
+func (l *limiter) Reserve(key string) (bool, time.Duration) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	now := l.now()
@@ -76,7 +62,23 @@ func (l *limiter) Take(key string) {
 	}
 	b := e.Value.(*bucket)
 	l.refill(b, now)
-	b.tokens = max(0, b.tokens-1)
+	if b.tokens < 1 {
+		return false, time.Duration((1 - b.tokens) * float64(l.every))
+	}
+	b.tokens--
+	return true, 0
+}
+
+// Refund gives back a token that Reserve took for an attempt that was not
+// a failure.
+func (l *limiter) Refund(key string) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if e, ok := l.items[key]; ok {
+		b := e.Value.(*bucket)
+		l.refill(b, l.now())
+		b.tokens = min(l.burst, b.tokens+1)
+	}
 }
 
 // Reset forgets key (a successful login clears the user's failures).

@@ -190,29 +190,34 @@ func TestLimiter(t *testing.T) {
 	l := newLimiter(3, 10*time.Second, 2)
 	l.now = func() time.Time { return now }
 	steps := []struct {
-		take, allow string
-		advance     time.Duration
-		want        bool
+		op, key string
+		advance time.Duration
+		want    bool
 	}{
-		{"a", "a", 0, true},
-		{"a", "a", 0, true},
-		{"a", "a", 0, false}, // three failures used the burst
-		{"", "a", 9 * time.Second, false},
-		{"", "a", 1 * time.Second, true}, // one token back after 10s
-		{"", "b", 0, true},               // another key is independent
+		{"reserve", "a", 0, true},
+		{"reserve", "a", 0, true},
+		{"refund", "a", 0, true}, // a success gives its token back
+		{"reserve", "a", 0, true},
+		{"reserve", "a", 0, true},
+		{"reserve", "a", 0, false}, // three failures used the burst
+		{"reserve", "a", 9 * time.Second, false},
+		{"reserve", "a", 1 * time.Second, true}, // one token back after 10s
+		{"reserve", "a", 0, false},
+		{"reserve", "b", 0, true}, // another key is independent
 	}
 	for i, st := range steps {
 		now = now.Add(st.advance)
-		if st.take != "" {
-			l.Take(st.take)
+		if st.op == "refund" {
+			l.Refund(st.key)
+			continue
 		}
-		if ok, wait := l.Allow(st.allow); ok != st.want || (!ok && wait <= 0) {
-			t.Errorf("step %d: Allow(%q) = %v %v, want %v", i, st.allow, ok, wait, st.want)
+		if ok, wait := l.Reserve(st.key); ok != st.want || (!ok && wait <= 0) {
+			t.Errorf("step %d: Reserve(%q) = %v %v, want %v", i, st.key, ok, wait, st.want)
 		}
 	}
 	// Bounded: at most 2 keys are kept.
 	for _, k := range []string{"x", "y", "z", "w"} {
-		l.Take(k)
+		l.Reserve(k)
 	}
 	if l.Len() != 2 {
 		t.Errorf("Len %d, want 2", l.Len())
