@@ -1,10 +1,15 @@
 package main
 
 import (
+	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"net/netip"
 	"net/url"
+	"slices"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -171,5 +176,146 @@ func TestBurstWithRightPasswordAfterLimitDoesNotLogIn(t *testing.T) {
 	}
 	if hashed := s.users.hashes.Load(); hashed > 5 {
 		t.Errorf("%d passwords checked, want at most 5", hashed)
+	}
+}
+
+// testClock is a clock for limiters that a test moves forward; it starts
+// at time.Now().
+type testClock struct{ ns atomic.Int64 }
+
+func newTestClock() *testClock {
+	c := &testClock{}
+	c.ns.Store(time.Now().UnixNano())
+	return c
+}
+
+func (c *testClock) now() time.Time          { return time.Unix(0, c.ns.Load()) }
+func (c *testClock) advance(d time.Duration) { c.ns.Add(int64(d)) }
+
+// behindProxy is a server that believes X-Forwarded-For from loopback,
+// as behind nginx.
+func behindProxy(o *options) {
+	o.TrustedProxies = []netip.Prefix{netip.MustParsePrefix("127.0.0.1/32"), netip.MustParsePrefix("::1/128")}
+}
+
+// TestLoginLimitSurvivesFlood locks a user, then floods the limiter with
+// made-up names from as many addresses as its tables hold and more: the
+// user stays locked, made-up names take no user bucket, and once every
+// address bucket is still limiting, a new address is refused rather than
+// another bucket forgotten, until they fill up again.
+func TestLoginLimitSurvivesFlood(t *testing.T) {
+	s, h := newTestServer(t, behindProxy)
+	// Tables of 100, so that a flood of a thousand does what ten thousand
+	// do to the real ones.
+	clock := newTestClock()
+	s.userLimit = newLimiter(5, 30*time.Second, 100)
+	s.ipLimit = newLimiter(20, 5*time.Second, 100)
+	s.userLimit.now, s.ipLimit.now = clock.now, clock.now
+	srv := httptest.NewServer(h)
+	defer srv.Close()
+
+	const home = "198.51.100.1"
+	wrong := url.Values{"user": {"alice"}, "password": {"wrong"}}
+	right := url.Values{"user": {"alice"}, "password": {"correct horse"}}
+	for i := range 5 {
+		if r := postLogin(t, srv.URL, wrong, home); r.status != http.StatusUnauthorized {
+			t.Fatalf("failure %d: %d", i, r.status)
+		}
+	}
+	if r := postLogin(t, srv.URL, right, home); r.status != http.StatusTooManyRequests {
+		t.Fatalf("locked user: %d, want 429", r.status)
+	}
+
+	const flood = 1000
+	var mu sync.Mutex
+	statuses := map[int]int{}
+	var wg sync.WaitGroup
+	next := atomic.Int64{}
+	for range 8 {
+		wg.Go(func() {
+			for i := int(next.Add(1)) - 1; i < flood; i = int(next.Add(1)) - 1 {
+				addr := fmt.Sprintf("100.64.%d.%d", i/256, i%256)
+				if i%2 == 1 {
+					addr = fmt.Sprintf("2001:db8:%x::1", i) // each in a /64 of its own
+				}
+				r := postLogin(t, srv.URL, url.Values{"user": {fmt.Sprintf("nobody%d", i)}, "password": {"x"}}, addr)
+				mu.Lock()
+				statuses[r.status]++
+				mu.Unlock()
+			}
+		})
+	}
+	wg.Wait()
+	if statuses[http.StatusSeeOther] > 0 || statuses[http.StatusUnauthorized]+statuses[http.StatusServiceUnavailable] != flood {
+		t.Errorf("flood answered %v, want only 401 and 503", statuses)
+	}
+	if r := postLogin(t, srv.URL, right, home); r.loggedIn || r.status != http.StatusTooManyRequests {
+		t.Errorf("locked user after the flood: %d, logged in %v; want 429", r.status, r.loggedIn)
+	}
+	if n := s.userLimit.Len(); n != 1 {
+		t.Errorf("%d user buckets after a flood of made-up names, want 1 (alice's)", n)
+	}
+
+	// Every address bucket is still limiting: a new address fails closed,
+	// even with the right password, and no password is checked.
+	hashed := s.users.hashes.Load()
+	bob := url.Values{"user": {"bob"}, "password": {"correct horse"}}
+	if r := postLogin(t, srv.URL, bob, "192.0.2.77"); r.loggedIn || r.status != http.StatusServiceUnavailable {
+		t.Errorf("new address with a full table: %d, logged in %v; want 503", r.status, r.loggedIn)
+	}
+	if s.users.hashes.Load() != hashed {
+		t.Error("a refused login had its password checked")
+	}
+	// Once the flood's buckets have filled up again, there is room.
+	clock.advance(20 * 5 * time.Second)
+	if r := postLogin(t, srv.URL, bob, "192.0.2.77"); !r.loggedIn {
+		t.Errorf("new address after the buckets filled up: %d, want a login", r.status)
+	}
+}
+
+// TestIPv6ClientsLimitedPer64 fails logins from a different address of
+// one /64 each time: the network's bucket limits them all.
+func TestIPv6ClientsLimitedPer64(t *testing.T) {
+	_, h := newTestServer(t, behindProxy)
+	srv := httptest.NewServer(h)
+	defer srv.Close()
+	limitedAt := -1
+	for i := range 25 {
+		form := url.Values{"user": {fmt.Sprintf("nobody%d", i)}, "password": {"x"}}
+		if r := postLogin(t, srv.URL, form, fmt.Sprintf("2001:db8:1:2:%x::%x", i, i+1)); r.status == http.StatusTooManyRequests {
+			limitedAt = i
+			break
+		}
+	}
+	if limitedAt != 20 {
+		t.Errorf("first 429 at attempt %d from one /64, want 20", limitedAt)
+	}
+	form := url.Values{"user": {"nobody"}, "password": {"x"}}
+	if r := postLogin(t, srv.URL, form, "2001:db8:1:3::1"); r.status != http.StatusUnauthorized {
+		t.Errorf("another /64: %d, want 401", r.status)
+	}
+}
+
+// TestUnknownNamesAnswerLikeUsers fails logins for a user, a name that is
+// no user and a name that cannot be one, each from its own address: the
+// answers do not tell them apart, and an unknown user's password is
+// hashed like a user's.
+func TestUnknownNamesAnswerLikeUsers(t *testing.T) {
+	s, h := newTestServer(t, behindProxy)
+	srv := httptest.NewServer(h)
+	defer srv.Close()
+	want := []int{401, 401, 401, 401, 401, 429, 429}
+	for i, name := range []string{"alice", "nosuchuser", "not a name"} {
+		before := s.users.hashes.Load()
+		var got []int
+		for range want {
+			got = append(got, postLogin(t, srv.URL, url.Values{"user": {name}, "password": {"wrong"}}, fmt.Sprintf("192.0.2.%d", 10+i)).status)
+		}
+		if !slices.Equal(got, want) {
+			t.Errorf("%q: answers %v, want %v", name, got, want)
+		}
+		if hashed := s.users.hashes.Load() - before; validUserName(name) && hashed != 5 {
+			t.Errorf("%q: %d passwords hashed, want 5", name, hashed)
+		}
 	}
 }

@@ -148,24 +148,39 @@ func (s *server) login(w http.ResponseWriter, r *http.Request) {
 	password := r.PostForm.Get("password")
 	back := safeBack(r.PostForm.Get("back"), s.defaultBack())
 	ip := s.clientIP(r)
+	ipKey := limitKey(s.clientAddr(r))
 	userKey := name
 	if len(userKey) > maxUserLen {
 		userKey = userKey[:maxUserLen]
 	}
+	userLimit := s.userLimit
+	if !validUserName(name) || !s.users.Exists(name) {
+		// A name that is no user gets no bucket among the users', which
+		// a flood of made-up names could fill, but a stand-in that
+		// answers alike, so that a 429 does not tell which names exist.
+		userLimit = s.nameLimit
+	}
 	fail := func(status int, msg string) {
 		s.render(w, r, status, "login.html", pageData{Title: "Log in", Back: back, LoginAs: name, Message: msg, Error: true})
 	}
-	ok, wait := s.ipLimit.Reserve(ip)
-	if ok {
-		if ok, wait = s.userLimit.Reserve(userKey); !ok {
-			s.ipLimit.Refund(ip) // refused: no attempt was made
+	wait, err := s.ipLimit.Reserve(ipKey)
+	if err == nil {
+		if wait, err = userLimit.Reserve(userKey); err != nil {
+			s.ipLimit.Refund(ipKey) // refused: no attempt was made
 		}
 	}
-	if !ok {
+	if err != nil {
 		wait = wait.Round(time.Second) + time.Second
 		s.metrics.logins.WithLabelValues("limited").Inc()
-		s.log.Warn("login rate limited", "user", userKey, "ip", ip)
 		w.Header().Set("Retry-After", fmt.Sprint(int(wait.Seconds())))
+		if errors.Is(err, errFull) {
+			// Too many clients or users are being limited at once to keep
+			// track of another: refuse rather than forget one of them.
+			s.log.Warn("login refused: the login limiter is full", "user", userKey, "ip", ip)
+			fail(http.StatusServiceUnavailable, fmt.Sprintf("Too many failed logins are being held back at the moment. Try again in %v.", wait))
+			return
+		}
+		s.log.Warn("login rate limited", "user", userKey, "ip", ip)
 		fail(http.StatusTooManyRequests, fmt.Sprintf("Too many failed attempts. Try again in %v.", wait))
 		return
 	}
@@ -175,8 +190,8 @@ func (s *server) login(w http.ResponseWriter, r *http.Request) {
 		if valid, err = s.users.Verify(r.Context(), name, password); err != nil {
 			// The client left (or the server is stopping) while the login
 			// waited for a free hashing slot: nothing was checked.
-			s.ipLimit.Refund(ip)
-			s.userLimit.Refund(userKey)
+			s.ipLimit.Refund(ipKey)
+			userLimit.Refund(userKey)
 			s.log.Info("login abandoned while waiting to check the password", "user", userKey, "ip", ip)
 			http.Error(w, "busy, try again", http.StatusServiceUnavailable)
 			return
@@ -188,8 +203,8 @@ func (s *server) login(w http.ResponseWriter, r *http.Request) {
 		fail(http.StatusUnauthorized, "Wrong user name or password.")
 		return
 	}
-	s.ipLimit.Refund(ip)
-	s.userLimit.Reset(userKey)
+	s.ipLimit.Refund(ipKey)
+	userLimit.Reset(userKey)
 	sess, err := sesame.FromContext(r.Context())
 	if err == nil {
 		err = sess.Login(name)

@@ -192,39 +192,71 @@ func TestLimiter(t *testing.T) {
 	steps := []struct {
 		op, key string
 		advance time.Duration
-		want    bool
+		want    error
+		wait    time.Duration // if not 0, Reserve's wait
+		len     int           // if not 0, Len afterwards
 	}{
-		{"reserve", "a", 0, true},
-		{"reserve", "a", 0, true},
-		{"refund", "a", 0, true}, // a success gives its token back
-		{"reserve", "a", 0, true},
-		{"reserve", "a", 0, true},
-		{"reserve", "a", 0, false}, // three failures used the burst
-		{"reserve", "a", 9 * time.Second, false},
-		{"reserve", "a", 1 * time.Second, true}, // one token back after 10s
-		{"reserve", "a", 0, false},
-		{"reserve", "b", 0, true}, // another key is independent
+		{"reserve", "a", 0, nil, 0, 1},
+		{"reserve", "a", 0, nil, 0, 0},
+		{"refund", "a", 0, nil, 0, 0}, // a success gives its token back
+		{"reserve", "a", 0, nil, 0, 0},
+		{"reserve", "a", 0, nil, 0, 0},
+		{"reserve", "a", 0, errLimited, 10 * time.Second, 0}, // three failures used the burst
+		{"reserve", "a", 9 * time.Second, errLimited, time.Second, 0},
+		{"reserve", "a", 1 * time.Second, nil, 0, 0}, // one token back after 10s
+		{"reserve", "a", 0, errLimited, 0, 0},
+		{"reserve", "b", 0, nil, 0, 2},                    // another key is independent; the table is full
+		{"reserve", "c", 0, errFull, 10 * time.Second, 2}, // a and b still limit: neither is forgotten
+		{"reserve", "c", 9 * time.Second, errFull, time.Second, 2},
+		{"reserve", "c", 1 * time.Second, nil, 0, 2}, // b filled up again and made room
+		{"reserve", "a", 0, nil, 0, 2},               // a kept its state: one token, not three
+		{"reserve", "a", 0, errLimited, 0, 2},
+		{"refund", "c", 0, nil, 0, 1}, // c is full again: dropped
+		{"reset", "a", 0, nil, 0, -1},
 	}
 	for i, st := range steps {
 		now = now.Add(st.advance)
-		if st.op == "refund" {
+		switch st.op {
+		case "refund":
 			l.Refund(st.key)
-			continue
+		case "reset":
+			l.Reset(st.key)
+		default:
+			wait, err := l.Reserve(st.key)
+			if err != st.want || (err != nil && wait <= 0) || (st.wait != 0 && (wait-st.wait).Abs() > time.Millisecond) {
+				t.Errorf("step %d: Reserve(%q) = %v, %v; want %v, %v", i, st.key, wait, err, st.want, st.wait)
+			}
 		}
-		if ok, wait := l.Reserve(st.key); ok != st.want || (!ok && wait <= 0) {
-			t.Errorf("step %d: Reserve(%q) = %v %v, want %v", i, st.key, ok, wait, st.want)
+		if n := l.Len(); st.len != 0 && n != max(0, st.len) {
+			t.Errorf("step %d: Len %d, want %d", i, n, max(0, st.len))
 		}
 	}
-	// Bounded: at most 2 keys are kept.
+
+	// Stand-in buckets forget one of theirs rather than refuse.
+	f := newLimiter(3, 10*time.Second, 2)
+	f.forgetful = true
 	for _, k := range []string{"x", "y", "z", "w"} {
-		l.Reserve(k)
+		if _, err := f.Reserve(k); err != nil {
+			t.Errorf("forgetful Reserve(%q): %v", k, err)
+		}
 	}
-	if l.Len() != 2 {
-		t.Errorf("Len %d, want 2", l.Len())
+	if f.Len() != 2 {
+		t.Errorf("forgetful Len %d, want 2", f.Len())
 	}
-	l.Reset("w")
-	if l.Len() != 1 {
-		t.Errorf("Len after Reset %d", l.Len())
+}
+
+func TestLimitKey(t *testing.T) {
+	tests := []struct{ in, want string }{
+		{"192.0.2.1", "192.0.2.1"},
+		{"2001:db8:1:2::1", "2001:db8:1:2::/64"},
+		{"2001:db8:1:2:ffff:ffff:ffff:ffff", "2001:db8:1:2::/64"},
+		{"2001:db8:1:3::1", "2001:db8:1:3::/64"},
+		{"::1", "::/64"},
+	}
+	for _, tt := range tests {
+		if got := limitKey(netip.MustParseAddr(tt.in)); got != tt.want {
+			t.Errorf("limitKey(%s) = %q, want %q", tt.in, got, tt.want)
+		}
 	}
 }
 
