@@ -24,6 +24,7 @@ type options struct {
 	UsersFile         string
 	Upstream          string
 	UserHeader        string
+	StripHeaders      []string
 	IdleTimeout       time.Duration
 	Lifetime          time.Duration
 	MaxSessions       int
@@ -107,6 +108,31 @@ func (l prefixList) Set(v string) error {
 	return nil
 }
 
+// headerList is a flag.Value holding comma-separated header names.
+type headerList struct{ p *[]string }
+
+func (l headerList) String() string {
+	if l.p == nil {
+		return ""
+	}
+	return strings.Join(*l.p, ",")
+}
+
+func (l headerList) Set(v string) error {
+	var out []string
+	for f := range strings.SplitSeq(v, ",") {
+		if f = strings.TrimSpace(f); f == "" {
+			continue
+		}
+		if !validHeaderName(f) {
+			return fmt.Errorf("%q is not a header name", f)
+		}
+		out = append(out, f)
+	}
+	*l.p = out
+	return nil
+}
+
 // newFlagSet declares every serve flag on a FlagSet bound to o.
 func newFlagSet(o *options, getenv func(string) string) *flag.FlagSet {
 	fs := flag.NewFlagSet("sessiond", flag.ContinueOnError)
@@ -116,6 +142,7 @@ func newFlagSet(o *options, getenv func(string) string) *flag.FlagSet {
 	fs.StringVar(&o.UsersFile, "users-file", "", "users file of name:argon2id-hash lines (default <data-dir>/users)")
 	fs.StringVar(&o.Upstream, "upstream", "", "reverse proxy mode: protect this http(s) URL, passing the user in --user-header")
 	fs.StringVar(&o.UserHeader, "user-header", "X-Auth-User", "header naming the logged-in user, for forward auth and the upstream; client copies are removed")
+	fs.Var(headerList{&o.StripHeaders}, "strip-headers", "comma-separated request headers to remove before proxying to --upstream, besides --user-header and the built-in list of identity headers (see the README)")
 	fs.DurationVar(&o.IdleTimeout, "idle-timeout", 30*time.Minute, "end a session unused for this long")
 	fs.DurationVar(&o.Lifetime, "lifetime", 12*time.Hour, "end a session this long after login, however active")
 	fs.IntVar(&o.MaxSessions, "max-sessions-per-user", 0, "evict a user's oldest sessions beyond this many (0: no cap)")

@@ -52,6 +52,10 @@ func TestParseOptions(t *testing.T) {
 		{"bad level", []string{"--log-level", "loud"}, nil, nil, "--log-level"},
 		{"stray argument", []string{"extra"}, nil, nil, "unexpected argument"},
 		{"bad proxies", []string{"--trusted-proxies", "nonsense"}, nil, nil, "CIDR"},
+		{"strip headers", []string{"--strip-headers", "X-Tenant, X-Role,"}, nil, func(o *options) bool {
+			return slices.Equal(o.StripHeaders, []string{"X-Tenant", "X-Role"})
+		}, ""},
+		{"bad strip header", []string{"--strip-headers", "X-Ok,Not A Header"}, nil, nil, "not a header name"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -290,7 +294,7 @@ func TestStripHeaderAndCookie(t *testing.T) {
 	h["X-Auth-Users"] = []string{"kept"}
 	h.Set("Cookie", "a=1; __Host-session=secret; b=2")
 	h.Add("Cookie", "__Host-session=other")
-	stripHeader(h, "X-Auth-User")
+	stripHeaders(h, headerSet([]string{"X-Auth-User"}))
 	stripCookie(h, "__Host-session")
 	if len(h) != 2 || h.Get("X-Auth-Users") != "kept" {
 		t.Errorf("headers after strip: %v", h)
