@@ -35,6 +35,8 @@ type options struct {
 	LogLevel          string
 	MetricsListen     string
 	ShutdownTimeout   time.Duration
+	BodyTimeout       time.Duration
+	UpstreamBodyRate  int
 
 	Sealed   bool
 	SealKeys string
@@ -153,6 +155,8 @@ func newFlagSet(o *options, getenv func(string) string) *flag.FlagSet {
 	fs.BoolVar(&o.LogJSON, "log-json", false, "write logs as JSON lines instead of text")
 	fs.StringVar(&o.LogLevel, "log-level", "info", "log level: debug, info, warn or error")
 	fs.StringVar(&o.MetricsListen, "metrics-listen", "", "serve /metrics on this separate address instead of the main listener")
+	fs.DurationVar(&o.BodyTimeout, "body-timeout", 10*time.Second, "time a client has to send a request body once its headers are in (proxied uploads earn more: --upstream-body-rate)")
+	fs.IntVar(&o.UpstreamBodyRate, "upstream-body-rate", 500, "a body proxied to --upstream may take --body-timeout plus one second per this many bytes received, so uploads go on while they keep this pace (bytes/s); 0: no time limit for them")
 	fs.DurationVar(&o.ShutdownTimeout, "shutdown-timeout", 30*time.Second, "on SIGTERM/SIGINT, wait this long for in-flight requests")
 	fs.BoolVar(&o.Sealed, "sealed", false, "sealed-cookie sessions: the encrypted record travels in the cookie; --store then keeps only per-user revocations")
 	fs.StringVar(&o.SealKeys, "seal-keys", "", "sealing keys for --sealed, base64, comma-separated, primary first (default: generated in <data-dir>/seal-keys)")
@@ -227,6 +231,12 @@ func (o *options) check() error {
 	}
 	if o.TicketTimeout < 0 || o.TicketTimeout > o.IdleTimeout {
 		errs = append(errs, errors.New("--ticket-timeout must be between 0 (meaning --idle-timeout) and --idle-timeout: a ticket cannot be revoked"))
+	}
+	if o.BodyTimeout <= 0 {
+		errs = append(errs, errors.New("--body-timeout must be positive"))
+	}
+	if o.UpstreamBodyRate < 0 {
+		errs = append(errs, errors.New("--upstream-body-rate must not be negative"))
 	}
 	if o.MaxSessions < 0 {
 		errs = append(errs, errors.New("--max-sessions-per-user must not be negative"))

@@ -180,6 +180,9 @@ func (s *server) forwardAuth(w http.ResponseWriter, r *http.Request) {
 
 type userKey struct{}
 
+// uploadKey names a proxied request's *timedBody in its context.
+type uploadKey struct{}
+
 // protect is reverse proxy mode: requests with a logged-in session go to
 // the upstream with the user header; others are sent to log in (pages) or
 // refused with 401 (anything but GET and HEAD).
@@ -201,7 +204,12 @@ func (s *server) protect(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.metrics.authChecks.WithLabelValues("ok").Inc()
-	s.proxy.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), userKey{}, user)))
+	ctx := context.WithValue(r.Context(), userKey{}, user)
+	if b, ok := r.Body.(*timedBody); ok {
+		b.upload(s.opt.UpstreamBodyRate)
+		ctx = context.WithValue(ctx, uploadKey{}, b)
+	}
+	s.proxy.ServeHTTP(w, r.WithContext(ctx))
 }
 
 // loginURL is the login page with a return address.
@@ -241,6 +249,11 @@ func (s *server) newProxy(up *url.URL) *httputil.ReverseProxy {
 			return nil
 		},
 		ErrorHandler: func(w http.ResponseWriter, r *http.Request, err error) {
+			if b, ok := r.Context().Value(uploadKey{}).(*timedBody); ok && b.cutOff() {
+				s.log.Warn("proxied request body arrived too slowly: cut off", "path", r.URL.Path, "bytes", b.n.Load())
+				http.Error(w, "request body too slow", http.StatusRequestTimeout)
+				return
+			}
 			s.log.Warn("upstream failed", "err", err, "path", r.URL.Path)
 			http.Error(w, "upstream unavailable", http.StatusBadGateway)
 		},

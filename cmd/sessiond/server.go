@@ -200,7 +200,7 @@ func (s *server) handler() http.Handler {
 			http.Redirect(w, r, pathHome, http.StatusFound)
 		})
 	}
-	return s.mgr.Handler(mux)
+	return s.bodyDeadline(s.mgr.Handler(mux))
 }
 
 func (s *server) metricsHandler() http.Handler {

@@ -55,6 +55,12 @@ func TestParseOptions(t *testing.T) {
 		{"strip headers", []string{"--strip-headers", "X-Tenant, X-Role,"}, nil, func(o *options) bool {
 			return slices.Equal(o.StripHeaders, []string{"X-Tenant", "X-Role"})
 		}, ""},
+		{"body timeout defaults", nil, nil, func(o *options) bool { return o.BodyTimeout == 10*time.Second && o.UpstreamBodyRate == 500 }, ""},
+		{"body timeouts", []string{"--body-timeout", "3s", "--upstream-body-rate", "0"}, nil, func(o *options) bool {
+			return o.BodyTimeout == 3*time.Second && o.UpstreamBodyRate == 0
+		}, ""},
+		{"no body timeout", []string{"--body-timeout", "0"}, nil, nil, "--body-timeout"},
+		{"negative body rate", []string{"--upstream-body-rate", "-1"}, nil, nil, "--upstream-body-rate"},
 		{"bad strip header", []string{"--strip-headers", "X-Ok,Not A Header"}, nil, nil, "not a header name"},
 	}
 	for _, tt := range tests {
