@@ -17,6 +17,33 @@ func ensureDir(dir string) error {
 	return nil
 }
 
+// ensureDataDir creates the data directory (mode 0700), or makes an
+// existing one private again: it holds the password hashes, the sessions
+// and the keys. A directory open to others is made 0700 if it belongs to
+// the user sessiond runs as, and refused if it belongs to someone else.
+// It returns the mode it replaced, or 0 if it changed nothing.
+func ensureDataDir(dir string) (os.FileMode, error) {
+	if err := ensureDir(dir); err != nil {
+		return 0, err
+	}
+	st, err := os.Stat(dir)
+	if err != nil {
+		return 0, fmt.Errorf("data directory: %w", err)
+	}
+	perm := st.Mode().Perm()
+	if perm&0o077 == 0 || !hasUnixModes {
+		return 0, nil
+	}
+	if !ownedByUs(st) {
+		return 0, fmt.Errorf("data directory %s has mode %04o and belongs to another user: "+
+			"make it private to the user sessiond runs as (chown, then chmod 700) or choose another --data-dir", dir, perm)
+	}
+	if err := os.Chmod(dir, 0o700); err != nil {
+		return 0, fmt.Errorf("data directory %s has mode %04o and could not be made 0700: %w", dir, perm, err)
+	}
+	return perm, nil
+}
+
 // randomSecret is a generator for loadOrCreateSecret: 32 random bytes.
 func randomSecret() (string, error) { return randomString(32), nil }
 

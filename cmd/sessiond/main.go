@@ -88,8 +88,10 @@ func parseLevel(s string) (slog.Level, error) {
 // ready, if not nil, is called with the base URL once it listens.
 func serve(ctx context.Context, opt *options, stdout, stderr io.Writer, ready func(base string)) error {
 	log := newLogger(opt, stderr)
-	if err := ensureDir(opt.DataDir); err != nil {
+	if was, err := ensureDataDir(opt.DataDir); err != nil {
 		return err
+	} else if was != 0 {
+		log.Warn("the data directory was open to other users: made it private (0700)", "dir", opt.DataDir, "mode", fmt.Sprintf("%04o", was))
 	}
 
 	// Users. A first run makes an administrator with a random password,
@@ -308,7 +310,13 @@ func userCommand(args []string, stdin io.Reader, stdout, stderr io.Writer, geten
 		fmt.Fprintf(stdout, "removed %q from %s; a running sessiond ends their sessions on their next request\n", pos[1], path)
 		return nil
 	case pos[0] == "add" && len(pos) == 2:
-		if err := ensureDir(filepath.Dir(path)); err != nil {
+		if uf.UsersFile == "" {
+			if was, err := ensureDataDir(uf.DataDir); err != nil {
+				return err
+			} else if was != 0 {
+				fmt.Fprintf(stderr, "sessiond: the data directory %s had mode %04o: made it private (0700)\n", uf.DataDir, was)
+			}
+		} else if err := ensureDir(filepath.Dir(path)); err != nil {
 			return err
 		}
 		var password string

@@ -24,6 +24,7 @@ type options struct {
 	UsersFile         string
 	Upstream          string
 	UserHeader        string
+	StripHeaders      []string
 	IdleTimeout       time.Duration
 	Lifetime          time.Duration
 	MaxSessions       int
@@ -34,6 +35,8 @@ type options struct {
 	LogLevel          string
 	MetricsListen     string
 	ShutdownTimeout   time.Duration
+	BodyTimeout       time.Duration
+	UpstreamBodyRate  int
 
 	Sealed   bool
 	SealKeys string
@@ -107,6 +110,31 @@ func (l prefixList) Set(v string) error {
 	return nil
 }
 
+// headerList is a flag.Value holding comma-separated header names.
+type headerList struct{ p *[]string }
+
+func (l headerList) String() string {
+	if l.p == nil {
+		return ""
+	}
+	return strings.Join(*l.p, ",")
+}
+
+func (l headerList) Set(v string) error {
+	var out []string
+	for f := range strings.SplitSeq(v, ",") {
+		if f = strings.TrimSpace(f); f == "" {
+			continue
+		}
+		if !validHeaderName(f) {
+			return fmt.Errorf("%q is not a header name", f)
+		}
+		out = append(out, f)
+	}
+	*l.p = out
+	return nil
+}
+
 // newFlagSet declares every serve flag on a FlagSet bound to o.
 func newFlagSet(o *options, getenv func(string) string) *flag.FlagSet {
 	fs := flag.NewFlagSet("sessiond", flag.ContinueOnError)
@@ -116,6 +144,7 @@ func newFlagSet(o *options, getenv func(string) string) *flag.FlagSet {
 	fs.StringVar(&o.UsersFile, "users-file", "", "users file of name:argon2id-hash lines (default <data-dir>/users)")
 	fs.StringVar(&o.Upstream, "upstream", "", "reverse proxy mode: protect this http(s) URL, passing the user in --user-header")
 	fs.StringVar(&o.UserHeader, "user-header", "X-Auth-User", "header naming the logged-in user, for forward auth and the upstream; client copies are removed")
+	fs.Var(headerList{&o.StripHeaders}, "strip-headers", "comma-separated request headers to remove before proxying to --upstream, besides --user-header and the built-in list of identity headers (see the README)")
 	fs.DurationVar(&o.IdleTimeout, "idle-timeout", 30*time.Minute, "end a session unused for this long")
 	fs.DurationVar(&o.Lifetime, "lifetime", 12*time.Hour, "end a session this long after login, however active")
 	fs.IntVar(&o.MaxSessions, "max-sessions-per-user", 0, "evict a user's oldest sessions beyond this many (0: no cap)")
@@ -126,6 +155,8 @@ func newFlagSet(o *options, getenv func(string) string) *flag.FlagSet {
 	fs.BoolVar(&o.LogJSON, "log-json", false, "write logs as JSON lines instead of text")
 	fs.StringVar(&o.LogLevel, "log-level", "info", "log level: debug, info, warn or error")
 	fs.StringVar(&o.MetricsListen, "metrics-listen", "", "serve /metrics on this separate address instead of the main listener")
+	fs.DurationVar(&o.BodyTimeout, "body-timeout", 10*time.Second, "time a client has to send a request body once its headers are in (proxied uploads earn more: --upstream-body-rate)")
+	fs.IntVar(&o.UpstreamBodyRate, "upstream-body-rate", 500, "a body proxied to --upstream may take --body-timeout plus one second per this many bytes received, so uploads go on while they keep this pace (bytes/s); 0: no time limit for them")
 	fs.DurationVar(&o.ShutdownTimeout, "shutdown-timeout", 30*time.Second, "on SIGTERM/SIGINT, wait this long for in-flight requests")
 	fs.BoolVar(&o.Sealed, "sealed", false, "sealed-cookie sessions: the encrypted record travels in the cookie; --store then keeps only per-user revocations")
 	fs.StringVar(&o.SealKeys, "seal-keys", "", "sealing keys for --sealed, base64, comma-separated, primary first (default: generated in <data-dir>/seal-keys)")
@@ -200,6 +231,12 @@ func (o *options) check() error {
 	}
 	if o.TicketTimeout < 0 || o.TicketTimeout > o.IdleTimeout {
 		errs = append(errs, errors.New("--ticket-timeout must be between 0 (meaning --idle-timeout) and --idle-timeout: a ticket cannot be revoked"))
+	}
+	if o.BodyTimeout <= 0 {
+		errs = append(errs, errors.New("--body-timeout must be positive"))
+	}
+	if o.UpstreamBodyRate < 0 {
+		errs = append(errs, errors.New("--upstream-body-rate must not be negative"))
 	}
 	if o.MaxSessions < 0 {
 		errs = append(errs, errors.New("--max-sessions-per-user must not be negative"))

@@ -133,9 +133,11 @@ func (s *server) loginPage(w http.ResponseWriter, r *http.Request) {
 	})
 }
 
-// login checks a password and logs the session in. Failures cost a token
-// from the user's and the client address's buckets; an empty bucket
-// refuses the attempt before any password is checked.
+// login checks a password and logs the session in. Each attempt takes a
+// token from the user's and the client address's buckets before its
+// password is checked, and a success gives them back: an empty bucket
+// refuses the attempt before any password is checked, however many
+// attempts arrive at once.
 func (s *server) login(w http.ResponseWriter, r *http.Request) {
 	r.Body = http.MaxBytesReader(w, r.Body, 16<<10)
 	if err := r.ParseForm(); err != nil {
@@ -146,20 +148,39 @@ func (s *server) login(w http.ResponseWriter, r *http.Request) {
 	password := r.PostForm.Get("password")
 	back := safeBack(r.PostForm.Get("back"), s.defaultBack())
 	ip := s.clientIP(r)
+	ipKey := limitKey(s.clientAddr(r))
 	userKey := name
 	if len(userKey) > maxUserLen {
 		userKey = userKey[:maxUserLen]
 	}
+	userLimit := s.userLimit
+	if !validUserName(name) || !s.users.Exists(name) {
+		// A name that is no user gets no bucket among the users', which
+		// a flood of made-up names could fill, but a stand-in that
+		// answers alike, so that a 429 does not tell which names exist.
+		userLimit = s.nameLimit
+	}
 	fail := func(status int, msg string) {
 		s.render(w, r, status, "login.html", pageData{Title: "Log in", Back: back, LoginAs: name, Message: msg, Error: true})
 	}
-	okIP, waitIP := s.ipLimit.Allow(ip)
-	okUser, waitUser := s.userLimit.Allow(userKey)
-	if !okIP || !okUser {
-		wait := max(waitIP, waitUser).Round(time.Second) + time.Second
+	wait, err := s.ipLimit.Reserve(ipKey)
+	if err == nil {
+		if wait, err = userLimit.Reserve(userKey); err != nil {
+			s.ipLimit.Refund(ipKey) // refused: no attempt was made
+		}
+	}
+	if err != nil {
+		wait = wait.Round(time.Second) + time.Second
 		s.metrics.logins.WithLabelValues("limited").Inc()
-		s.log.Warn("login rate limited", "user", userKey, "ip", ip)
 		w.Header().Set("Retry-After", fmt.Sprint(int(wait.Seconds())))
+		if errors.Is(err, errFull) {
+			// Too many clients or users are being limited at once to keep
+			// track of another: refuse rather than forget one of them.
+			s.log.Warn("login refused: the login limiter is full", "user", userKey, "ip", ip)
+			fail(http.StatusServiceUnavailable, fmt.Sprintf("Too many failed logins are being held back at the moment. Try again in %v.", wait))
+			return
+		}
+		s.log.Warn("login rate limited", "user", userKey, "ip", ip)
 		fail(http.StatusTooManyRequests, fmt.Sprintf("Too many failed attempts. Try again in %v.", wait))
 		return
 	}
@@ -168,20 +189,22 @@ func (s *server) login(w http.ResponseWriter, r *http.Request) {
 		var err error
 		if valid, err = s.users.Verify(r.Context(), name, password); err != nil {
 			// The client left (or the server is stopping) while the login
-			// waited for a free hashing slot.
+			// waited for a free hashing slot: nothing was checked.
+			s.ipLimit.Refund(ipKey)
+			userLimit.Refund(userKey)
 			s.log.Info("login abandoned while waiting to check the password", "user", userKey, "ip", ip)
 			http.Error(w, "busy, try again", http.StatusServiceUnavailable)
 			return
 		}
 	}
 	if !valid {
-		s.ipLimit.Take(ip)
-		s.userLimit.Take(userKey)
 		s.metrics.logins.WithLabelValues("failed").Inc()
 		s.log.Warn("login failed", "user", userKey, "ip", ip)
 		fail(http.StatusUnauthorized, "Wrong user name or password.")
 		return
 	}
+	s.ipLimit.Refund(ipKey)
+	userLimit.Reset(userKey)
 	sess, err := sesame.FromContext(r.Context())
 	if err == nil {
 		err = sess.Login(name)
@@ -191,7 +214,6 @@ func (s *server) login(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "session store unavailable", http.StatusServiceUnavailable)
 		return
 	}
-	s.userLimit.Reset(userKey)
 	s.metrics.logins.WithLabelValues("ok").Inc()
 	s.log.Info("login", "user", name, "ip", ip)
 	http.Redirect(w, r, back, http.StatusSeeOther)

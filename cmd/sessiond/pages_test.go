@@ -244,6 +244,7 @@ func TestMetricsCountEventsAndLogins(t *testing.T) {
 	for _, want := range []string{
 		`sessiond_logins_total{result="ok"} 1`,
 		`sessiond_logins_total{result="failed"} 1`,
+		"sessiond_password_hashes_total 2",
 		`sessiond_session_events_total{kind="created"} 1`,
 		`sessiond_session_events_total{kind="destroyed"} 1`,
 		`sessiond_store_duration_seconds_count{op="save"}`,

@@ -77,11 +77,54 @@ func headerKey(name string) string {
 	return strings.ToLower(strings.ReplaceAll(name, "_", "-"))
 }
 
-// stripHeader deletes every header that a backend might read as name.
-func stripHeader(h http.Header, name string) {
-	want := headerKey(name)
+// identityHeaders are the request headers through which web servers,
+// authenticating proxies and clouds tell an application who the user is,
+// or what the client's address is. Client copies of them never reach the
+// upstream: an application that trusts one of them would otherwise take
+// the client's word for it. X-Real-IP and X-Forwarded-* are then set by
+// sessiond. The README lists them.
+var identityHeaders = []string{
+	// CGI's REMOTE_USER as a header, and Authelia's.
+	"Remote-User", "Remote-Email", "Remote-Groups", "Remote-Name",
+	"X-Remote-User", "X-Remote-Email", "X-Remote-Groups", "X-Authenticated-User",
+	// oauth2-proxy and nginx auth_request set-ups.
+	"X-Forwarded-User", "X-Forwarded-Email", "X-Forwarded-Preferred-Username", "X-Forwarded-Groups",
+	"X-Forwarded-Access-Token",
+	"X-Auth-Request-User", "X-Auth-Request-Email", "X-Auth-Request-Preferred-Username",
+	"X-Auth-Request-Groups", "X-Auth-Request-Access-Token",
+	// Grafana's auth proxy, authentik, Kong.
+	"X-WEBAUTH-USER", "X-Authentik-Username", "X-Authentik-Email", "X-Authentik-Groups", "X-Authentik-Uid",
+	"X-Consumer-Username", "X-Credential-Identifier",
+	// Google IAP, Azure App Service, AWS ALB.
+	"X-Goog-Authenticated-User-Email", "X-Goog-Authenticated-User-Id", "X-Goog-IAP-JWT-Assertion",
+	"X-MS-Client-Principal", "X-MS-Client-Principal-Name", "X-MS-Client-Principal-Id",
+	"X-Amzn-Oidc-Identity", "X-Amzn-Oidc-Data", "X-Amzn-Oidc-Accesstoken",
+	// TLS client certificates passed on by a terminating proxy.
+	"X-SSL-Client-Cert", "X-SSL-Client-DN", "X-SSL-Client-Verify", "X-Client-Cert", "X-Client-DN", "SSL-Client-Cert",
+	// The client's address, and how it came (the X-Forwarded ones are set
+	// afresh; this removes their CGI-style look-alikes such as
+	// X_Forwarded_For).
+	"X-Forwarded-For", "X-Forwarded-Host", "X-Forwarded-Proto",
+	"X-Real-IP", "Forwarded", "True-Client-IP", "X-Client-IP", "CF-Connecting-IP", "X-Cluster-Client-IP",
+	"Fastly-Client-IP",
+}
+
+// headerSet is a set of header names, folded by headerKey.
+func headerSet(names ...[]string) map[string]bool {
+	set := map[string]bool{}
+	for _, l := range names {
+		for _, n := range l {
+			set[headerKey(n)] = true
+		}
+	}
+	return set
+}
+
+// stripHeaders deletes every header that a backend might read as one of
+// the names in set (made by headerSet).
+func stripHeaders(h http.Header, set map[string]bool) {
 	for k := range h {
-		if headerKey(k) == want {
+		if set[headerKey(k)] {
 			delete(h, k)
 		}
 	}
@@ -137,6 +180,9 @@ func (s *server) forwardAuth(w http.ResponseWriter, r *http.Request) {
 
 type userKey struct{}
 
+// uploadKey names a proxied request's *timedBody in its context.
+type uploadKey struct{}
+
 // protect is reverse proxy mode: requests with a logged-in session go to
 // the upstream with the user header; others are sent to log in (pages) or
 // refused with 401 (anything but GET and HEAD).
@@ -158,7 +204,12 @@ func (s *server) protect(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.metrics.authChecks.WithLabelValues("ok").Inc()
-	s.proxy.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), userKey{}, user)))
+	ctx := context.WithValue(r.Context(), userKey{}, user)
+	if b, ok := r.Body.(*timedBody); ok {
+		b.upload(s.opt.UpstreamBodyRate)
+		ctx = context.WithValue(ctx, uploadKey{}, b)
+	}
+	s.proxy.ServeHTTP(w, r.WithContext(ctx))
 }
 
 // loginURL is the login page with a return address.
@@ -170,22 +221,39 @@ func loginURL(back string) string {
 	return pathLogin + "?back=" + url.QueryEscape(back)
 }
 
-// newProxy builds the reverse proxy to up. The user header and the
-// session cookie are removed from what the client sent, then the user
-// header is set from the session.
+// newProxy builds the reverse proxy to up. The user header, the identity
+// headers, --strip-headers and the session cookie are removed from what
+// the client sent, then the user header is set from the session and
+// X-Real-IP from the client address. A response the upstream gave no
+// Cache-Control is marked private: it was made for a logged-in user.
 func (s *server) newProxy(up *url.URL) *httputil.ReverseProxy {
+	strip := headerSet([]string{s.opt.UserHeader}, identityHeaders, s.opt.StripHeaders)
 	return &httputil.ReverseProxy{
 		Rewrite: func(pr *httputil.ProxyRequest) {
 			pr.SetURL(up)
 			pr.Out.Host = pr.In.Host // the upstream sees the name the browser used
+			stripHeaders(pr.Out.Header, strip)
 			pr.SetXForwarded()
-			stripHeader(pr.Out.Header, s.opt.UserHeader)
 			stripCookie(pr.Out.Header, s.cookieName)
 			if u, ok := pr.In.Context().Value(userKey{}).(string); ok && u != "" {
 				pr.Out.Header.Set(s.opt.UserHeader, u)
 			}
+			if a := s.clientAddr(pr.In); a.IsValid() {
+				pr.Out.Header.Set("X-Real-IP", a.String())
+			}
+		},
+		ModifyResponse: func(res *http.Response) error {
+			if res.Header.Get("Cache-Control") == "" {
+				res.Header.Set("Cache-Control", "private")
+			}
+			return nil
 		},
 		ErrorHandler: func(w http.ResponseWriter, r *http.Request, err error) {
+			if b, ok := r.Context().Value(uploadKey{}).(*timedBody); ok && b.cutOff() {
+				s.log.Warn("proxied request body arrived too slowly: cut off", "path", r.URL.Path, "bytes", b.n.Load())
+				http.Error(w, "request body too slow", http.StatusRequestTimeout)
+				return
+			}
 			s.log.Warn("upstream failed", "err", err, "path", r.URL.Path)
 			http.Error(w, "upstream unavailable", http.StatusBadGateway)
 		},

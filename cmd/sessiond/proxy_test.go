@@ -98,3 +98,94 @@ func TestFromRedirectsToLoginWithBack(t *testing.T) {
 		}
 	}
 }
+
+// TestProxyStripsIdentityHeaders sends a logged-in request through the
+// real proxy with every kind of identity header a client could forge:
+// none reaches the upstream, X-Real-IP is the client's address as
+// sessiond knows it, and a response without Cache-Control comes back
+// private.
+func TestProxyStripsIdentityHeaders(t *testing.T) {
+	seen := make(chan http.Header, 10)
+	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		seen <- r.Header.Clone()
+		if r.URL.Path == "/public" {
+			w.Header().Set("Cache-Control", "public, max-age=60")
+		}
+		io.WriteString(w, "ok")
+	}))
+	defer up.Close()
+	_, h := newTestServer(t, func(o *options) {
+		o.Upstream = up.URL
+		o.StripHeaders = []string{"X-Tenant-Admin"}
+		behindProxy(o)
+	})
+	srv := httptest.NewServer(h)
+	defer srv.Close()
+	cookie := loginHTTP(t, srv.URL, "alice", "correct horse")
+
+	forged := map[string]string{
+		"Remote-User":         "admin",
+		"X-Remote-User":       "admin",
+		"X_Remote_User":       "admin",
+		"X-Forwarded-User":    "admin",
+		"X-Forwarded-Email":   "admin@example.com",
+		"X-Auth-Request-User": "admin",
+		"X-Webauth-User":      "admin",
+		"X-Real-IP":           "10.9.9.9",
+		"X_Real_IP":           "10.9.9.9",
+		"True-Client-IP":      "10.9.9.9",
+		"Forwarded":           "for=10.9.9.9",
+		"X_Forwarded_For":     "10.9.9.9",
+		"X-Tenant-Admin":      "yes", // --strip-headers
+	}
+	tests := []struct {
+		name, path, xff   string
+		wantIP, wantCache string
+	}{
+		{"direct client", "/app", "", "127.0.0.1", "private"},
+		{"behind a trusted proxy", "/app", "203.0.113.5", "203.0.113.5", "private"},
+		{"IPv6 client behind a trusted proxy", "/app", "2001:db8::7", "2001:db8::7", "private"},
+		{"upstream chose caching", "/public", "", "127.0.0.1", "public, max-age=60"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			req, _ := http.NewRequest("GET", srv.URL+tt.path, nil)
+			req.AddCookie(cookie)
+			for k, v := range forged {
+				req.Header[k] = []string{v} // as sent, underscores and all
+			}
+			req.Header.Set("X-Request-Id", "kept")
+			if tt.xff != "" {
+				req.Header.Set("X-Forwarded-For", tt.xff)
+			}
+			res, err := noRedirect.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			res.Body.Close()
+			if res.StatusCode != 200 {
+				t.Fatalf("%d", res.StatusCode)
+			}
+			if got := res.Header.Get("Cache-Control"); got != tt.wantCache {
+				t.Errorf("Cache-Control %q, want %q", got, tt.wantCache)
+			}
+			got := <-seen
+			// What sessiond sets itself; anything else named like a
+			// forged header is the client's.
+			set := map[string]string{"X-Real-Ip": tt.wantIP, "X-Forwarded-For": "127.0.0.1"}
+			for k, v := range got {
+				for f := range forged {
+					if headerKey(k) == headerKey(f) && (len(v) != 1 || v[0] != set[k]) {
+						t.Errorf("upstream got %s: %q", k, v)
+					}
+				}
+			}
+			if ip := got.Values("X-Real-Ip"); len(ip) != 1 || ip[0] != tt.wantIP {
+				t.Errorf("X-Real-IP %q, want %q", ip, tt.wantIP)
+			}
+			if got.Get("X-Auth-User") != "alice" || got.Get("X-Request-Id") != "kept" {
+				t.Errorf("upstream got user %q, X-Request-Id %q", got.Get("X-Auth-User"), got.Get("X-Request-Id"))
+			}
+		})
+	}
+}

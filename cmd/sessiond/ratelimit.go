@@ -1,35 +1,47 @@
 package main
 
 import (
-	"container/list"
+	"errors"
+	"net/netip"
 	"sync"
 	"time"
 )
 
 // limiter is a set of token buckets, one per key (a user name or a client
-// address), holding at most max keys: when full, the least recently used
-// bucket is forgotten. Forgetting a bucket only ever gives its key a full
-// bucket again, so an attacker flooding it with new keys can reset buckets
-// but never grow memory.
+// network), holding at most max keys. A bucket that has filled up again
+// is the same as no bucket and is dropped when room is needed; a bucket
+// still limiting is never dropped, so flooding the limiter with new keys
+// cannot reset it. When every bucket is still limiting, an attempt under
+// a new key is refused (errFull) instead: the limiter fails closed.
 type limiter struct {
 	burst float64       // bucket size
 	every time.Duration // one token comes back this often
 	max   int
 	now   func() time.Time
+	// forgetful makes a full table forget a bucket at random instead of
+	// refusing: for stand-in buckets whose loss gives nobody anything.
+	forgetful bool
 
-	mu    sync.Mutex
-	items map[string]*list.Element
-	lru   list.List // of *bucket, most recent at front
+	mu      sync.Mutex
+	buckets map[string]*bucket
+	// sweepAt is when the first bucket fills up again: a full table is
+	// not searched for buckets to drop before then.
+	sweepAt time.Time
 }
 
 type bucket struct {
-	key    string
 	tokens float64
 	at     time.Time
 }
 
+// Reserve's refusals.
+var (
+	errLimited = errors.New("too many failed attempts")
+	errFull    = errors.New("too many clients are being limited at once")
+)
+
 func newLimiter(burst int, every time.Duration, max int) *limiter {
-	return &limiter{burst: float64(burst), every: every, max: max, now: time.Now, items: map[string]*list.Element{}}
+	return &limiter{burst: float64(burst), every: every, max: max, now: time.Now, buckets: map[string]*bucket{}}
 }
 
 // refill brings b's tokens up to now.
@@ -40,58 +52,96 @@ func (l *limiter) refill(b *bucket, now time.Time) {
 	b.at = now
 }
 
-// Allow reports whether key has a token left, without taking one, and if
-// not, how long until it will.
-func (l *limiter) Allow(key string) (bool, time.Duration) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	e, ok := l.items[key]
-	if !ok {
-		return true, 0
-	}
-	b := e.Value.(*bucket)
-	l.refill(b, l.now())
-	if b.tokens >= 1 {
-		return true, 0
-	}
-	return false, time.Duration((1 - b.tokens) * float64(l.every))
-}
-
-// Take removes a token from key's bucket (a failed attempt).
-func (l *limiter) Take(key string) {
+// Reserve takes a token from key's bucket before an attempt is checked,
+// so that attempts made at the same time cannot all pass. It returns nil
+// if there was one; errLimited and how long until there will be one; or
+// errFull and how long until the full table may have room. An attempt
+// that succeeds gives its token back with Refund or Reset.
+func (l *limiter) Reserve(key string) (time.Duration, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	now := l.now()
-	e, ok := l.items[key]
+	b, ok := l.buckets[key]
 	if !ok {
-		if l.lru.Len() >= l.max {
-			old := l.lru.Back()
-			l.lru.Remove(old)
-			delete(l.items, old.Value.(*bucket).key)
+		if len(l.buckets) >= l.max && !l.makeRoom(now) {
+			return l.sweepAt.Sub(now), errFull
 		}
-		e = l.lru.PushFront(&bucket{key: key, tokens: l.burst, at: now})
-		l.items[key] = e
-	} else {
-		l.lru.MoveToFront(e)
+		b = &bucket{tokens: l.burst, at: now}
+		l.buckets[key] = b
 	}
-	b := e.Value.(*bucket)
 	l.refill(b, now)
-	b.tokens = max(0, b.tokens-1)
+	if b.tokens < 1 {
+		return time.Duration((1 - b.tokens) * float64(l.every)), errLimited
+	}
+	b.tokens--
+	return 0, nil
+}
+
+// makeRoom drops the buckets that have filled up again, or, if none has
+// and the limiter is forgetful, one bucket. It reports whether there is
+// room for another. The caller holds l.mu.
+func (l *limiter) makeRoom(now time.Time) bool {
+	if !now.Before(l.sweepAt) {
+		var next time.Time
+		for k, b := range l.buckets {
+			l.refill(b, now)
+			if b.tokens >= l.burst {
+				delete(l.buckets, k)
+				continue
+			}
+			if full := now.Add(time.Duration((l.burst - b.tokens) * float64(l.every))); next.IsZero() || full.Before(next) {
+				next = full
+			}
+		}
+		l.sweepAt = next
+	}
+	if len(l.buckets) < l.max {
+		return true
+	}
+	if l.forgetful {
+		for k := range l.buckets {
+			delete(l.buckets, k)
+			return true
+		}
+	}
+	return false
+}
+
+// Refund gives back a token that Reserve took for an attempt that was not
+// a failure.
+func (l *limiter) Refund(key string) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if b, ok := l.buckets[key]; ok {
+		l.refill(b, l.now())
+		if b.tokens++; b.tokens >= l.burst {
+			delete(l.buckets, key)
+		}
+	}
 }
 
 // Reset forgets key (a successful login clears the user's failures).
 func (l *limiter) Reset(key string) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	if e, ok := l.items[key]; ok {
-		l.lru.Remove(e)
-		delete(l.items, key)
-	}
+	delete(l.buckets, key)
 }
 
 // Len returns how many buckets are kept.
 func (l *limiter) Len() int {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	return l.lru.Len()
+	return len(l.buckets)
+}
+
+// limitKey is the key of a client address in the per-address limiter: the
+// address itself for IPv4, its /64 network for IPv6, since one IPv6
+// client usually holds a whole /64 and could otherwise change address at
+// every attempt.
+func limitKey(a netip.Addr) string {
+	if a.Is6() && !a.Is4In6() {
+		p, _ := a.Prefix(64)
+		return p.String()
+	}
+	return a.String()
 }

@@ -15,6 +15,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/sesame-go/sesame"
 	"github.com/sesame-go/sesame/seal"
@@ -53,8 +54,9 @@ type server struct {
 	proxy   *httputil.ReverseProxy
 	tmpl    *template.Template
 
-	userLimit *limiter // failed logins per user name
-	ipLimit   *limiter // failed logins per client address
+	userLimit *limiter // failed logins per user
+	nameLimit *limiter // failed logins per name that is no user: forgetful stand-ins
+	ipLimit   *limiter // failed logins per client address (IPv6: per /64)
 
 	cookieName string
 }
@@ -70,8 +72,14 @@ func newServer(opt *options, st sesame.Store, users *userDB, log *slog.Logger, m
 		users:     users,
 		metrics:   m,
 		userLimit: newLimiter(5, 30*time.Second, 10000),
+		nameLimit: newLimiter(5, 30*time.Second, 10000),
 		ipLimit:   newLimiter(20, 5*time.Second, 10000),
 	}
+	s.nameLimit.forgetful = true
+	m.reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{
+		Name: "sessiond_password_hashes_total",
+		Help: "Passwords hashed to check a login (unknown users included), which the login limiter bounds.",
+	}, func() float64 { return float64(users.hashes.Load()) }))
 	if opt.Ticket {
 		var err error
 		if s.tickets, err = newTicketIssuer(opt, ticketSecret, s.clientAddr); err != nil {
@@ -192,7 +200,7 @@ func (s *server) handler() http.Handler {
 			http.Redirect(w, r, pathHome, http.StatusFound)
 		})
 	}
-	return s.mgr.Handler(mux)
+	return s.bodyDeadline(s.mgr.Handler(mux))
 }
 
 func (s *server) metricsHandler() http.Handler {

@@ -52,6 +52,16 @@ func TestParseOptions(t *testing.T) {
 		{"bad level", []string{"--log-level", "loud"}, nil, nil, "--log-level"},
 		{"stray argument", []string{"extra"}, nil, nil, "unexpected argument"},
 		{"bad proxies", []string{"--trusted-proxies", "nonsense"}, nil, nil, "CIDR"},
+		{"strip headers", []string{"--strip-headers", "X-Tenant, X-Role,"}, nil, func(o *options) bool {
+			return slices.Equal(o.StripHeaders, []string{"X-Tenant", "X-Role"})
+		}, ""},
+		{"body timeout defaults", nil, nil, func(o *options) bool { return o.BodyTimeout == 10*time.Second && o.UpstreamBodyRate == 500 }, ""},
+		{"body timeouts", []string{"--body-timeout", "3s", "--upstream-body-rate", "0"}, nil, func(o *options) bool {
+			return o.BodyTimeout == 3*time.Second && o.UpstreamBodyRate == 0
+		}, ""},
+		{"no body timeout", []string{"--body-timeout", "0"}, nil, nil, "--body-timeout"},
+		{"negative body rate", []string{"--upstream-body-rate", "-1"}, nil, nil, "--upstream-body-rate"},
+		{"bad strip header", []string{"--strip-headers", "X-Ok,Not A Header"}, nil, nil, "not a header name"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -190,36 +200,73 @@ func TestLimiter(t *testing.T) {
 	l := newLimiter(3, 10*time.Second, 2)
 	l.now = func() time.Time { return now }
 	steps := []struct {
-		take, allow string
-		advance     time.Duration
-		want        bool
+		op, key string
+		advance time.Duration
+		want    error
+		wait    time.Duration // if not 0, Reserve's wait
+		len     int           // if not 0, Len afterwards
 	}{
-		{"a", "a", 0, true},
-		{"a", "a", 0, true},
-		{"a", "a", 0, false}, // three failures used the burst
-		{"", "a", 9 * time.Second, false},
-		{"", "a", 1 * time.Second, true}, // one token back after 10s
-		{"", "b", 0, true},               // another key is independent
+		{"reserve", "a", 0, nil, 0, 1},
+		{"reserve", "a", 0, nil, 0, 0},
+		{"refund", "a", 0, nil, 0, 0}, // a success gives its token back
+		{"reserve", "a", 0, nil, 0, 0},
+		{"reserve", "a", 0, nil, 0, 0},
+		{"reserve", "a", 0, errLimited, 10 * time.Second, 0}, // three failures used the burst
+		{"reserve", "a", 9 * time.Second, errLimited, time.Second, 0},
+		{"reserve", "a", 1 * time.Second, nil, 0, 0}, // one token back after 10s
+		{"reserve", "a", 0, errLimited, 0, 0},
+		{"reserve", "b", 0, nil, 0, 2},                    // another key is independent; the table is full
+		{"reserve", "c", 0, errFull, 10 * time.Second, 2}, // a and b still limit: neither is forgotten
+		{"reserve", "c", 9 * time.Second, errFull, time.Second, 2},
+		{"reserve", "c", 1 * time.Second, nil, 0, 2}, // b filled up again and made room
+		{"reserve", "a", 0, nil, 0, 2},               // a kept its state: one token, not three
+		{"reserve", "a", 0, errLimited, 0, 2},
+		{"refund", "c", 0, nil, 0, 1}, // c is full again: dropped
+		{"reset", "a", 0, nil, 0, -1},
 	}
 	for i, st := range steps {
 		now = now.Add(st.advance)
-		if st.take != "" {
-			l.Take(st.take)
+		switch st.op {
+		case "refund":
+			l.Refund(st.key)
+		case "reset":
+			l.Reset(st.key)
+		default:
+			wait, err := l.Reserve(st.key)
+			if err != st.want || (err != nil && wait <= 0) || (st.wait != 0 && (wait-st.wait).Abs() > time.Millisecond) {
+				t.Errorf("step %d: Reserve(%q) = %v, %v; want %v, %v", i, st.key, wait, err, st.want, st.wait)
+			}
 		}
-		if ok, wait := l.Allow(st.allow); ok != st.want || (!ok && wait <= 0) {
-			t.Errorf("step %d: Allow(%q) = %v %v, want %v", i, st.allow, ok, wait, st.want)
+		if n := l.Len(); st.len != 0 && n != max(0, st.len) {
+			t.Errorf("step %d: Len %d, want %d", i, n, max(0, st.len))
 		}
 	}
-	// Bounded: at most 2 keys are kept.
+
+	// Stand-in buckets forget one of theirs rather than refuse.
+	f := newLimiter(3, 10*time.Second, 2)
+	f.forgetful = true
 	for _, k := range []string{"x", "y", "z", "w"} {
-		l.Take(k)
+		if _, err := f.Reserve(k); err != nil {
+			t.Errorf("forgetful Reserve(%q): %v", k, err)
+		}
 	}
-	if l.Len() != 2 {
-		t.Errorf("Len %d, want 2", l.Len())
+	if f.Len() != 2 {
+		t.Errorf("forgetful Len %d, want 2", f.Len())
 	}
-	l.Reset("w")
-	if l.Len() != 1 {
-		t.Errorf("Len after Reset %d", l.Len())
+}
+
+func TestLimitKey(t *testing.T) {
+	tests := []struct{ in, want string }{
+		{"192.0.2.1", "192.0.2.1"},
+		{"2001:db8:1:2::1", "2001:db8:1:2::/64"},
+		{"2001:db8:1:2:ffff:ffff:ffff:ffff", "2001:db8:1:2::/64"},
+		{"2001:db8:1:3::1", "2001:db8:1:3::/64"},
+		{"::1", "::/64"},
+	}
+	for _, tt := range tests {
+		if got := limitKey(netip.MustParseAddr(tt.in)); got != tt.want {
+			t.Errorf("limitKey(%s) = %q, want %q", tt.in, got, tt.want)
+		}
 	}
 }
 
@@ -253,7 +300,7 @@ func TestStripHeaderAndCookie(t *testing.T) {
 	h["X-Auth-Users"] = []string{"kept"}
 	h.Set("Cookie", "a=1; __Host-session=secret; b=2")
 	h.Add("Cookie", "__Host-session=other")
-	stripHeader(h, "X-Auth-User")
+	stripHeaders(h, headerSet([]string{"X-Auth-User"}))
 	stripCookie(h, "__Host-session")
 	if len(h) != 2 || h.Get("X-Auth-Users") != "kept" {
 		t.Errorf("headers after strip: %v", h)

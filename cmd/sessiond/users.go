@@ -14,6 +14,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 	"unicode/utf8"
 
@@ -118,6 +119,8 @@ type userDB struct {
 	// sem bounds concurrent hashing, each of which takes Memory KiB and
 	// keeps Threads CPUs busy (see hashSlots).
 	sem chan struct{}
+	// hashes counts the passwords Verify has hashed.
+	hashes atomic.Uint64
 }
 
 // hashSlots is how many password hashes run at once: as many as the CPUs
@@ -248,6 +251,7 @@ func (db *userDB) Verify(ctx context.Context, user, password string) (bool, erro
 		return false, ctx.Err()
 	}
 	defer func() { <-db.sem }()
+	db.hashes.Add(1)
 	return verifyPassword(h, password) && ok, nil
 }
 
