@@ -97,6 +97,17 @@ func (s *Session) commitSealed(late bool) error {
 		s.writeCookie()
 		return nil
 	}
+	if s.loginUser != "" && s.m.revoked != nil {
+		// A login begins after every revocation of its user that has
+		// returned, even one in this very millisecond or stamped by a
+		// server whose clock runs ahead of this one's.
+		nvb, _, err := s.m.notValidBefore(ctx, s.loginUser)
+		if err != nil {
+			s.forget()
+			return err
+		}
+		s.reissueAfter = max(s.reissueAfter, nvb)
+	}
 	h := s.header(now)
 	if s.reissueAfter > 0 {
 		h.created = max(h.created, s.reissueAfter+1)
@@ -149,14 +160,23 @@ func (m *Manager) notValidBefore(ctx context.Context, user string) (int64, uint6
 	}
 	t, n := binary.Uvarint(v)
 	if n <= 0 || t > 1<<62 {
-		return 0, ver, errCorrupt
+		return 0, ver, fmt.Errorf("sesame: revocation record: %w", errCorrupt)
 	}
 	return int64(t), ver, nil
 }
 
-// revokeSealed makes every sealed session of user created at or before now
-// invalid. The mark lasts one Lifetime, after which those sessions have
-// passed their absolute deadline anyway.
+// revokeSealed makes every sealed session of user that exists now invalid,
+// and returns the new mark: sessions created at or before it are revoked.
+// Milliseconds alone cannot tell a login just before the revocation from
+// one just after it, so the mark is also a counter: it is above the
+// previous mark, and a login stamps its session after the mark it reads
+// (see commitSealed). A session sealed before the mark was saved dies; a
+// login after RevokeAll returned lives, even on a server whose clock runs
+// behind the one that revoked. (A login on a server whose clock runs ahead
+// of the revoking one's, shortly before the revocation, outlives it by up
+// to that difference: keep the servers' clocks synchronized.) The mark
+// lasts one Lifetime, after which those sessions have passed their
+// absolute deadline anyway.
 func (m *Manager) revokeSealed(ctx context.Context, user string) (int64, error) {
 	if m.revoked == nil {
 		return 0, ErrNoRevocations
@@ -167,7 +187,7 @@ func (m *Manager) revokeSealed(ctx context.Context, user string) (int64, error) 
 		if err != nil && !errors.Is(err, errCorrupt) {
 			return 0, err
 		}
-		nvb := max(old, now)
+		nvb := max(old+1, now)
 		opts := SaveOptions{ExpiresAt: time.UnixMilli(nvb + m.lifetime)}
 		_, err = m.revoked.Save(ctx, revocationKey(user), binary.AppendUvarint(nil, uint64(nvb)), ver, opts)
 		if err == nil {

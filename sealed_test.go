@@ -258,3 +258,127 @@ func TestSealedLateChangeIsReported(t *testing.T) {
 		t.Fatalf("errors = %v", errs)
 	}
 }
+
+// userOf returns the user of the session named by cookie on its next
+// request, "" if the session is anonymous, revoked or gone.
+func (e *env) userOf(cookie string) string {
+	e.t.Helper()
+	var u string
+	e.do(cookie, func(s *sesame.Session, w http.ResponseWriter, r *http.Request) { u = s.User() })
+	return u
+}
+
+// A login in the very millisecond of RevokeAll, after it returned, must
+// survive; a session created in that millisecond before it must not. The
+// Manager's clock does not move at all here.
+func TestSealedLoginInTheMillisecondOfRevokeAllSurvives(t *testing.T) {
+	revocations := memstore.New(memstore.Config{})
+	defer revocations.Close()
+	e := newSealedEnv(t, newRing(t, genKey(t)), revocations)
+	ctx := context.Background()
+	for round := range 3 {
+		before := e.login("alice", "Firefox", "192.0.2.1:1")
+		if err := e.m.RevokeAll(ctx, "alice"); err != nil {
+			t.Fatal(err)
+		}
+		after := e.login("alice", "Firefox", "192.0.2.1:1")
+		if u := e.userOf(before); u != "" {
+			t.Fatalf("round %d: a session created before RevokeAll, in its millisecond, survived", round)
+		}
+		if u := e.userOf(after); u != "alice" {
+			t.Fatalf("round %d: a login after RevokeAll returned, in the same millisecond, was revoked", round)
+		}
+	}
+	// RevokeOthers in the same millisecond keeps the current session and
+	// ends one logged in just before, still without the clock moving.
+	other := e.login("alice", "Safari", "192.0.2.2:1")
+	current := e.login("alice", "Firefox", "192.0.2.1:1")
+	rec := e.do(current, func(s *sesame.Session, w http.ResponseWriter, r *http.Request) {
+		if err := e.m.RevokeOthers(r.Context()); err != nil {
+			t.Fatal(err)
+		}
+	})
+	current = sessionCookie(rec).Value
+	if e.userOf(other) != "" || e.userOf(current) != "alice" {
+		t.Fatalf("RevokeOthers in one millisecond: other=%q current=%q", e.userOf(other), e.userOf(current))
+	}
+	later := e.login("alice", "Chrome", "192.0.2.3:1")
+	if e.userOf(later) != "alice" {
+		t.Fatal("a login after RevokeOthers, in the same millisecond, was revoked")
+	}
+}
+
+// Two servers share the revocations; the one that serves the login runs
+// its clock behind the one that revoked. The login, after RevokeAll
+// returned, must still survive on both.
+func TestSealedLoginAfterRevokeAllOnASlowerServerSurvives(t *testing.T) {
+	revocations := memstore.New(memstore.Config{})
+	defer revocations.Close()
+	ring := newRing(t, genKey(t))
+	fast := newSealedEnv(t, ring, revocations)
+	slow := newSealedEnv(t, ring, revocations)
+	slow.clock = &clock{now: fast.clock.Now().Add(-250 * time.Millisecond)}
+	sesame.SetClock(slow.m, slow.clock.Now)
+	before := fast.login("alice", "Firefox", "192.0.2.1:1")
+	if err := fast.m.RevokeAll(context.Background(), "alice"); err != nil {
+		t.Fatal(err)
+	}
+	after := slow.login("alice", "Firefox", "192.0.2.1:1")
+	if fast.userOf(before) != "" || slow.userOf(before) != "" {
+		t.Fatal("a session created before RevokeAll survived it")
+	}
+	if fast.userOf(after) != "alice" || slow.userOf(after) != "alice" {
+		t.Fatalf("login after RevokeAll on a server 250 ms behind: user %q there, %q on the other", slow.userOf(after), fast.userOf(after))
+	}
+}
+
+// The audit's case on the real clock: 50 times, log in, RevokeAll, log in
+// at once. Every first login dies, every second one lives.
+func TestSealedImmediateLoginsAfterRevokeAllSurvive(t *testing.T) {
+	revocations := memstore.New(memstore.Config{})
+	defer revocations.Close()
+	e := newSealedEnv(t, newRing(t, genKey(t)), revocations)
+	sesame.SetClock(e.m, time.Now)
+	ctx := context.Background()
+	dead := 0
+	for range 50 {
+		before := e.login("alice", "Firefox", "192.0.2.1:1")
+		if err := e.m.RevokeAll(ctx, "alice"); err != nil {
+			t.Fatal(err)
+		}
+		after := e.login("alice", "Firefox", "192.0.2.1:1")
+		if e.userOf(before) != "" {
+			t.Fatal("a session created before RevokeAll survived it")
+		}
+		if e.userOf(after) != "alice" {
+			dead++
+		}
+	}
+	if dead > 0 {
+		t.Fatalf("%d of 50 logins right after RevokeAll were revoked on their next request", dead)
+	}
+}
+
+// A login that cannot read its user's revocation mark is refused: stamped
+// blindly, it could be born revoked, or outlive a revocation.
+func TestSealedLoginWithRevocationsDownFails(t *testing.T) {
+	ms := memstore.New(memstore.Config{})
+	defer ms.Close()
+	revocations := &failingStore{Store: ms, fail: true}
+	e := newSealedEnv(t, newRing(t, genKey(t)), revocations)
+	rec := e.do("", func(s *sesame.Session, w http.ResponseWriter, r *http.Request) {
+		if err := s.Login("alice"); err != nil {
+			t.Fatal(err)
+		}
+	})
+	if rec.Code != http.StatusInternalServerError || sessionCookie(rec) != nil {
+		t.Fatalf("response %d with cookie %v; want 500 and no session", rec.Code, sessionCookie(rec))
+	}
+	if errs := e.errors(); len(errs) != 1 || !errors.Is(errs[0], errStoreDown) {
+		t.Fatalf("errors = %v; want the revocation store's", errs)
+	}
+	revocations.fail = false
+	if c := e.login("alice", "Firefox", "192.0.2.1:1"); e.userOf(c) != "alice" {
+		t.Fatal("login after the revocation store came back failed")
+	}
+}

@@ -67,9 +67,13 @@ type Config struct {
 
 	// Revocations, with Seal, keeps a small per-user "not valid before"
 	// time, so that RevokeAll and RevokeOthers can end sealed sessions:
-	// every logged-in request then reads it (one store call). Without it,
-	// a sealed session lives until its idle or absolute deadline, whatever
-	// happens on the server.
+	// every logged-in request, and every Login, then reads it (one store
+	// call). A login after RevokeAll returned always lives, even in the
+	// same millisecond; servers sharing Revocations should keep their
+	// clocks synchronized, since a session logged in on a server whose
+	// clock runs ahead outlives a revocation made just after it by up to
+	// the difference. Without Revocations, a sealed session lives until
+	// its idle or absolute deadline, whatever happens on the server.
 	Revocations Store
 
 	// IdleTimeout ends a session that has not been used for this long.
