@@ -438,6 +438,15 @@ func (s *Session) Destroy() error {
 	return nil
 }
 
+// destroyIfUser destroys the session if it belongs to user, or is being
+// logged in as user.
+func (s *Session) destroyIfUser(user string) {
+	defer s.mu.Unlock()
+	if s.lock() == nil && cmp.Or(s.loginUser, string(s.rec.user)) == user {
+		s.destroyLocked()
+	}
+}
+
 func (s *Session) destroyLocked() {
 	if s.key != "" {
 		s.dropKey = s.key
