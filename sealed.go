@@ -12,10 +12,21 @@ import (
 	"github.com/sesame-go/sesame/seal"
 )
 
-// ErrTooLarge reports a sealed session whose Set-Cookie would exceed what
-// browsers keep (4096 bytes of name and value). A browser would drop such
-// a cookie silently; the Manager refuses it and reports this error.
-var ErrTooLarge = errors.New("sesame: sealed session too large for a cookie (name and value over 4096 bytes)")
+// ErrTooLarge reports a change that would make a sealed session's cookie
+// larger than browsers keep: 4096 bytes of name and value (less if the key
+// ring's MaxTokenLen is lower). A browser would drop such a cookie
+// silently. Put, Flash and Login return it when the change is made, and
+// leave the session as it was, so the browser keeps its previous cookie.
+// The commit checks again, as the guarantee that no oversized cookie is
+// ever sent: should the record still outgrow the cookie there, the
+// request's changes are dropped, the error goes to Config.ErrorHandler,
+// and the browser keeps its previous cookie.
+//
+// It is not seal.ErrTooLarge, which package seal returns for a token over
+// a key ring's limit, with no cookie in view: the Manager measures the
+// record against the cookie's limit before sealing, so sessions report
+// only this error.
+var ErrTooLarge = errors.New("sesame: sealed session too large for its cookie")
 
 // ErrNoRevocations reports RevokeAll or RevokeOthers on sealed sessions
 // without Config.Revocations.
@@ -108,14 +119,11 @@ func (s *Session) commitSealed(late bool) error {
 		}
 		s.reissueAfter = max(s.reissueAfter, nvb)
 	}
-	h := s.header(now)
-	if s.reissueAfter > 0 {
-		h.created = max(h.created, s.reissueAfter+1)
-	}
+	h := s.sealedHeader(now)
 	enc := s.encode(&h)
-	if len(s.m.cookie.Name)+1+seal.SealedLen(len(enc)) > maxCookieSize {
+	if err := s.m.fitsCookie(len(enc)); err != nil {
 		s.forget()
-		return fmt.Errorf("%w: %d-byte record", ErrTooLarge, len(enc))
+		return err
 	}
 	b := s.m.cookieStart(seal.SealedLen(len(enc)))
 	start := len(b)
@@ -139,6 +147,46 @@ func (s *Session) commitSealed(late bool) error {
 		s.m.emit(ctx, kind, s.key, string(h.user))
 	}
 	s.writeCookie()
+	return nil
+}
+
+// sealedHeader is header for a sealed session, which begins after the
+// revocation mark that RevokeOthers set or that a Login read.
+func (s *Session) sealedHeader(now int64) record {
+	h := s.header(now)
+	if s.reissueAfter > 0 {
+		h.created = max(h.created, s.reissueAfter+1)
+	}
+	return h
+}
+
+// checkSize returns ErrTooLarge if the sealed session, with the request's
+// changes so far, would not fit in its cookie. Put, Flash and Login call
+// it, so that a change too large is refused when it is made rather than
+// at commit. It measures the record without encoding or sealing it.
+// Server-side sessions have no such limit.
+func (s *Session) checkSize() error {
+	if s.m.sealer == nil {
+		return nil
+	}
+	h := s.sealedHeader(s.clock())
+	count, dataLen := 0, 0
+	for it := s.iter(); ; count++ {
+		kb, ks, v, ok := it.next()
+		if !ok {
+			return s.m.fitsCookie(recordLen(&h, count, dataLen))
+		}
+		dataLen += entryLen(len(kb)+len(ks), len(v))
+	}
+}
+
+// fitsCookie returns ErrTooLarge unless a record of n bytes seals into a
+// cookie that browsers keep and the key ring opens.
+func (m *Manager) fitsCookie(n int) error {
+	token := seal.SealedLen(n)
+	if size := len(m.cookie.Name) + 1 + token; size > maxCookieSize || token > m.sealer.MaxTokenLen() {
+		return fmt.Errorf("%w: a %d-byte record makes a %d-byte cookie (name and value)", ErrTooLarge, n, size)
+	}
 	return nil
 }
 

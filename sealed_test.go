@@ -3,7 +3,9 @@ package sesame_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
@@ -167,25 +169,166 @@ func TestSealedDeadlinesInsideTheSealCount(t *testing.T) {
 	}
 }
 
-func TestSealedTooLarge(t *testing.T) {
+// A value that would make the sealed cookie too large is refused by Put
+// itself: the handler learns it at once, the response is not a 500, and
+// the browser keeps its previous cookie, which still holds the previous
+// state. Values that fit still go in, in the same request.
+func TestSealedPutTooLargeIsRefusedAtPut(t *testing.T) {
 	e := newSealedEnv(t, newRing(t, genKey(t)), nil)
-	rec := e.do("", func(s *sesame.Session, w http.ResponseWriter, r *http.Request) {
-		s.Put("big", strings.Repeat("x", 3500))
+	cookie := e.newSession("k", "v")
+	rec := e.do(cookie, func(s *sesame.Session, w http.ResponseWriter, r *http.Request) {
+		if err := s.Put("big", strings.Repeat("x", 4000)); !errors.Is(err, sesame.ErrTooLarge) {
+			t.Errorf("Put of 4000 bytes = %v; want ErrTooLarge", err)
+		}
+		if err := s.Flash(strings.Repeat("y", 4000)); !errors.Is(err, sesame.ErrTooLarge) {
+			t.Errorf("Flash of 4000 bytes = %v; want ErrTooLarge", err)
+		}
+		if _, err := sesame.Get[string](s, "big"); !errors.Is(err, sesame.ErrNoValue) {
+			t.Errorf("a refused value is visible: %v", err)
+		}
+		if msgs, _ := s.Flashes(); len(msgs) != 0 {
+			t.Errorf("a refused flash is visible: %d", len(msgs))
+		}
+		w.Write([]byte("ok"))
 	})
-	if errs := e.errors(); len(errs) != 1 || !errors.Is(errs[0], sesame.ErrTooLarge) {
-		t.Fatalf("errors = %v; want ErrTooLarge", errs)
+	if rec.Code != http.StatusOK || sessionCookie(rec) != nil || len(e.errors()) != 0 {
+		t.Fatalf("response %d, cookie %v, errors %v; want 200, the previous cookie kept, no error",
+			rec.Code, sessionCookie(rec), e.errors())
 	}
-	if sessionCookie(rec) != nil {
-		t.Fatal("an oversized cookie was sent")
+	if v, err := get[string](e, cookie, "k"); err != nil || v != "v" {
+		t.Fatalf("previous cookie after a refused Put: %q, %v", v, err)
 	}
-	// Just under the limit works.
-	e2 := newSealedEnv(t, newRing(t, genKey(t)), nil)
-	rec = e2.do("", func(s *sesame.Session, w http.ResponseWriter, r *http.Request) {
-		s.Put("big", strings.Repeat("x", 2900))
+	if _, err := get[string](e, cookie, "big"); !errors.Is(err, sesame.ErrNoValue) {
+		t.Fatalf("the refused value was saved: %v", err)
+	}
+
+	rec = e.do(cookie, func(s *sesame.Session, w http.ResponseWriter, r *http.Request) {
+		if err := s.Put("big", strings.Repeat("x", 4000)); !errors.Is(err, sesame.ErrTooLarge) {
+			t.Errorf("Put of 4000 bytes = %v; want ErrTooLarge", err)
+		}
+		if err := s.Put("k2", strings.Repeat("w", 2000)); err != nil {
+			t.Errorf("Put that fits after a refused one: %v", err)
+		}
 	})
 	c := sessionCookie(rec)
-	if c == nil || len(c.Name)+1+len(c.Value) > 4096 {
-		t.Fatalf("cookie under the limit: %v, errors %v", c, e2.errors())
+	if c == nil || len(e.errors()) != 0 {
+		t.Fatalf("cookie %v, errors %v", c, e.errors())
+	}
+	if v, err := get[string](e, c.Value, "k2"); err != nil || len(v) != 2000 {
+		t.Fatalf("the value that fits: %d bytes, %v", len(v), err)
+	}
+	if v, err := get[string](e, c.Value, "k"); err != nil || v != "v" {
+		t.Fatalf("earlier value: %q, %v", v, err)
+	}
+}
+
+// Many values that fit one by one are refused from the one that would
+// overflow, whatever their number; what was accepted is saved.
+func TestSealedManySmallPutsStopAtTheLimit(t *testing.T) {
+	e := newSealedEnv(t, newRing(t, genKey(t)), nil)
+	accepted := 0
+	rec := e.do("", func(s *sesame.Session, w http.ResponseWriter, r *http.Request) {
+		for i := 0; ; i++ {
+			err := s.Put(fmt.Sprintf("key-%d", i), strings.Repeat("v", 40))
+			if errors.Is(err, sesame.ErrTooLarge) {
+				break
+			}
+			if err != nil || i > 200 {
+				t.Fatalf("Put %d: %v", i, err)
+			}
+			accepted++
+		}
+	})
+	c := sessionCookie(rec)
+	if c == nil || len(c.Name)+1+len(c.Value) > 4096 || len(e.errors()) != 0 {
+		t.Fatalf("cookie %v, errors %v", c, e.errors())
+	}
+	var keys []string
+	e.do(c.Value, func(s *sesame.Session, w http.ResponseWriter, r *http.Request) { keys, _ = s.Keys() })
+	if len(keys) != accepted || accepted < 40 {
+		t.Fatalf("%d keys saved, %d accepted", len(keys), accepted)
+	}
+}
+
+// The size Put computes is exact: the largest value it accepts seals into
+// a cookie within two bytes of the limit (one more byte of record adds
+// one or two base64 characters), for the default name and a long one,
+// for an anonymous session and a logged-in one.
+func TestSealedPutAcceptsExactlyWhatFits(t *testing.T) {
+	for _, tc := range []struct {
+		name, cookie string
+		login        bool
+	}{
+		{"anonymous", sesame.DefaultCookieName, false},
+		{"logged in", sesame.DefaultCookieName, true},
+		{"long cookie name", "__Host-" + strings.Repeat("n", 200), true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			e := newEnv(t, sesame.Config{Seal: newRing(t, genKey(t)), Cookie: sesame.CookieConfig{Name: tc.cookie}})
+			var largest int
+			rec := e.do("", func(s *sesame.Session, w http.ResponseWriter, r *http.Request) {
+				if tc.login {
+					if err := s.Login("alice"); err != nil {
+						t.Fatal(err)
+					}
+				}
+				s.Put("k", "v")
+				lo, hi := 0, 4096 // Put of lo bytes fits, of hi does not
+				for hi-lo > 1 {
+					mid := (lo + hi) / 2
+					switch err := s.Put("big", strings.Repeat("x", mid)); {
+					case err == nil:
+						lo = mid
+					case errors.Is(err, sesame.ErrTooLarge):
+						hi = mid
+					default:
+						t.Fatal(err)
+					}
+				}
+				largest = lo
+				if err := s.Put("big", strings.Repeat("x", lo)); err != nil {
+					t.Fatal(err)
+				}
+			})
+			var c *http.Cookie
+			for _, rc := range rec.Result().Cookies() {
+				if rc.Name == tc.cookie {
+					c = rc
+				}
+			}
+			if c == nil || len(e.errors()) != 0 {
+				t.Fatalf("no cookie for the largest accepted value (%d bytes); errors %v", largest, e.errors())
+			}
+			if n := len(c.Name) + 1 + len(c.Value); n > 4096 || n < 4096-1 {
+				t.Fatalf("largest accepted value (%d bytes) gives a %d-byte cookie; want 4095 or 4096", largest, n)
+			}
+		})
+	}
+}
+
+// Login adds the user, user agent and address to the record; a Login that
+// would overflow the cookie is refused, and the session stays as it was.
+func TestSealedLoginTooLargeIsRefused(t *testing.T) {
+	e := newSealedEnv(t, newRing(t, genKey(t)), nil)
+	cookie := e.newSession("big", strings.Repeat("x", 2700))
+	req := httptest.NewRequest("POST", "https://example.test/login", nil)
+	req.Header.Set("Cookie", sesame.DefaultCookieName+"="+cookie)
+	req.Header.Set("User-Agent", strings.Repeat("A", 600))
+	rec := httptest.NewRecorder()
+	e.m.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		s, _ := sesame.FromContext(r.Context())
+		if err := s.Login(strings.Repeat("u", 255)); !errors.Is(err, sesame.ErrTooLarge) {
+			t.Errorf("Login = %v; want ErrTooLarge", err)
+		}
+		if u := s.User(); u != "" {
+			t.Errorf("refused Login left user %q", u)
+		}
+	})).ServeHTTP(rec, req)
+	if rec.Code != http.StatusOK || sessionCookie(rec) != nil || len(e.errors()) != 0 {
+		t.Fatalf("response %d, cookie %v, errors %v", rec.Code, sessionCookie(rec), e.errors())
+	}
+	if v, err := get[string](e, cookie, "big"); err != nil || len(v) != 2700 || e.userOf(cookie) != "" {
+		t.Fatalf("session after a refused Login: %d bytes, %v, user %q", len(v), err, e.userOf(cookie))
 	}
 }
 
