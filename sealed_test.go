@@ -253,18 +253,22 @@ func TestSealedManySmallPutsStopAtTheLimit(t *testing.T) {
 // The size Put computes is exact: the largest value it accepts seals into
 // a cookie within two bytes of the limit (one more byte of record adds
 // one or two base64 characters), for the default name and a long one,
-// for an anonymous session and a logged-in one.
+// for an anonymous session and a logged-in one, and for a key ring whose
+// tokens are limited below the cookie's size.
 func TestSealedPutAcceptsExactlyWhatFits(t *testing.T) {
 	for _, tc := range []struct {
 		name, cookie string
 		login        bool
+		maxToken     int // the key ring's, 0 for the default
 	}{
-		{"anonymous", sesame.DefaultCookieName, false},
-		{"logged in", sesame.DefaultCookieName, true},
-		{"long cookie name", "__Host-" + strings.Repeat("n", 200), true},
+		{"anonymous", sesame.DefaultCookieName, false, 0},
+		{"logged in", sesame.DefaultCookieName, true, 0},
+		{"long cookie name", "__Host-" + strings.Repeat("n", 200), true, 0},
+		{"key ring limit", sesame.DefaultCookieName, true, 1000},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			e := newEnv(t, sesame.Config{Seal: newRing(t, genKey(t)), Cookie: sesame.CookieConfig{Name: tc.cookie}})
+			ring := newRing(t, genKey(t)).WithMaxTokenLen(tc.maxToken)
+			e := newEnv(t, sesame.Config{Seal: ring, Cookie: sesame.CookieConfig{Name: tc.cookie}})
 			var largest int
 			rec := e.do("", func(s *sesame.Session, w http.ResponseWriter, r *http.Request) {
 				if tc.login {
@@ -299,8 +303,23 @@ func TestSealedPutAcceptsExactlyWhatFits(t *testing.T) {
 			if c == nil || len(e.errors()) != 0 {
 				t.Fatalf("no cookie for the largest accepted value (%d bytes); errors %v", largest, e.errors())
 			}
-			if n := len(c.Name) + 1 + len(c.Value); n > 4096 || n < 4096-1 {
-				t.Fatalf("largest accepted value (%d bytes) gives a %d-byte cookie; want 4095 or 4096", largest, n)
+			n, limit := len(c.Name)+1+len(c.Value), 4096
+			if tc.maxToken > 0 {
+				n, limit = len(c.Value), tc.maxToken
+			}
+			if n > limit || n < limit-1 {
+				t.Fatalf("largest accepted value (%d bytes) gives %d bytes of cookie; want %d or %d", largest, n, limit-1, limit)
+			}
+			req := httptest.NewRequest("GET", "https://example.test/", nil)
+			req.AddCookie(c)
+			var v string
+			var err error
+			e.m.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				s, _ := sesame.FromContext(r.Context())
+				v, err = sesame.Get[string](s, "big")
+			})).ServeHTTP(httptest.NewRecorder(), req)
+			if err != nil || len(v) != largest {
+				t.Fatalf("largest accepted value reads back as %d bytes, %v", len(v), err)
 			}
 		})
 	}
