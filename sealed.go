@@ -170,6 +170,18 @@ func (s *Session) checkSize() error {
 		return nil
 	}
 	h := s.sealedHeader(s.clock())
+	// First a bound, which nearly every session fits without a walk: the
+	// record read, plus every change as a whole new entry. A flash grows
+	// the list it joins by its length, a comma or two brackets, and
+	// perhaps a longer length prefix: at most 3 bytes more than an entry
+	// of its own, which the 4 added to each change cover.
+	bound := len(s.rec.data)
+	for _, o := range s.ops {
+		bound += entryLen(len(o.key), len(o.value)) + 4
+	}
+	if s.m.sealedFits(recordLen(&h, s.rec.n+len(s.ops), bound)) {
+		return nil
+	}
 	count, dataLen := 0, 0
 	for it := s.iter(); ; count++ {
 		kb, ks, v, ok := it.next()
@@ -180,14 +192,20 @@ func (s *Session) checkSize() error {
 	}
 }
 
-// fitsCookie returns ErrTooLarge unless a record of n bytes seals into a
-// cookie that browsers keep and the key ring opens.
-func (m *Manager) fitsCookie(n int) error {
+// sealedFits reports whether a record of n bytes seals into a cookie that
+// browsers keep and the key ring opens.
+func (m *Manager) sealedFits(n int) bool {
 	token := seal.SealedLen(n)
-	if size := len(m.cookie.Name) + 1 + token; size > maxCookieSize || token > m.sealer.MaxTokenLen() {
-		return fmt.Errorf("%w: a %d-byte record makes a %d-byte cookie (name and value)", ErrTooLarge, n, size)
+	return len(m.cookie.Name)+1+token <= maxCookieSize && token <= m.sealer.MaxTokenLen()
+}
+
+// fitsCookie is sealedFits as an error: ErrTooLarge, with the sizes.
+func (m *Manager) fitsCookie(n int) error {
+	if m.sealedFits(n) {
+		return nil
 	}
-	return nil
+	size := len(m.cookie.Name) + 1 + seal.SealedLen(n)
+	return fmt.Errorf("%w: a %d-byte record makes a %d-byte cookie (name and value)", ErrTooLarge, n, size)
 }
 
 // revocationKey is the store key of user's not-valid-before time.

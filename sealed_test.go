@@ -325,6 +325,47 @@ func TestSealedPutAcceptsExactlyWhatFits(t *testing.T) {
 	}
 }
 
+// Put and Flash first compare a quick upper bound of the record with the
+// limit and walk the session only when the bound does not fit. A flash
+// grows its list by more than its own length (brackets or a comma, a
+// longer length prefix); around the limit, for every size of the rest of
+// the session, no change Put or Flash accepts may fail at commit.
+func TestSealedSizeBoundNeverLetsAnOversizedChangeThrough(t *testing.T) {
+	e := newSealedEnv(t, newRing(t, genKey(t)), nil)
+	// Message lengths whose JSON (two quotes more) ends a list just below
+	// and above a varint boundary of its length prefix (127/128 bytes).
+	// The flash is the request's only change, so that the bound has no
+	// slack from other changes to hide in.
+	accepted := 0
+	for pad := 2750; pad < 3000; pad++ {
+		for _, first := range []bool{true, false} {
+			rec := e.do("", func(s *sesame.Session, w http.ResponseWriter, r *http.Request) {
+				if !first {
+					s.Flash("earlier")
+				}
+				s.Put("pad", strings.Repeat("x", pad))
+			})
+			c := sessionCookie(rec)
+			if c == nil {
+				continue
+			}
+			for _, n := range []int{1, 123, 124, 125, 126} {
+				e.do(c.Value, func(s *sesame.Session, w http.ResponseWriter, r *http.Request) {
+					if s.Flash(strings.Repeat("m", n)) == nil {
+						accepted++
+					}
+				})
+				if errs := e.errors(); len(errs) != 0 {
+					t.Fatalf("pad %d, flash %d: a flash Flash accepted failed at commit: %v", pad, n, errs)
+				}
+			}
+		}
+	}
+	if accepted < 100 {
+		t.Fatalf("only %d sessions took a flash; the sizes do not reach the limit's neighbourhood", accepted)
+	}
+}
+
 // Login adds the user, user agent and address to the record; a Login that
 // would overflow the cookie is refused, and the session stays as it was.
 func TestSealedLoginTooLargeIsRefused(t *testing.T) {
