@@ -24,6 +24,8 @@ func TestConfigValidation(t *testing.T) {
 		{"no store", sesame.Config{}, "is required"},
 		{"lifetime shorter than idle", sesame.Config{Store: ms, IdleTimeout: time.Hour, Lifetime: time.Minute}, "shorter than IdleTimeout"},
 		{"negative idle", sesame.Config{Store: ms, IdleTimeout: -time.Second}, "negative"},
+		{"idle under the documented minimum", sesame.Config{Store: ms, IdleTimeout: time.Second - time.Millisecond}, "under a second"},
+		{"idle at the documented minimum", sesame.Config{Store: ms, IdleTimeout: time.Second, Lifetime: time.Second}, ""},
 		{"__Host- with Domain", sesame.Config{Store: ms, Cookie: sesame.CookieConfig{Domain: "example.com"}}, "cannot have a Domain"},
 		{"__Host- with Path", sesame.Config{Store: ms, Cookie: sesame.CookieConfig{Path: "/app"}}, "Path=/"},
 		{"__Host- without Secure", sesame.Config{Store: ms, InsecurePlainHTTP: true, Cookie: sesame.CookieConfig{Name: "__Host-x"}}, "must be Secure"},

@@ -78,6 +78,63 @@ func ExampleSession_Login() {
 	http.HandleFunc("POST /logout", logout)
 }
 
+// "Log out everywhere" from the user's own request: RevokeAll ends every
+// session of the user, this browser's included, and the response clears
+// its cookie; the handler need not call Logout as well.
+func ExampleManager_RevokeAll() {
+	store := memstore.New(memstore.Config{})
+	defer store.Close()
+	m, err := sesame.New(sesame.Config{Store: store})
+	if err != nil {
+		log.Fatal(err)
+	}
+	mux := http.NewServeMux()
+	mux.HandleFunc("POST /login", func(w http.ResponseWriter, r *http.Request) {
+		s, _ := sesame.FromContext(r.Context())
+		// ... check the password first ...
+		s.Login("alice")
+	})
+	mux.HandleFunc("POST /logout-everywhere", func(w http.ResponseWriter, r *http.Request) {
+		s, _ := sesame.FromContext(r.Context())
+		user := s.User()
+		if user == "" {
+			http.Error(w, "not logged in", http.StatusForbidden)
+			return
+		}
+		if err := m.RevokeAll(r.Context(), user); err != nil {
+			http.Error(w, "could not end the sessions", http.StatusServiceUnavailable)
+			return
+		}
+		fmt.Fprintf(w, "%s logged out everywhere; this request's user is now %q", user, s.User())
+	})
+	mux.HandleFunc("GET /whoami", func(w http.ResponseWriter, r *http.Request) {
+		s, _ := sesame.FromContext(r.Context())
+		fmt.Fprintf(w, "%q", s.User())
+	})
+	h := m.Handler(mux)
+	do := func(method, path string, c *http.Cookie) (string, []*http.Cookie) {
+		req := httptest.NewRequest(method, "https://example.com"+path, nil)
+		if c != nil {
+			req.AddCookie(c)
+		}
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, req)
+		return rec.Body.String(), rec.Result().Cookies()
+	}
+
+	_, laptop := do("POST", "/login", nil)
+	_, phone := do("POST", "/login", nil)
+	body, cookies := do("POST", "/logout-everywhere", laptop[0])
+	fmt.Println(body)
+	fmt.Println("laptop's cookie cleared:", len(cookies) == 1 && cookies[0].MaxAge < 0)
+	body, _ = do("GET", "/whoami", phone[0])
+	fmt.Println("phone's user:", body)
+	// Output:
+	// alice logged out everywhere; this request's user is now ""
+	// laptop's cookie cleared: true
+	// phone's user: ""
+}
+
 // Get decodes a value into the type asked for; a missing key is ErrNoValue.
 func ExampleGet() {
 	type Cart struct{ Items []string }

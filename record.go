@@ -3,6 +3,7 @@ package sesame
 import (
 	"encoding/binary"
 	"errors"
+	"math/bits"
 	"time"
 )
 
@@ -81,6 +82,26 @@ func appendEntry[S string | []byte](b []byte, key S, value []byte) []byte {
 	b = binary.AppendUvarint(b, uint64(len(value)))
 	return append(b, value...)
 }
+
+// recordLen returns the length of the encoding of header r followed by
+// count entries whose encodings (see entryLen) take dataLen bytes: what
+// appendRecordHeader and appendEntry would write, without writing it.
+func recordLen(r *record, count, dataLen int) int {
+	return 2 + uvarintLen(uint64(r.created)) + uvarintLen(uint64(r.lastSeen)) +
+		uvarintLen(uint64(r.idleDeadline)) + uvarintLen(uint64(r.deadline)) +
+		fieldLen(len(r.user)) + fieldLen(len(r.userAgent)) + fieldLen(len(r.ip)) +
+		uvarintLen(uint64(count)) + dataLen
+}
+
+// entryLen is the length of appendEntry's encoding of a key of k bytes and
+// a value of v bytes.
+func entryLen(k, v int) int { return fieldLen(k) + fieldLen(v) }
+
+// fieldLen is the length of appendString's encoding of n bytes.
+func fieldLen(n int) int { return uvarintLen(uint64(n)) + n }
+
+// uvarintLen is the length of binary.AppendUvarint's encoding of x.
+func uvarintLen(x uint64) int { return (bits.Len64(x|1) + 6) / 7 }
 
 // decoder reads the varint layout and remembers the first error, so that a
 // truncated or hostile record fails once, cleanly, wherever it ends.

@@ -57,6 +57,34 @@ func TestRecordIsCompact(t *testing.T) {
 	}
 }
 
+// recordLen, which sealed sessions use to refuse a value at Put, must
+// agree with the encoding byte for byte, across every varint boundary.
+func TestRecordLenMatchesTheEncoding(t *testing.T) {
+	sizes := []int{0, 1, 127, 128, 255, 16383, 16384, 70000}
+	headers := []record{
+		{},
+		{created: 1_700_000_000_000, lastSeen: 1_700_000_100_000, idleDeadline: 1_700_001_900_000, deadline: 1_700_043_200_000,
+			user: []byte("alice"), userAgent: []byte("Firefox"), ip: []byte("192.0.2.1")},
+		{created: 127, lastSeen: 128, idleDeadline: 1 << 42, deadline: 1 << 62,
+			user: bytes.Repeat([]byte("u"), 128), userAgent: bytes.Repeat([]byte("a"), 512), ip: bytes.Repeat([]byte("i"), 127)},
+	}
+	for hi, h := range headers {
+		for _, count := range []int{0, 1, 127, 128, 300} {
+			b := appendRecordHeader(nil, &h, count)
+			dataLen := 0
+			for i := range count {
+				k := strings.Repeat("k", 1+i%255)
+				v := make([]byte, sizes[i%len(sizes)])
+				b = appendEntry(b, k, v)
+				dataLen += entryLen(len(k), len(v))
+			}
+			if got := recordLen(&h, count, dataLen); got != len(b) {
+				t.Errorf("header %d, %d entries: recordLen = %d, encoding is %d bytes", hi, count, got, len(b))
+			}
+		}
+	}
+}
+
 func TestDecodeRecordRejectsEveryTruncation(t *testing.T) {
 	b := sampleRecord()
 	for n := 0; n < len(b); n++ {

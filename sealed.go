@@ -12,10 +12,21 @@ import (
 	"github.com/sesame-go/sesame/seal"
 )
 
-// ErrTooLarge reports a sealed session whose Set-Cookie would exceed what
-// browsers keep (4096 bytes of name and value). A browser would drop such
-// a cookie silently; the Manager refuses it and reports this error.
-var ErrTooLarge = errors.New("sesame: sealed session too large for a cookie (name and value over 4096 bytes)")
+// ErrTooLarge reports a change that would make a sealed session's cookie
+// larger than browsers keep: 4096 bytes of name and value (less if the key
+// ring's MaxTokenLen is lower). A browser would drop such a cookie
+// silently. Put, Flash and Login return it when the change is made, and
+// leave the session as it was, so the browser keeps its previous cookie.
+// The commit checks again, as the guarantee that no oversized cookie is
+// ever sent: should the record still outgrow the cookie there, the
+// request's changes are dropped, the error goes to Config.ErrorHandler,
+// and the browser keeps its previous cookie.
+//
+// It is not seal.ErrTooLarge, which package seal returns for a token over
+// a key ring's limit, with no cookie in view: the Manager measures the
+// record against the cookie's limit before sealing, so sessions report
+// only this error.
+var ErrTooLarge = errors.New("sesame: sealed session too large for its cookie")
 
 // ErrNoRevocations reports RevokeAll or RevokeOthers on sealed sessions
 // without Config.Revocations.
@@ -97,14 +108,22 @@ func (s *Session) commitSealed(late bool) error {
 		s.writeCookie()
 		return nil
 	}
-	h := s.header(now)
-	if s.reissueAfter > 0 {
-		h.created = max(h.created, s.reissueAfter+1)
+	if s.loginUser != "" && s.m.revoked != nil {
+		// A login begins after every revocation of its user that has
+		// returned, even one in this very millisecond or stamped by a
+		// server whose clock runs ahead of this one's.
+		nvb, _, err := s.m.notValidBefore(ctx, s.loginUser)
+		if err != nil {
+			s.forget()
+			return err
+		}
+		s.reissueAfter = max(s.reissueAfter, nvb)
 	}
+	h := s.sealedHeader(now)
 	enc := s.encode(&h)
-	if len(s.m.cookie.Name)+1+seal.SealedLen(len(enc)) > maxCookieSize {
+	if err := s.m.fitsCookie(len(enc)); err != nil {
 		s.forget()
-		return fmt.Errorf("%w: %d-byte record", ErrTooLarge, len(enc))
+		return err
 	}
 	b := s.m.cookieStart(seal.SealedLen(len(enc)))
 	start := len(b)
@@ -131,6 +150,64 @@ func (s *Session) commitSealed(late bool) error {
 	return nil
 }
 
+// sealedHeader is header for a sealed session, which begins after the
+// revocation mark that RevokeOthers set or that a Login read.
+func (s *Session) sealedHeader(now int64) record {
+	h := s.header(now)
+	if s.reissueAfter > 0 {
+		h.created = max(h.created, s.reissueAfter+1)
+	}
+	return h
+}
+
+// checkSize returns ErrTooLarge if the sealed session, with the request's
+// changes so far, would not fit in its cookie. Put, Flash and Login call
+// it, so that a change too large is refused when it is made rather than
+// at commit. It measures the record without encoding or sealing it.
+// Server-side sessions have no such limit.
+func (s *Session) checkSize() error {
+	if s.m.sealer == nil {
+		return nil
+	}
+	h := s.sealedHeader(s.clock())
+	// First a bound, which nearly every session fits without a walk: the
+	// record read, plus every change as a whole new entry. A flash grows
+	// the list it joins by its length, a comma or two brackets, and
+	// perhaps a longer length prefix: at most 3 bytes more than an entry
+	// of its own, which the 4 added to each change cover.
+	bound := len(s.rec.data)
+	for _, o := range s.ops {
+		bound += entryLen(len(o.key), len(o.value)) + 4
+	}
+	if s.m.sealedFits(recordLen(&h, s.rec.n+len(s.ops), bound)) {
+		return nil
+	}
+	count, dataLen := 0, 0
+	for it := s.iter(); ; count++ {
+		kb, ks, v, ok := it.next()
+		if !ok {
+			return s.m.fitsCookie(recordLen(&h, count, dataLen))
+		}
+		dataLen += entryLen(len(kb)+len(ks), len(v))
+	}
+}
+
+// sealedFits reports whether a record of n bytes seals into a cookie that
+// browsers keep and the key ring opens.
+func (m *Manager) sealedFits(n int) bool {
+	token := seal.SealedLen(n)
+	return len(m.cookie.Name)+1+token <= maxCookieSize && token <= m.sealer.MaxTokenLen()
+}
+
+// fitsCookie is sealedFits as an error: ErrTooLarge, with the sizes.
+func (m *Manager) fitsCookie(n int) error {
+	if m.sealedFits(n) {
+		return nil
+	}
+	size := len(m.cookie.Name) + 1 + seal.SealedLen(n)
+	return fmt.Errorf("%w: a %d-byte record makes a %d-byte cookie (name and value)", ErrTooLarge, n, size)
+}
+
 // revocationKey is the store key of user's not-valid-before time.
 func revocationKey(user string) string {
 	sum := sha256.Sum256([]byte("sesame/not-valid-before\x00" + user))
@@ -149,14 +226,23 @@ func (m *Manager) notValidBefore(ctx context.Context, user string) (int64, uint6
 	}
 	t, n := binary.Uvarint(v)
 	if n <= 0 || t > 1<<62 {
-		return 0, ver, errCorrupt
+		return 0, ver, fmt.Errorf("sesame: revocation record: %w", errCorrupt)
 	}
 	return int64(t), ver, nil
 }
 
-// revokeSealed makes every sealed session of user created at or before now
-// invalid. The mark lasts one Lifetime, after which those sessions have
-// passed their absolute deadline anyway.
+// revokeSealed makes every sealed session of user that exists now invalid,
+// and returns the new mark: sessions created at or before it are revoked.
+// Milliseconds alone cannot tell a login just before the revocation from
+// one just after it, so the mark is also a counter: it is above the
+// previous mark, and a login stamps its session after the mark it reads
+// (see commitSealed). A session sealed before the mark was saved dies; a
+// login after RevokeAll returned lives, even on a server whose clock runs
+// behind the one that revoked. (A login on a server whose clock runs ahead
+// of the revoking one's, shortly before the revocation, outlives it by up
+// to that difference: keep the servers' clocks synchronized.) The mark
+// lasts one Lifetime, after which those sessions have passed their
+// absolute deadline anyway.
 func (m *Manager) revokeSealed(ctx context.Context, user string) (int64, error) {
 	if m.revoked == nil {
 		return 0, ErrNoRevocations
@@ -167,7 +253,7 @@ func (m *Manager) revokeSealed(ctx context.Context, user string) (int64, error) 
 		if err != nil && !errors.Is(err, errCorrupt) {
 			return 0, err
 		}
-		nvb := max(old, now)
+		nvb := max(old+1, now)
 		opts := SaveOptions{ExpiresAt: time.UnixMilli(nvb + m.lifetime)}
 		_, err = m.revoked.Save(ctx, revocationKey(user), binary.AppendUvarint(nil, uint64(nvb)), ver, opts)
 		if err == nil {

@@ -3,7 +3,9 @@ package sesame_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
@@ -167,25 +169,226 @@ func TestSealedDeadlinesInsideTheSealCount(t *testing.T) {
 	}
 }
 
-func TestSealedTooLarge(t *testing.T) {
+// A value that would make the sealed cookie too large is refused by Put
+// itself: the handler learns it at once, the response is not a 500, and
+// the browser keeps its previous cookie, which still holds the previous
+// state. Values that fit still go in, in the same request.
+func TestSealedPutTooLargeIsRefusedAtPut(t *testing.T) {
 	e := newSealedEnv(t, newRing(t, genKey(t)), nil)
-	rec := e.do("", func(s *sesame.Session, w http.ResponseWriter, r *http.Request) {
-		s.Put("big", strings.Repeat("x", 3500))
+	cookie := e.newSession("k", "v")
+	rec := e.do(cookie, func(s *sesame.Session, w http.ResponseWriter, r *http.Request) {
+		if err := s.Put("big", strings.Repeat("x", 4000)); !errors.Is(err, sesame.ErrTooLarge) {
+			t.Errorf("Put of 4000 bytes = %v; want ErrTooLarge", err)
+		}
+		if err := s.Flash(strings.Repeat("y", 4000)); !errors.Is(err, sesame.ErrTooLarge) {
+			t.Errorf("Flash of 4000 bytes = %v; want ErrTooLarge", err)
+		}
+		if _, err := sesame.Get[string](s, "big"); !errors.Is(err, sesame.ErrNoValue) {
+			t.Errorf("a refused value is visible: %v", err)
+		}
+		if msgs, _ := s.Flashes(); len(msgs) != 0 {
+			t.Errorf("a refused flash is visible: %d", len(msgs))
+		}
+		w.Write([]byte("ok"))
 	})
-	if errs := e.errors(); len(errs) != 1 || !errors.Is(errs[0], sesame.ErrTooLarge) {
-		t.Fatalf("errors = %v; want ErrTooLarge", errs)
+	if rec.Code != http.StatusOK || sessionCookie(rec) != nil || len(e.errors()) != 0 {
+		t.Fatalf("response %d, cookie %v, errors %v; want 200, the previous cookie kept, no error",
+			rec.Code, sessionCookie(rec), e.errors())
 	}
-	if sessionCookie(rec) != nil {
-		t.Fatal("an oversized cookie was sent")
+	if v, err := get[string](e, cookie, "k"); err != nil || v != "v" {
+		t.Fatalf("previous cookie after a refused Put: %q, %v", v, err)
 	}
-	// Just under the limit works.
-	e2 := newSealedEnv(t, newRing(t, genKey(t)), nil)
-	rec = e2.do("", func(s *sesame.Session, w http.ResponseWriter, r *http.Request) {
-		s.Put("big", strings.Repeat("x", 2900))
+	if _, err := get[string](e, cookie, "big"); !errors.Is(err, sesame.ErrNoValue) {
+		t.Fatalf("the refused value was saved: %v", err)
+	}
+
+	rec = e.do(cookie, func(s *sesame.Session, w http.ResponseWriter, r *http.Request) {
+		if err := s.Put("big", strings.Repeat("x", 4000)); !errors.Is(err, sesame.ErrTooLarge) {
+			t.Errorf("Put of 4000 bytes = %v; want ErrTooLarge", err)
+		}
+		if err := s.Put("k2", strings.Repeat("w", 2000)); err != nil {
+			t.Errorf("Put that fits after a refused one: %v", err)
+		}
 	})
 	c := sessionCookie(rec)
-	if c == nil || len(c.Name)+1+len(c.Value) > 4096 {
-		t.Fatalf("cookie under the limit: %v, errors %v", c, e2.errors())
+	if c == nil || len(e.errors()) != 0 {
+		t.Fatalf("cookie %v, errors %v", c, e.errors())
+	}
+	if v, err := get[string](e, c.Value, "k2"); err != nil || len(v) != 2000 {
+		t.Fatalf("the value that fits: %d bytes, %v", len(v), err)
+	}
+	if v, err := get[string](e, c.Value, "k"); err != nil || v != "v" {
+		t.Fatalf("earlier value: %q, %v", v, err)
+	}
+}
+
+// Many values that fit one by one are refused from the one that would
+// overflow, whatever their number; what was accepted is saved.
+func TestSealedManySmallPutsStopAtTheLimit(t *testing.T) {
+	e := newSealedEnv(t, newRing(t, genKey(t)), nil)
+	accepted := 0
+	rec := e.do("", func(s *sesame.Session, w http.ResponseWriter, r *http.Request) {
+		for i := 0; ; i++ {
+			err := s.Put(fmt.Sprintf("key-%d", i), strings.Repeat("v", 40))
+			if errors.Is(err, sesame.ErrTooLarge) {
+				break
+			}
+			if err != nil || i > 200 {
+				t.Fatalf("Put %d: %v", i, err)
+			}
+			accepted++
+		}
+	})
+	c := sessionCookie(rec)
+	if c == nil || len(c.Name)+1+len(c.Value) > 4096 || len(e.errors()) != 0 {
+		t.Fatalf("cookie %v, errors %v", c, e.errors())
+	}
+	var keys []string
+	e.do(c.Value, func(s *sesame.Session, w http.ResponseWriter, r *http.Request) { keys, _ = s.Keys() })
+	if len(keys) != accepted || accepted < 40 {
+		t.Fatalf("%d keys saved, %d accepted", len(keys), accepted)
+	}
+}
+
+// The size Put computes is exact: the largest value it accepts seals into
+// a cookie within two bytes of the limit (one more byte of record adds
+// one or two base64 characters), for the default name and a long one,
+// for an anonymous session and a logged-in one, and for a key ring whose
+// tokens are limited below the cookie's size.
+func TestSealedPutAcceptsExactlyWhatFits(t *testing.T) {
+	for _, tc := range []struct {
+		name, cookie string
+		login        bool
+		maxToken     int // the key ring's, 0 for the default
+	}{
+		{"anonymous", sesame.DefaultCookieName, false, 0},
+		{"logged in", sesame.DefaultCookieName, true, 0},
+		{"long cookie name", "__Host-" + strings.Repeat("n", 200), true, 0},
+		{"key ring limit", sesame.DefaultCookieName, true, 1000},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ring := newRing(t, genKey(t)).WithMaxTokenLen(tc.maxToken)
+			e := newEnv(t, sesame.Config{Seal: ring, Cookie: sesame.CookieConfig{Name: tc.cookie}})
+			var largest int
+			rec := e.do("", func(s *sesame.Session, w http.ResponseWriter, r *http.Request) {
+				if tc.login {
+					if err := s.Login("alice"); err != nil {
+						t.Fatal(err)
+					}
+				}
+				s.Put("k", "v")
+				lo, hi := 0, 4096 // Put of lo bytes fits, of hi does not
+				for hi-lo > 1 {
+					mid := (lo + hi) / 2
+					switch err := s.Put("big", strings.Repeat("x", mid)); {
+					case err == nil:
+						lo = mid
+					case errors.Is(err, sesame.ErrTooLarge):
+						hi = mid
+					default:
+						t.Fatal(err)
+					}
+				}
+				largest = lo
+				if err := s.Put("big", strings.Repeat("x", lo)); err != nil {
+					t.Fatal(err)
+				}
+			})
+			var c *http.Cookie
+			for _, rc := range rec.Result().Cookies() {
+				if rc.Name == tc.cookie {
+					c = rc
+				}
+			}
+			if c == nil || len(e.errors()) != 0 {
+				t.Fatalf("no cookie for the largest accepted value (%d bytes); errors %v", largest, e.errors())
+			}
+			n, limit := len(c.Name)+1+len(c.Value), 4096
+			if tc.maxToken > 0 {
+				n, limit = len(c.Value), tc.maxToken
+			}
+			if n > limit || n < limit-1 {
+				t.Fatalf("largest accepted value (%d bytes) gives %d bytes of cookie; want %d or %d", largest, n, limit-1, limit)
+			}
+			req := httptest.NewRequest("GET", "https://example.test/", nil)
+			req.AddCookie(c)
+			var v string
+			var err error
+			e.m.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				s, _ := sesame.FromContext(r.Context())
+				v, err = sesame.Get[string](s, "big")
+			})).ServeHTTP(httptest.NewRecorder(), req)
+			if err != nil || len(v) != largest {
+				t.Fatalf("largest accepted value reads back as %d bytes, %v", len(v), err)
+			}
+		})
+	}
+}
+
+// Put and Flash first compare a quick upper bound of the record with the
+// limit and walk the session only when the bound does not fit. A flash
+// grows its list by more than its own length (brackets or a comma, a
+// longer length prefix); around the limit, for every size of the rest of
+// the session, no change Put or Flash accepts may fail at commit.
+func TestSealedSizeBoundNeverLetsAnOversizedChangeThrough(t *testing.T) {
+	e := newSealedEnv(t, newRing(t, genKey(t)), nil)
+	// Message lengths whose JSON (two quotes more) ends a list just below
+	// and above a varint boundary of its length prefix (127/128 bytes).
+	// The flash is the request's only change, so that the bound has no
+	// slack from other changes to hide in.
+	accepted := 0
+	for pad := 2750; pad < 3000; pad++ {
+		for _, first := range []bool{true, false} {
+			rec := e.do("", func(s *sesame.Session, w http.ResponseWriter, r *http.Request) {
+				if !first {
+					s.Flash("earlier")
+				}
+				s.Put("pad", strings.Repeat("x", pad))
+			})
+			c := sessionCookie(rec)
+			if c == nil {
+				continue
+			}
+			for _, n := range []int{1, 123, 124, 125, 126} {
+				e.do(c.Value, func(s *sesame.Session, w http.ResponseWriter, r *http.Request) {
+					if s.Flash(strings.Repeat("m", n)) == nil {
+						accepted++
+					}
+				})
+				if errs := e.errors(); len(errs) != 0 {
+					t.Fatalf("pad %d, flash %d: a flash Flash accepted failed at commit: %v", pad, n, errs)
+				}
+			}
+		}
+	}
+	if accepted < 100 {
+		t.Fatalf("only %d sessions took a flash; the sizes do not reach the limit's neighbourhood", accepted)
+	}
+}
+
+// Login adds the user, user agent and address to the record; a Login that
+// would overflow the cookie is refused, and the session stays as it was.
+func TestSealedLoginTooLargeIsRefused(t *testing.T) {
+	e := newSealedEnv(t, newRing(t, genKey(t)), nil)
+	cookie := e.newSession("big", strings.Repeat("x", 2700))
+	req := httptest.NewRequest("POST", "https://example.test/login", nil)
+	req.Header.Set("Cookie", sesame.DefaultCookieName+"="+cookie)
+	req.Header.Set("User-Agent", strings.Repeat("A", 600))
+	rec := httptest.NewRecorder()
+	e.m.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		s, _ := sesame.FromContext(r.Context())
+		if err := s.Login(strings.Repeat("u", 255)); !errors.Is(err, sesame.ErrTooLarge) {
+			t.Errorf("Login = %v; want ErrTooLarge", err)
+		}
+		if u := s.User(); u != "" {
+			t.Errorf("refused Login left user %q", u)
+		}
+	})).ServeHTTP(rec, req)
+	if rec.Code != http.StatusOK || sessionCookie(rec) != nil || len(e.errors()) != 0 {
+		t.Fatalf("response %d, cookie %v, errors %v", rec.Code, sessionCookie(rec), e.errors())
+	}
+	if v, err := get[string](e, cookie, "big"); err != nil || len(v) != 2700 || e.userOf(cookie) != "" {
+		t.Fatalf("session after a refused Login: %d bytes, %v, user %q", len(v), err, e.userOf(cookie))
 	}
 }
 
@@ -256,5 +459,129 @@ func TestSealedLateChangeIsReported(t *testing.T) {
 	})
 	if errs := e.errors(); len(errs) != 1 || !errors.Is(errs[0], sesame.ErrHeadersWritten) {
 		t.Fatalf("errors = %v", errs)
+	}
+}
+
+// userOf returns the user of the session named by cookie on its next
+// request, "" if the session is anonymous, revoked or gone.
+func (e *env) userOf(cookie string) string {
+	e.t.Helper()
+	var u string
+	e.do(cookie, func(s *sesame.Session, w http.ResponseWriter, r *http.Request) { u = s.User() })
+	return u
+}
+
+// A login in the very millisecond of RevokeAll, after it returned, must
+// survive; a session created in that millisecond before it must not. The
+// Manager's clock does not move at all here.
+func TestSealedLoginInTheMillisecondOfRevokeAllSurvives(t *testing.T) {
+	revocations := memstore.New(memstore.Config{})
+	defer revocations.Close()
+	e := newSealedEnv(t, newRing(t, genKey(t)), revocations)
+	ctx := context.Background()
+	for round := range 3 {
+		before := e.login("alice", "Firefox", "192.0.2.1:1")
+		if err := e.m.RevokeAll(ctx, "alice"); err != nil {
+			t.Fatal(err)
+		}
+		after := e.login("alice", "Firefox", "192.0.2.1:1")
+		if u := e.userOf(before); u != "" {
+			t.Fatalf("round %d: a session created before RevokeAll, in its millisecond, survived", round)
+		}
+		if u := e.userOf(after); u != "alice" {
+			t.Fatalf("round %d: a login after RevokeAll returned, in the same millisecond, was revoked", round)
+		}
+	}
+	// RevokeOthers in the same millisecond keeps the current session and
+	// ends one logged in just before, still without the clock moving.
+	other := e.login("alice", "Safari", "192.0.2.2:1")
+	current := e.login("alice", "Firefox", "192.0.2.1:1")
+	rec := e.do(current, func(s *sesame.Session, w http.ResponseWriter, r *http.Request) {
+		if err := e.m.RevokeOthers(r.Context()); err != nil {
+			t.Fatal(err)
+		}
+	})
+	current = sessionCookie(rec).Value
+	if e.userOf(other) != "" || e.userOf(current) != "alice" {
+		t.Fatalf("RevokeOthers in one millisecond: other=%q current=%q", e.userOf(other), e.userOf(current))
+	}
+	later := e.login("alice", "Chrome", "192.0.2.3:1")
+	if e.userOf(later) != "alice" {
+		t.Fatal("a login after RevokeOthers, in the same millisecond, was revoked")
+	}
+}
+
+// Two servers share the revocations; the one that serves the login runs
+// its clock behind the one that revoked. The login, after RevokeAll
+// returned, must still survive on both.
+func TestSealedLoginAfterRevokeAllOnASlowerServerSurvives(t *testing.T) {
+	revocations := memstore.New(memstore.Config{})
+	defer revocations.Close()
+	ring := newRing(t, genKey(t))
+	fast := newSealedEnv(t, ring, revocations)
+	slow := newSealedEnv(t, ring, revocations)
+	slow.clock = &clock{now: fast.clock.Now().Add(-250 * time.Millisecond)}
+	sesame.SetClock(slow.m, slow.clock.Now)
+	before := fast.login("alice", "Firefox", "192.0.2.1:1")
+	if err := fast.m.RevokeAll(context.Background(), "alice"); err != nil {
+		t.Fatal(err)
+	}
+	after := slow.login("alice", "Firefox", "192.0.2.1:1")
+	if fast.userOf(before) != "" || slow.userOf(before) != "" {
+		t.Fatal("a session created before RevokeAll survived it")
+	}
+	if fast.userOf(after) != "alice" || slow.userOf(after) != "alice" {
+		t.Fatalf("login after RevokeAll on a server 250 ms behind: user %q there, %q on the other", slow.userOf(after), fast.userOf(after))
+	}
+}
+
+// The audit's case on the real clock: 50 times, log in, RevokeAll, log in
+// at once. Every first login dies, every second one lives.
+func TestSealedImmediateLoginsAfterRevokeAllSurvive(t *testing.T) {
+	revocations := memstore.New(memstore.Config{})
+	defer revocations.Close()
+	e := newSealedEnv(t, newRing(t, genKey(t)), revocations)
+	sesame.SetClock(e.m, time.Now)
+	ctx := context.Background()
+	dead := 0
+	for range 50 {
+		before := e.login("alice", "Firefox", "192.0.2.1:1")
+		if err := e.m.RevokeAll(ctx, "alice"); err != nil {
+			t.Fatal(err)
+		}
+		after := e.login("alice", "Firefox", "192.0.2.1:1")
+		if e.userOf(before) != "" {
+			t.Fatal("a session created before RevokeAll survived it")
+		}
+		if e.userOf(after) != "alice" {
+			dead++
+		}
+	}
+	if dead > 0 {
+		t.Fatalf("%d of 50 logins right after RevokeAll were revoked on their next request", dead)
+	}
+}
+
+// A login that cannot read its user's revocation mark is refused: stamped
+// blindly, it could be born revoked, or outlive a revocation.
+func TestSealedLoginWithRevocationsDownFails(t *testing.T) {
+	ms := memstore.New(memstore.Config{})
+	defer ms.Close()
+	revocations := &failingStore{Store: ms, fail: true}
+	e := newSealedEnv(t, newRing(t, genKey(t)), revocations)
+	rec := e.do("", func(s *sesame.Session, w http.ResponseWriter, r *http.Request) {
+		if err := s.Login("alice"); err != nil {
+			t.Fatal(err)
+		}
+	})
+	if rec.Code != http.StatusInternalServerError || sessionCookie(rec) != nil {
+		t.Fatalf("response %d with cookie %v; want 500 and no session", rec.Code, sessionCookie(rec))
+	}
+	if errs := e.errors(); len(errs) != 1 || !errors.Is(errs[0], errStoreDown) {
+		t.Fatalf("errors = %v; want the revocation store's", errs)
+	}
+	revocations.fail = false
+	if c := e.login("alice", "Firefox", "192.0.2.1:1"); e.userOf(c) != "alice" {
+		t.Fatal("login after the revocation store came back failed")
 	}
 }

@@ -8,17 +8,40 @@
 // saves changes just before the response header goes out, conditionally on
 // the version it read, and re-applies the request's changes when another
 // request got there first, so concurrent requests do not lose each other's
-// updates and a destroyed session never comes back.
+// updates and a destroyed session never comes back. With Config.Seal
+// instead of a Store, the whole session travels in the cookie, encrypted
+// and authenticated, through the same API.
 //
-//	m, err := sesame.New(sesame.Config{Store: memstore.New()})
-//	...
-//	http.ListenAndServe(addr, m.Handler(mux))
+// A Manager over the in-memory store (package store/memstore; every store
+// has a Close):
 //
-// and in a handler:
+//	store := memstore.New(memstore.Config{})
+//	defer store.Close()
+//	m, err := sesame.New(sesame.Config{Store: store})
+//	if err != nil {
+//		log.Fatal(err)
+//	}
 //
-//	s, err := sesame.FromContext(r.Context())
-//	n, _ := sesame.Get[int](s, "visits")
-//	s.Put("visits", n+1)
+// and a handler under it that counts a visitor's visits:
+//
+//	h := m.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+//		s, err := sesame.FromContext(r.Context())
+//		if err != nil {
+//			http.Error(w, err.Error(), http.StatusInternalServerError)
+//			return
+//		}
+//		n, _ := sesame.Get[int](s, "visits")
+//		if err := s.Put("visits", n+1); err != nil {
+//			http.Error(w, "session unavailable", http.StatusServiceUnavailable)
+//			return
+//		}
+//		fmt.Fprintf(w, "visit %d", n+1)
+//	}))
+//
+// h is served like any http.Handler, say by http.ListenAndServe. The code
+// above is the package's Example, which is compiled and run with the
+// tests; the other examples show logging in and out, "log out
+// everywhere", reading typed values and committing before streaming.
 package sesame
 
 import (
@@ -67,9 +90,13 @@ type Config struct {
 
 	// Revocations, with Seal, keeps a small per-user "not valid before"
 	// time, so that RevokeAll and RevokeOthers can end sealed sessions:
-	// every logged-in request then reads it (one store call). Without it,
-	// a sealed session lives until its idle or absolute deadline, whatever
-	// happens on the server.
+	// every logged-in request, and every Login, then reads it (one store
+	// call). A login after RevokeAll returned always lives, even in the
+	// same millisecond; servers sharing Revocations should keep their
+	// clocks synchronized, since a session logged in on a server whose
+	// clock runs ahead outlives a revocation made just after it by up to
+	// the difference. Without Revocations, a sealed session lives until
+	// its idle or absolute deadline, whatever happens on the server.
 	Revocations Store
 
 	// IdleTimeout ends a session that has not been used for this long.
@@ -78,6 +105,8 @@ type Config struct {
 	// (section 7.2, AAL2) allows at most 30 minutes of inactivity. The
 	// deadline is extended only when a request uses the session, and at
 	// most once per IdleTimeout/20, so reading a session rarely writes.
+	// It must be at least one second: New refuses a shorter one, as
+	// cookies and some stores count time in whole seconds.
 	IdleTimeout time.Duration
 
 	// Lifetime ends a session this long after it began, however active: the

@@ -309,7 +309,8 @@ func (s *Session) raw(key string) ([]byte, error) {
 	return v, nil
 }
 
-// change appends o to the change log.
+// change appends o to the change log, unless it would make a sealed
+// session too large for its cookie.
 func (s *Session) change(o op) error {
 	defer s.mu.Unlock()
 	if err := s.lock(); err != nil {
@@ -317,6 +318,12 @@ func (s *Session) change(o op) error {
 		return err
 	}
 	s.ops = append(s.ops, o)
+	if o.kind == opSet || o.kind == opFlash {
+		if err := s.checkSize(); err != nil {
+			s.ops = s.ops[:len(s.ops)-1]
+			return err
+		}
+	}
 	return nil
 }
 
@@ -353,7 +360,9 @@ func Pop[T any](s *Session, key string) (T, error) {
 }
 
 // Put sets key to value, which may be any value encoding/json can encode.
-// The value is encoded now, so later changes to it are not seen.
+// The value is encoded now, so later changes to it are not seen. With
+// sealed sessions, a value that would make the cookie too large is
+// refused with ErrTooLarge, and the session is left as it was.
 func (s *Session) Put(key string, value any) error {
 	if err := checkKey(key); err != nil {
 		return err
@@ -389,7 +398,8 @@ func (s *Session) Keys() ([]string, error) {
 }
 
 // Flash adds a message to show on a later request, such as "Saved." after
-// a redirect. Flashes returns and removes the messages.
+// a redirect. Flashes returns and removes the messages. Like Put, it
+// returns ErrTooLarge for a message a sealed session's cookie cannot hold.
 func (s *Session) Flash(msg string) error {
 	b, err := encodeValue(msg)
 	if err != nil {
@@ -438,6 +448,15 @@ func (s *Session) Destroy() error {
 	return nil
 }
 
+// destroyIfUser destroys the session if it belongs to user, or is being
+// logged in as user.
+func (s *Session) destroyIfUser(user string) {
+	defer s.mu.Unlock()
+	if s.lock() == nil && cmp.Or(s.loginUser, string(s.rec.user)) == user {
+		s.destroyLocked()
+	}
+}
+
 func (s *Session) destroyLocked() {
 	if s.key != "" {
 		s.dropKey = s.key
@@ -453,6 +472,8 @@ func (s *Session) destroyLocked() {
 // before login (planted by an attacker, say) is worthless after it. The
 // session's clocks restart, and the client's user agent and address are
 // recorded for Manager.Sessions. Data already in the session is kept.
+// With sealed sessions, a Login whose user and client details would make
+// the cookie too large is refused with ErrTooLarge.
 func (s *Session) Login(user string) error {
 	if user == "" || len(user) > maxUserLen || strings.IndexByte(user, 0) >= 0 {
 		return fmt.Errorf("%w: %q", ErrBadUser, user)
@@ -462,7 +483,12 @@ func (s *Session) Login(user string) error {
 		s.lost = true
 		return err
 	}
+	renew, loginUser := s.renew, s.loginUser
 	s.renew, s.loginUser = true, user
+	if err := s.checkSize(); err != nil {
+		s.renew, s.loginUser = renew, loginUser
+		return err
+	}
 	return nil
 }
 

@@ -165,18 +165,29 @@ func (m *Manager) RevokeOthers(ctx context.Context) error {
 // RevokeAll ends every session of user: "log out everywhere". A request in
 // flight with one of them cannot save it again. With sealed sessions it
 // needs Config.Revocations.
+//
+// If ctx is a request's context under Handler and that request's session
+// belongs to user, it ends too, as by Logout: the request sees an
+// anonymous session from then on, and its response clears the cookie, so
+// call RevokeAll before the response header is written. The application
+// need not call Logout as well.
 func (m *Manager) RevokeAll(ctx context.Context, user string) error {
 	if m.sealer != nil {
-		_, err := m.revokeSealed(ctx, user)
-		return err
+		if _, err := m.revokeSealed(ctx, user); err != nil {
+			return err
+		}
+	} else {
+		if m.users == nil {
+			return ErrNoUserIndex
+		}
+		if err := m.users.DeleteUser(ctx, user); err != nil {
+			return fmt.Errorf("sesame: revoking all sessions of a user: %w", err)
+		}
+		m.emit(ctx, EventDestroyed, "", user)
 	}
-	if m.users == nil {
-		return ErrNoUserIndex
+	if s, err := FromContext(ctx); err == nil && s.m == m {
+		s.destroyIfUser(user)
 	}
-	if err := m.users.DeleteUser(ctx, user); err != nil {
-		return fmt.Errorf("sesame: revoking all sessions of a user: %w", err)
-	}
-	m.emit(ctx, EventDestroyed, "", user)
 	return nil
 }
 

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/sesame-go/sesame"
+	"github.com/sesame-go/sesame/store/memstore"
 )
 
 // login creates a session for user from a client with the given user agent
@@ -187,6 +188,66 @@ func TestInfoDescribesTheCurrentSession(t *testing.T) {
 			})
 			if got := e.m.CookieName(); got != sesame.DefaultCookieName {
 				t.Errorf("CookieName = %q", got)
+			}
+		})
+	}
+}
+
+// "Log out everywhere" from the user's own request ends that session too:
+// the request sees it anonymous and its response clears the cookie, with
+// no Logout call. An administrator revoking someone else keeps their own.
+func TestRevokeAllFromTheUsersOwnRequestEndsItsSession(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		cfg  func(t *testing.T) sesame.Config
+	}{
+		{"server-side", func(t *testing.T) sesame.Config { return sesame.Config{} }},
+		{"sealed", func(t *testing.T) sesame.Config {
+			revocations := memstore.New(memstore.Config{})
+			t.Cleanup(func() { revocations.Close() })
+			return sesame.Config{Seal: newRing(t, genKey(t)), Revocations: revocations}
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			e := newEnv(t, tc.cfg(t))
+			laptop := e.login("alice", "Firefox", "192.0.2.1:1")
+			phone := e.login("alice", "Safari", "192.0.2.2:1")
+			admin := e.login("bob", "Chrome", "192.0.2.3:1")
+			rec := e.do(laptop, func(s *sesame.Session, w http.ResponseWriter, r *http.Request) {
+				if u := s.User(); u != "alice" { // as a handler checks who is asking
+					t.Fatalf("user %q", u)
+				}
+				if err := e.m.RevokeAll(r.Context(), "alice"); err != nil {
+					t.Fatal(err)
+				}
+				if u := s.User(); u != "" {
+					t.Errorf("after RevokeAll the request still sees user %q", u)
+				}
+			})
+			if c := sessionCookie(rec); c == nil || c.MaxAge >= 0 {
+				t.Fatalf("RevokeAll from alice's request left her cookie: %q", rec.Header().Values("Set-Cookie"))
+			}
+			if e.userOf(laptop) != "" || e.userOf(phone) != "" {
+				t.Fatal("RevokeAll left one of alice's sessions alive")
+			}
+
+			phone = e.login("alice", "Safari", "192.0.2.2:1")
+			rec = e.do(admin, func(s *sesame.Session, w http.ResponseWriter, r *http.Request) {
+				if u := s.User(); u != "bob" {
+					t.Fatalf("user %q", u)
+				}
+				if err := e.m.RevokeAll(r.Context(), "alice"); err != nil {
+					t.Fatal(err)
+				}
+				if u := s.User(); u != "bob" {
+					t.Errorf("revoking alice ended the administrator's session: user %q", u)
+				}
+			})
+			if c := sessionCookie(rec); c != nil && c.MaxAge < 0 {
+				t.Fatal("revoking alice cleared the administrator's cookie")
+			}
+			if e.userOf(phone) != "" || e.userOf(admin) != "bob" {
+				t.Fatalf("RevokeAll(alice) from bob's request: alice=%q bob=%q", e.userOf(phone), e.userOf(admin))
 			}
 		})
 	}
