@@ -16,6 +16,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 )
 
 // Verification failures. Every error Parse returns matches exactly one of
@@ -48,7 +49,10 @@ var (
 	// ErrInvalidField: a uid, token or user data value that would change
 	// the meaning of the ticket for a reader ("!" in uid or tokens, "," in
 	// a token, NUL anywhere, control characters in uid or tokens, an empty
-	// uid or token) or a timestamp outside the format's 32 bits.
+	// uid or token), that is not valid UTF-8 (plone.session decodes the
+	// ticket as UTF-8 and cannot verify it; Apache would hand the raw
+	// bytes on in REMOTE_USER), or a timestamp outside the format's 32
+	// bits.
 	ErrInvalidField = errors.New("ticket: invalid field")
 )
 
@@ -223,14 +227,16 @@ func New(c Config) (*Codec, error) {
 
 // Ticket is what a ticket says about its bearer.
 type Ticket struct {
-	// UID is the user id (REMOTE_USER). Non-empty; no "!", NUL or control
-	// characters. Apache takes it literally, without URL decoding.
+	// UID is the user id (REMOTE_USER). Non-empty valid UTF-8; no "!",
+	// NUL or control characters. Apache takes it literally, without URL
+	// decoding.
 	UID string
 	// Tokens are the user's groups or roles (REMOTE_USER_TOKENS, joined
-	// with ","). Each is non-empty, without ",", "!", NUL or control
-	// characters, and is compared exactly (TKTAuthToken).
+	// with ","). Each is non-empty valid UTF-8, without ",", "!", NUL or
+	// control characters, and is compared exactly (TKTAuthToken).
 	Tokens []string
-	// UserData is free text (REMOTE_USER_DATA), anything but NUL.
+	// UserData is free text (REMOTE_USER_DATA): valid UTF-8, anything but
+	// NUL.
 	UserData string
 	// Issued is the ticket's timestamp, in whole seconds. Issue uses the
 	// current time when it is zero; Parse sets it.
@@ -302,6 +308,9 @@ func checkFields(t Ticket) error {
 	if t.UID == "" {
 		return fmt.Errorf("%w: empty uid", ErrInvalidField)
 	}
+	if !utf8.ValidString(t.UID) {
+		return fmt.Errorf("%w: uid is not valid UTF-8", ErrInvalidField)
+	}
 	if i := strings.IndexFunc(t.UID, badIDRune); i >= 0 {
 		return fmt.Errorf("%w: uid contains %q", ErrInvalidField, t.UID[i])
 	}
@@ -309,9 +318,15 @@ func checkFields(t Ticket) error {
 		if tok == "" {
 			return fmt.Errorf("%w: empty token", ErrInvalidField)
 		}
+		if !utf8.ValidString(tok) {
+			return fmt.Errorf("%w: token is not valid UTF-8", ErrInvalidField)
+		}
 		if i := strings.IndexFunc(tok, badTokenRune); i >= 0 {
 			return fmt.Errorf("%w: token contains %q", ErrInvalidField, tok[i])
 		}
+	}
+	if !utf8.ValidString(t.UserData) {
+		return fmt.Errorf("%w: user data is not valid UTF-8", ErrInvalidField)
 	}
 	if strings.IndexByte(t.UserData, 0) >= 0 {
 		return fmt.Errorf("%w: user data contains NUL", ErrInvalidField)

@@ -125,6 +125,10 @@ func TestIssueRefusesFieldsThatBreakTheFormat(t *testing.T) {
 		{"empty token", Ticket{UID: "alice", Tokens: []string{"a", ""}}},
 		{"tab in token", Ticket{UID: "alice", Tokens: []string{"a\tb"}}},
 		{"NUL in data", Ticket{UID: "alice", UserData: "x\x00y"}},
+		{"latin-1 uid", Ticket{UID: "j\xf6rg"}},
+		{"truncated UTF-8 in uid", Ticket{UID: "zo\xc3"}},
+		{"latin-1 token", Ticket{UID: "alice", Tokens: []string{"gr\xfcppe"}}},
+		{"latin-1 data", Ticket{UID: "alice", UserData: "na\xefve"}},
 		{"before 1970", Ticket{UID: "alice", Issued: time.Unix(-1, 0)}},
 		{"after 2106", Ticket{UID: "alice", Issued: time.Unix(1<<32, 0)}},
 	}
