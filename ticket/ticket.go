@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"hash"
+	"log/slog"
 	"math"
 	"net/netip"
 	"net/url"
@@ -123,12 +124,21 @@ const (
 // must agree on Secret, Digest and IgnoreIP.
 type Config struct {
 	// Secret signs and verifies tickets (TKTAuthSecret). At least
-	// MinSecretLength bytes, no NUL.
+	// MinSecretLength bytes unless AllowShortSecret is set; no NUL.
 	Secret string
 	// OldSecret, if set, is still accepted while secrets rotate
 	// (TKTAuthSecretOld); a ticket signed with it verifies but asks for a
-	// re-issue with Secret.
+	// re-issue with Secret. The same length rule as Secret applies.
 	OldSecret string
+	// AllowShortSecret lets New accept a Secret or OldSecret shorter than
+	// MinSecretLength (but not an empty one), and log a warning each time
+	// it does. It exists only to join an Apache or Plone deployment whose
+	// secret cannot be changed yet: a short secret can be guessed offline
+	// from any one ticket, and whoever guesses it can sign in as anyone.
+	// Replace the secret on every peer as soon as possible.
+	AllowShortSecret bool
+	// Logger receives New's warnings; nil means slog.Default().
+	Logger *slog.Logger
 	// Digest is the signature hash; the zero value is SHA256.
 	Digest Digest
 	// IgnoreIP signs tickets for 0.0.0.0 instead of the client's IPv4
@@ -173,8 +183,24 @@ type Codec struct {
 
 // New checks c, applies its defaults and returns a Codec.
 func New(c Config) (*Codec, error) {
-	if len(c.Secret) < MinSecretLength {
-		return nil, fmt.Errorf("ticket: secret must be at least %d bytes", MinSecretLength)
+	if c.Secret == "" {
+		return nil, errors.New("ticket: no secret")
+	}
+	for _, s := range []struct{ name, v string }{{"secret", c.Secret}, {"old secret", c.OldSecret}} {
+		if s.v == "" || len(s.v) >= MinSecretLength {
+			continue
+		}
+		if !c.AllowShortSecret {
+			return nil, fmt.Errorf("ticket: %s must be at least %d bytes (Config.AllowShortSecret accepts a shorter one to join an existing deployment)",
+				s.name, MinSecretLength)
+		}
+		log := c.Logger
+		if log == nil {
+			log = slog.Default()
+		}
+		log.Warn("ticket: accepting a "+s.name+" shorter than the minimum because Config.AllowShortSecret is set; "+
+			"anyone holding one ticket can guess it offline and sign in as anyone: replace it on every peer",
+			slog.Int("length", len(s.v)), slog.Int("minimum", MinSecretLength))
 	}
 	if strings.IndexByte(c.Secret, 0) >= 0 || strings.IndexByte(c.OldSecret, 0) >= 0 {
 		return nil, errors.New("ticket: secret contains NUL")

@@ -1,9 +1,11 @@
 package ticket
 
 import (
+	"bytes"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
+	"log/slog"
 	"net/netip"
 	"net/url"
 	"os"
@@ -311,6 +313,8 @@ func TestNewRefusesBadConfig(t *testing.T) {
 	}{
 		{"no secret", Config{}},
 		{"short secret", Config{Secret: "short"}},
+		{"short old secret", Config{Secret: testSecret, OldSecret: "short"}},
+		{"empty secret even when short ones are allowed", Config{AllowShortSecret: true}},
 		{"NUL secret", Config{Secret: testSecret + "\x00"}},
 		{"NUL old secret", Config{Secret: testSecret, OldSecret: "a\x00"}},
 		{"unknown digest", Config{Secret: testSecret, Digest: 9}},
@@ -359,5 +363,66 @@ func BenchmarkParse(b *testing.B) {
 		if _, _, err := k.Parse(v, loopback); err != nil {
 			b.Fatal(err)
 		}
+	}
+}
+
+// A deployment that already runs with a short secret can be joined, but
+// only when asked for by name, and New says so in the log without
+// revealing the secret.
+func TestAllowShortSecretWarns(t *testing.T) {
+	const short, shortOld = "plone-s3cret", "old-s3cret"
+	tests := []struct {
+		name      string
+		c         Config
+		wantWarns int
+	}{
+		{"short secret", Config{Secret: short}, 1},
+		{"short old secret", Config{Secret: testSecret, OldSecret: shortOld}, 1},
+		{"both short", Config{Secret: short, OldSecret: shortOld}, 2},
+		{"long secrets", Config{Secret: testSecret, OldSecret: testSecret + "-old"}, 0},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var buf bytes.Buffer
+			tt.c.AllowShortSecret = true
+			tt.c.Logger = slog.New(slog.NewTextHandler(&buf, nil))
+			tt.c.IgnoreIP = true
+			k, err := New(tt.c)
+			if err != nil {
+				t.Fatal(err)
+			}
+			logged := buf.String()
+			if n := strings.Count(logged, "level=WARN"); n != tt.wantWarns {
+				t.Fatalf("%d warnings, want %d:\n%s", n, tt.wantWarns, logged)
+			}
+			if tt.wantWarns > 0 && !strings.Contains(logged, "AllowShortSecret") {
+				t.Errorf("warning does not name the option: %s", logged)
+			}
+			for _, secret := range []string{short, shortOld} {
+				if strings.Contains(logged, secret) {
+					t.Errorf("the log reveals a secret: %s", logged)
+				}
+			}
+			v, err := k.Issue(Ticket{UID: "alice"}, netip.Addr{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if tk, _, err := k.Parse(v, netip.Addr{}); err != nil || tk.UID != "alice" {
+				t.Fatalf("Parse = %+v, %v", tk, err)
+			}
+		})
+	}
+}
+
+func TestAllowShortSecretWarnsOnDefaultLogger(t *testing.T) {
+	var buf bytes.Buffer
+	prev := slog.Default()
+	slog.SetDefault(slog.New(slog.NewTextHandler(&buf, nil)))
+	t.Cleanup(func() { slog.SetDefault(prev) })
+	if _, err := New(Config{Secret: "short", AllowShortSecret: true}); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(buf.String(), "level=WARN") {
+		t.Fatalf("no warning on slog.Default(): %q", buf.String())
 	}
 }
