@@ -8,6 +8,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"net/netip"
 	"os"
 	"os/exec"
@@ -339,6 +340,25 @@ func TestApacheInterop(t *testing.T) {
 				accepted(t, a.get(t, "127.0.0.1", vh.host, "/tokens", v), full)
 				if !full.HasAnyToken("admin", "editor") {
 					t.Fatal("Go disagrees")
+				}
+			})
+			// A raw ticket (not base64) with bytes net/http's cookie parser
+			// drops: Apache takes it, so must Authenticate.
+			t.Run("go and apache/raw cookie with non-ASCII, quote, backslash", func(t *testing.T) {
+				iss := &Issuer{Codec: unbound}
+				for _, tk := range []Ticket{
+					{UID: "jörg", Tokens: []string{"grüppe"}, UserData: "naïve"},
+					{UID: "alice", UserData: `say "hi" now`},
+					{UID: "alice", UserData: `C:\dir`},
+				} {
+					raw := rawTicket(t, mint(unbound, tk, netip.Addr{}))
+					accepted(t, a.get(t, "127.0.0.1", vh.host, "/noip", raw), tk)
+					r := httptest.NewRequest("GET", "/", nil)
+					r.Header.Set("Cookie", DefaultCookieName+"="+raw)
+					got, _, err := iss.Authenticate(r)
+					if err != nil || got.UID != tk.UID || got.UserData != tk.UserData {
+						t.Fatalf("Go on the raw cookie Apache accepts: %+v, %v", got, err)
+					}
 				}
 			})
 			t.Run("refused/wrong IP", func(t *testing.T) {
