@@ -14,6 +14,11 @@ import (
 // DefaultCookieName is mod_auth_tkt's default TKTAuthCookieName.
 const DefaultCookieName = "auth_tkt"
 
+// PloneCookieName is plone.session's default cookie name, the name an
+// Issuer uses when its Codec speaks Format Plone and CookieConfig.Name is
+// empty.
+const PloneCookieName = "__ac"
+
 // maxCandidates bounds how many cookies under our name one request may
 // make us verify.
 const maxCandidates = 4
@@ -27,15 +32,18 @@ var ErrNoTicket = errors.New("ticket: no ticket cookie")
 var ErrAmbiguous = errors.New("ticket: valid tickets for different users")
 
 // CookieConfig is the policy for the ticket cookie. The zero value is the
-// secure default: name auth_tkt, Path=/, host-only, HttpOnly, Secure,
-// SameSite=Lax, no expiry (a browser-session cookie).
+// secure default: name auth_tkt (__ac for Format Plone), Path=/,
+// host-only, HttpOnly, Secure, SameSite=Lax, no expiry (a browser-session
+// cookie).
 //
 // mod_auth_tkt sets none of HttpOnly, Secure (unless TKTAuthCookieSecure
 // on) or SameSite, and by default sends Domain=<request host> when it
 // refreshes a ticket. Set Domain to the same value as TKTAuthDomain so
 // both write the same cookie rather than two cookies of one name.
 type CookieConfig struct {
-	// Name is the cookie name (TKTAuthCookieName); "" means auth_tkt.
+	// Name is the cookie name (TKTAuthCookieName, the cookie_name of
+	// plone.session's plugin); "" means auth_tkt, or __ac when the
+	// Issuer's Codec speaks Format Plone.
 	Name string
 	// Domain is the cookie's Domain attribute (TKTAuthDomain); "" means a
 	// host-only cookie.
@@ -72,10 +80,13 @@ type Issuer struct {
 }
 
 func (i *Issuer) name() string {
-	if i.Cookie.Name == "" {
-		return DefaultCookieName
+	switch {
+	case i.Cookie.Name != "":
+		return i.Cookie.Name
+	case i.Codec != nil && i.Codec.format == Plone:
+		return PloneCookieName
 	}
-	return i.Cookie.Name
+	return DefaultCookieName
 }
 
 func (i *Issuer) clientIP(r *http.Request) netip.Addr {

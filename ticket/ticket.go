@@ -1,6 +1,7 @@
 package ticket
 
 import (
+	"crypto/hmac"
 	"crypto/md5"
 	"crypto/sha256"
 	"crypto/sha512"
@@ -109,6 +110,48 @@ func (d Digest) new() hash.Hash {
 	return sha256.New()
 }
 
+// Format is the layout and signature scheme of a ticket. Both sides must
+// agree on it: a ticket of one format never verifies as another.
+type Format uint8
+
+const (
+	// ModAuthTkt is Apache mod_auth_tkt's format (the zero value). The
+	// digest field is hex(H(hex(H(ip ‖ ts ‖ secret ‖ uid ‖ NUL ‖ tokens ‖
+	// NUL ‖ data)) ‖ secret)) with H chosen by Config.Digest.
+	ModAuthTkt Format = iota
+	// Plone is plone.session's format, as its tktauth module writes and
+	// reads it. With Config.Digest SHA256 (the zero value) it is
+	// plone.session's default: the digest field holds the 32 raw bytes of
+	// HMAC-SHA256(secret, ip ‖ ts ‖ uid ‖ NUL ‖ tokens ‖ NUL ‖ data). With
+	// Config.Digest LegacyMD5 it is plone.session's mod_auth_tkt mode (the
+	// session plugin's mod_auth_tkt property), whose digest is
+	// mod_auth_tkt's MD5 one; SHA512 does not exist in plone.session.
+	//
+	// plone.session's reading rules apply in both: the ticket must be
+	// valid UTF-8 after the digest and split into exactly two or three
+	// parts on "!" (so Issue refuses "!" in the user data), and a ticket
+	// expires at the last second of Config.Timeout rather than after it.
+	// The cookie is base64, in any of the forms Zope writes: plain, URL-
+	// quoted (Zope 5.5 and later) or URL-quoted within double quotes
+	// (older Zope).
+	Plone
+)
+
+// String returns "mod_auth_tkt" or "plone.session".
+func (f Format) String() string {
+	switch f {
+	case ModAuthTkt:
+		return "mod_auth_tkt"
+	case Plone:
+		return "plone.session"
+	}
+	return "Format(" + strconv.Itoa(int(f)) + ")"
+}
+
+// ploneDigestLen is the length of plone.session's digest field in both of
+// its modes: 32 raw bytes of HMAC-SHA256, or 32 hex digits of MD5.
+const ploneDigestLen = 32
+
 // Defaults applied by New to zero Config fields.
 const (
 	DefaultTimeout      = 2 * time.Hour   // mod_auth_tkt's default TKTAuthTimeout
@@ -121,8 +164,11 @@ const (
 
 // Config says how tickets are signed and checked. It mirrors the
 // mod_auth_tkt directives named on each field; the peers sharing a login
-// must agree on Secret, Digest and IgnoreIP.
+// must agree on Format, Secret, Digest and IgnoreIP.
 type Config struct {
+	// Format is the ticket format; the zero value is ModAuthTkt. Plone
+	// speaks plone.session's.
+	Format Format
 	// Secret signs and verifies tickets (TKTAuthSecret). At least
 	// MinSecretLength bytes unless AllowShortSecret is set; no NUL.
 	Secret string
@@ -139,7 +185,9 @@ type Config struct {
 	AllowShortSecret bool
 	// Logger receives New's warnings; nil means slog.Default().
 	Logger *slog.Logger
-	// Digest is the signature hash; the zero value is SHA256.
+	// Digest is the signature hash; the zero value is SHA256. With Format
+	// Plone, SHA256 means plone.session's HMAC-SHA256 and LegacyMD5 its
+	// mod_auth_tkt mode.
 	Digest Digest
 	// IgnoreIP signs tickets for 0.0.0.0 instead of the client's IPv4
 	// address (TKTAuthIgnoreIP on). Leave it false only where every
@@ -172,6 +220,7 @@ type Config struct {
 // concurrent use.
 type Codec struct {
 	secret, oldSecret []byte
+	format            Format
 	digest            Digest
 	ignoreIP          bool
 	timeout           int64 // seconds; 0: none
@@ -208,8 +257,15 @@ func New(c Config) (*Codec, error) {
 	if c.Digest > LegacyMD5 {
 		return nil, fmt.Errorf("ticket: unknown digest %v", c.Digest)
 	}
+	switch {
+	case c.Format > Plone:
+		return nil, fmt.Errorf("ticket: unknown format %v", c.Format)
+	case c.Format == Plone && c.Digest == SHA512:
+		return nil, errors.New("ticket: plone.session has no SHA512 tickets (SHA256 is its HMAC default, LegacyMD5 its mod_auth_tkt mode)")
+	}
 	k := &Codec{
 		secret:   []byte(c.Secret),
+		format:   c.Format,
 		digest:   c.Digest,
 		ignoreIP: c.IgnoreIP,
 		refresh:  c.RefreshRatio,
@@ -286,14 +342,17 @@ func (t Ticket) HasAnyToken(tokens ...string) bool {
 }
 
 // Issue signs t for a client at address client and returns the cookie
-// value: the ticket in base64, as mod_auth_tkt writes it. client is
-// ignored when Config.IgnoreIP is set; otherwise it must be IPv4 (or
-// IPv4-mapped IPv6), else Issue returns ErrNotIPv4. Fields that would break
-// the format give ErrInvalidField, a ticket longer than Config.MaxLength
-// gives ErrTooLarge.
+// value: the ticket in base64, as mod_auth_tkt and plone.session write it.
+// client is ignored when Config.IgnoreIP is set; otherwise it must be IPv4
+// (or IPv4-mapped IPv6), else Issue returns ErrNotIPv4. Fields that would
+// break the format give ErrInvalidField, a ticket longer than
+// Config.MaxLength gives ErrTooLarge.
 func (c *Codec) Issue(t Ticket, client netip.Addr) (string, error) {
 	if err := checkFields(t); err != nil {
 		return "", err
+	}
+	if c.format == Plone && strings.IndexByte(t.UserData, '!') >= 0 {
+		return "", fmt.Errorf(`%w: user data contains "!", which plone.session cannot read`, ErrInvalidField)
 	}
 	ip, err := c.bindIP(client)
 	if err != nil {
@@ -308,7 +367,7 @@ func (c *Codec) Issue(t Ticket, client netip.Addr) (string, error) {
 		return "", fmt.Errorf("%w: timestamp %v outside the 32-bit range", ErrInvalidField, issued)
 	}
 	tokens := strings.Join(t.Tokens, ",")
-	n := c.digest.hexLen() + 8 + len(t.UID) + 1 + len(tokens) + 1 + len(t.UserData)
+	n := c.digestLen() + 8 + len(t.UID) + 1 + len(tokens) + 1 + len(t.UserData)
 	if base64.StdEncoding.EncodedLen(n) > c.maxLen {
 		return "", fmt.Errorf("%w: ticket would be %d bytes, limit %d",
 			ErrTooLarge, base64.StdEncoding.EncodedLen(n), c.maxLen)
@@ -319,9 +378,10 @@ func (c *Codec) Issue(t Ticket, client netip.Addr) (string, error) {
 	raw = append(raw, t.UID...)
 	raw = append(raw, '!')
 	// mod_auth_tkt reads "uid!data" as no tokens, so the tokens field may
-	// be left out when empty; Apache itself always writes it on refresh
-	// ("uid!!data"). It must be written when the data contains "!", or the
-	// reader would take the data's first part for tokens.
+	// be left out when empty, as plone.session always does; Apache itself
+	// always writes it on refresh ("uid!!data"). It must be written when
+	// the data contains "!", or the reader would take the data's first
+	// part for tokens.
 	if tokens != "" || strings.IndexByte(t.UserData, '!') >= 0 {
 		raw = append(raw, tokens...)
 		raw = append(raw, '!')
@@ -379,13 +439,34 @@ func (c *Codec) bindIP(client netip.Addr) ([4]byte, error) {
 	return client.As4(), nil
 }
 
-// sign appends the hex digest of the ticket fields to dst:
-// H(hex(H(ip ‖ ts ‖ secret ‖ uid ‖ NUL ‖ tokens ‖ NUL ‖ data)) ‖ secret).
+// digestLen is the length of the digest field of a ticket.
+func (c *Codec) digestLen() int {
+	if c.format == Plone {
+		return ploneDigestLen
+	}
+	return c.digest.hexLen()
+}
+
+// sign appends the digest field of a ticket to dst: for mod_auth_tkt (and
+// plone.session's mod_auth_tkt mode) the hex digest
+// H(hex(H(ip ‖ ts ‖ secret ‖ uid ‖ NUL ‖ tokens ‖ NUL ‖ data)) ‖ secret),
+// for plone.session's default the raw HMAC-SHA256 with key secret of
+// ip ‖ ts ‖ uid ‖ NUL ‖ tokens ‖ NUL ‖ data.
 func (c *Codec) sign(dst, secret []byte, ip [4]byte, ts uint32, uid, tokens, data string) []byte {
-	h := c.digest.new()
 	var head [8]byte
 	copy(head[:4], ip[:])
 	head[4], head[5], head[6], head[7] = byte(ts>>24), byte(ts>>16), byte(ts>>8), byte(ts)
+	if c.format == Plone && c.digest == SHA256 {
+		m := hmac.New(sha256.New, secret)
+		m.Write(head[:])
+		m.Write([]byte(uid))
+		m.Write([]byte{0})
+		m.Write([]byte(tokens))
+		m.Write([]byte{0})
+		m.Write([]byte(data))
+		return m.Sum(dst)
+	}
+	h := c.digest.new()
 	h.Write(head[:])
 	h.Write(secret)
 	h.Write([]byte(uid))
@@ -402,8 +483,9 @@ func (c *Codec) sign(dst, secret []byte, ip [4]byte, ts uint32, uid, tokens, dat
 }
 
 // Parse verifies a ticket for a client at address client and returns it.
-// value may be the base64 form mod_auth_tkt and this package write, the
-// raw ticket, or the raw ticket URL-escaped; surrounding double quotes are
+// value may be the base64 form mod_auth_tkt, plone.session and this
+// package write (itself possibly URL-escaped, as Zope sends it), the raw
+// ticket, or the raw ticket URL-escaped; surrounding double quotes are
 // ignored. Its length is checked before anything else.
 //
 // refresh reports that the caller should re-issue the ticket (with
@@ -420,11 +502,19 @@ func (c *Codec) Parse(value string, client netip.Addr) (t Ticket, refresh bool, 
 	if err != nil {
 		return Ticket{}, false, err
 	}
-	dlen := c.digest.hexLen()
-	if len(raw) <= dlen+8 || strings.IndexByte(raw, 0) >= 0 {
+	dlen := c.digestLen()
+	// The digest itself may hold any byte in plone.session's HMAC form.
+	if len(raw) <= dlen+8 || strings.IndexByte(raw[dlen:], 0) >= 0 {
 		return Ticket{}, false, ErrMalformed
 	}
 	mac, tsHex, body := raw[:dlen], raw[dlen:dlen+8], raw[dlen+8:]
+	if c.format == Plone {
+		// plone.session decodes the rest as UTF-8 (a ticket that is not
+		// never verifies there) and wants exactly two or three parts.
+		if n := strings.Count(body, "!"); n < 1 || n > 2 || !utf8.ValidString(body) {
+			return Ticket{}, false, ErrMalformed
+		}
+	}
 	uid, rest, ok := strings.Cut(body, "!")
 	if !ok || uid == "" {
 		return Ticket{}, false, ErrMalformed
@@ -443,7 +533,7 @@ func (c *Codec) Parse(value string, client netip.Addr) (t Ticket, refresh bool, 
 		return Ticket{}, false, err
 	}
 
-	var buf [2 * sha512.Size]byte
+	var buf [2 * sha512.Size]byte // the largest digest field
 	old := false
 	if subtle.ConstantTimeCompare(c.sign(buf[:0], c.secret, ip, ts, uid, tokens, data), []byte(mac)) != 1 {
 		if c.oldSecret == nil ||
@@ -458,8 +548,10 @@ func (c *Codec) Parse(value string, client netip.Addr) (t Ticket, refresh bool, 
 		return Ticket{}, false, ErrNotYetValid
 	}
 	if c.timeout > 0 {
+		// Apache accepts a ticket up to and including its last second,
+		// plone.session only before it.
 		remain := int64(ts) + c.timeout - now
-		if remain < 0 {
+		if remain < 0 || remain == 0 && c.format == Plone {
 			return Ticket{}, false, ErrExpired
 		}
 		refresh = float64(remain) < c.refresh*float64(c.timeout)
