@@ -131,9 +131,9 @@ const (
 	// valid UTF-8 after the digest and split into exactly two or three
 	// parts on "!" (so Issue refuses "!" in the user data), and a ticket
 	// expires at the last second of Config.Timeout rather than after it.
-	// The cookie is base64, in any of the forms Zope writes: plain, URL-
-	// quoted (Zope 5.5 and later) or URL-quoted within double quotes
-	// (older Zope).
+	// The cookie is base64 as plone.session makes it; Parse also reads it
+	// in the forms Zope sends: URL-quoted (Zope 4.8, 5.5 and later) or
+	// URL-quoted within double quotes (older Zope).
 	Plone
 )
 

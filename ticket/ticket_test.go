@@ -116,7 +116,7 @@ func TestIssueAndParseMatchIndependentVectors(t *testing.T) {
 				forms["raw-escaped"] = strings.ReplaceAll(url.PathEscape(v.Raw), "!", "%21")
 			}
 			if v.Zope != "" {
-				forms["zope 5.5 and later"] = v.Zope
+				forms["zope 4.8, 5.5 and later"] = v.Zope
 				forms["older zope"] = `"` + v.Zope + `"`
 			}
 			for form, value := range forms {

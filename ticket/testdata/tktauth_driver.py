@@ -9,8 +9,8 @@ it the driver does what plone.session's session plugin and Zope do with the
 cookie, so that Go sees the cookie values a browser gets from Plone:
 
   writing: base64 (binascii.b2a_base64, stripped), then Zope's Set-Cookie
-           value: URL-quoted (Zope 5.5 and later) or URL-quoted inside double
-           quotes (older Zope);
+           value: URL-quoted (Zope 4.8, 5.5 and later) or URL-quoted inside
+           double quotes (older Zope);
   reading: the value as the browser sends it, double quotes stripped and
            URL-unquoted (Zope's cookie parsing), then binascii.a2b_base64.
 
