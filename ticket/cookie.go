@@ -6,11 +6,18 @@ import (
 	"net"
 	"net/http"
 	"net/netip"
+	"net/textproto"
+	"strings"
 	"time"
 )
 
 // DefaultCookieName is mod_auth_tkt's default TKTAuthCookieName.
 const DefaultCookieName = "auth_tkt"
+
+// PloneCookieName is plone.session's default cookie name, the name an
+// Issuer uses when its Codec speaks Format Plone and CookieConfig.Name is
+// empty.
+const PloneCookieName = "__ac"
 
 // maxCandidates bounds how many cookies under our name one request may
 // make us verify.
@@ -25,15 +32,18 @@ var ErrNoTicket = errors.New("ticket: no ticket cookie")
 var ErrAmbiguous = errors.New("ticket: valid tickets for different users")
 
 // CookieConfig is the policy for the ticket cookie. The zero value is the
-// secure default: name auth_tkt, Path=/, host-only, HttpOnly, Secure,
-// SameSite=Lax, no expiry (a browser-session cookie).
+// secure default: name auth_tkt (__ac for Format Plone), Path=/,
+// host-only, HttpOnly, Secure, SameSite=Lax, no expiry (a browser-session
+// cookie).
 //
 // mod_auth_tkt sets none of HttpOnly, Secure (unless TKTAuthCookieSecure
 // on) or SameSite, and by default sends Domain=<request host> when it
 // refreshes a ticket. Set Domain to the same value as TKTAuthDomain so
 // both write the same cookie rather than two cookies of one name.
 type CookieConfig struct {
-	// Name is the cookie name (TKTAuthCookieName); "" means auth_tkt.
+	// Name is the cookie name (TKTAuthCookieName, the cookie_name of
+	// plone.session's plugin); "" means auth_tkt, or __ac when the
+	// Issuer's Codec speaks Format Plone.
 	Name string
 	// Domain is the cookie's Domain attribute (TKTAuthDomain); "" means a
 	// host-only cookie.
@@ -70,10 +80,13 @@ type Issuer struct {
 }
 
 func (i *Issuer) name() string {
-	if i.Cookie.Name == "" {
-		return DefaultCookieName
+	switch {
+	case i.Cookie.Name != "":
+		return i.Cookie.Name
+	case i.Codec != nil && i.Codec.format == Plone:
+		return PloneCookieName
 	}
-	return i.Cookie.Name
+	return DefaultCookieName
 }
 
 func (i *Issuer) clientIP(r *http.Request) netip.Addr {
@@ -144,22 +157,24 @@ func (i *Issuer) ClearCookie(w http.ResponseWriter) {
 // Authenticate verifies the ticket cookie of r. Several cookies under the
 // name (Apache's domain cookie beside a host-only one, say) are all
 // verified, up to a small bound: the newest valid one wins, but valid
-// tickets for different users give ErrAmbiguous. refresh is as for
-// Codec.Parse. Without a cookie the error is ErrNoTicket; when none is
-// valid it is the first one's verification error.
+// tickets for different users give ErrAmbiguous. Empty values are
+// skipped, as Apache skips them. refresh is as for Codec.Parse. Without
+// a non-empty cookie the error is ErrNoTicket; when none is valid it is
+// the first one's verification error.
+//
+// The Cookie header is read as mod_auth_tkt reads it, so a raw ticket
+// (not base64) whose uid, tokens or user data hold non-ASCII bytes, '"'
+// or '\' is verified rather than dropped, as http.Request.Cookies would.
 func (i *Issuer) Authenticate(r *http.Request) (t Ticket, refresh bool, err error) {
-	cookies := r.CookiesNamed(i.name())
-	if len(cookies) == 0 {
+	values := cookieValues(r.Header, i.name(), maxCandidates)
+	if len(values) == 0 {
 		return Ticket{}, false, ErrNoTicket
-	}
-	if len(cookies) > maxCandidates {
-		cookies = cookies[:maxCandidates]
 	}
 	ip := i.clientIP(r)
 	found := false
 	var firstErr error
-	for _, c := range cookies {
-		got, ref, perr := i.Codec.Parse(c.Value, ip)
+	for _, v := range values {
+		got, ref, perr := i.Codec.Parse(v, ip)
 		if perr != nil {
 			if firstErr == nil {
 				firstErr = perr
@@ -178,4 +193,37 @@ func (i *Issuer) Authenticate(r *http.Request) (t Ticket, refresh bool, err erro
 		return Ticket{}, false, firstErr
 	}
 	return t, refresh, nil
+}
+
+// cookieValues returns the non-empty values of the first max cookies named
+// name in the Cookie header lines of h, in order. A value runs from the
+// "=" after the name to the next ";", without the white space around it;
+// its quotes, if any, are left for Parse. Unlike http.Request.Cookies it
+// keeps values holding bytes outside RFC 6265's cookie-octet (non-ASCII,
+// '"' or '\'), which mod_auth_tkt accepts in a raw ticket; every
+// value is verified by its signature before it means anything. Parts
+// without "=" or under another name are skipped. It allocates only the
+// result, which holds at most max values whatever the header's size; Parse
+// bounds each value's length before decoding it.
+func cookieValues(h http.Header, name string, max int) []string {
+	var values []string
+	for _, line := range h["Cookie"] {
+		for line != "" {
+			var part string
+			part, line, _ = strings.Cut(line, ";")
+			k, v, ok := strings.Cut(part, "=")
+			if !ok || textproto.TrimString(k) != name {
+				continue
+			}
+			v = textproto.TrimString(v)
+			if v == "" || v == `""` {
+				continue
+			}
+			values = append(values, v)
+			if len(values) == max {
+				return values
+			}
+		}
+	}
+	return values
 }

@@ -13,6 +13,13 @@
 // here), SHA-512 or, for old peers only, MD5; ip is the client's IPv4
 // address, or 0.0.0.0 with IP binding off.
 //
+// plone.session's own default (Config.Format Plone) has the same layout
+// with another digest: the 32 raw bytes of HMAC-SHA256(secret, ip ‖ ts ‖
+// uid ‖ NUL ‖ tokens ‖ NUL ‖ data). Plone sends it in a cookie named __ac,
+// which Zope may URL-quote and put within double quotes. Its mod_auth_tkt
+// mode is the MD5 ticket above. plone.session reads both more strictly
+// than Apache does (see Plone).
+//
 // A ticket is signed, not encrypted: the uid, tokens and user data are
 // readable by anyone holding the cookie. It cannot be revoked before it
 // expires. Codec issues and verifies tickets; Issuer writes, reads and

@@ -1,6 +1,7 @@
 package ticket
 
 import (
+	"crypto/hmac"
 	"crypto/md5"
 	"crypto/sha256"
 	"crypto/sha512"
@@ -10,12 +11,14 @@ import (
 	"errors"
 	"fmt"
 	"hash"
+	"log/slog"
 	"math"
 	"net/netip"
 	"net/url"
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 )
 
 // Verification failures. Every error Parse returns matches exactly one of
@@ -48,7 +51,10 @@ var (
 	// ErrInvalidField: a uid, token or user data value that would change
 	// the meaning of the ticket for a reader ("!" in uid or tokens, "," in
 	// a token, NUL anywhere, control characters in uid or tokens, an empty
-	// uid or token) or a timestamp outside the format's 32 bits.
+	// uid or token), that is not valid UTF-8 (plone.session decodes the
+	// ticket as UTF-8 and cannot verify it; Apache would hand the raw
+	// bytes on in REMOTE_USER), or a timestamp outside the format's 32
+	// bits.
 	ErrInvalidField = errors.New("ticket: invalid field")
 )
 
@@ -104,6 +110,48 @@ func (d Digest) new() hash.Hash {
 	return sha256.New()
 }
 
+// Format is the layout and signature scheme of a ticket. Both sides must
+// agree on it: a ticket of one format never verifies as another.
+type Format uint8
+
+const (
+	// ModAuthTkt is Apache mod_auth_tkt's format (the zero value). The
+	// digest field is hex(H(hex(H(ip ‖ ts ‖ secret ‖ uid ‖ NUL ‖ tokens ‖
+	// NUL ‖ data)) ‖ secret)) with H chosen by Config.Digest.
+	ModAuthTkt Format = iota
+	// Plone is plone.session's format, as its tktauth module writes and
+	// reads it. With Config.Digest SHA256 (the zero value) it is
+	// plone.session's default: the digest field holds the 32 raw bytes of
+	// HMAC-SHA256(secret, ip ‖ ts ‖ uid ‖ NUL ‖ tokens ‖ NUL ‖ data). With
+	// Config.Digest LegacyMD5 it is plone.session's mod_auth_tkt mode (the
+	// session plugin's mod_auth_tkt property), whose digest is
+	// mod_auth_tkt's MD5 one; SHA512 does not exist in plone.session.
+	//
+	// plone.session's reading rules apply in both: the ticket must be
+	// valid UTF-8 after the digest and split into exactly two or three
+	// parts on "!" (so Issue refuses "!" in the user data), and a ticket
+	// expires at the last second of Config.Timeout rather than after it.
+	// The cookie is base64 as plone.session makes it; Parse also reads it
+	// in the forms Zope sends: URL-quoted (Zope 4.8, 5.5 and later) or
+	// URL-quoted within double quotes (older Zope).
+	Plone
+)
+
+// String returns "mod_auth_tkt" or "plone.session".
+func (f Format) String() string {
+	switch f {
+	case ModAuthTkt:
+		return "mod_auth_tkt"
+	case Plone:
+		return "plone.session"
+	}
+	return "Format(" + strconv.Itoa(int(f)) + ")"
+}
+
+// ploneDigestLen is the length of plone.session's digest field in both of
+// its modes: 32 raw bytes of HMAC-SHA256, or 32 hex digits of MD5.
+const ploneDigestLen = 32
+
 // Defaults applied by New to zero Config fields.
 const (
 	DefaultTimeout      = 2 * time.Hour   // mod_auth_tkt's default TKTAuthTimeout
@@ -116,16 +164,30 @@ const (
 
 // Config says how tickets are signed and checked. It mirrors the
 // mod_auth_tkt directives named on each field; the peers sharing a login
-// must agree on Secret, Digest and IgnoreIP.
+// must agree on Format, Secret, Digest and IgnoreIP.
 type Config struct {
+	// Format is the ticket format; the zero value is ModAuthTkt. Plone
+	// speaks plone.session's.
+	Format Format
 	// Secret signs and verifies tickets (TKTAuthSecret). At least
-	// MinSecretLength bytes, no NUL.
+	// MinSecretLength bytes unless AllowShortSecret is set; no NUL.
 	Secret string
 	// OldSecret, if set, is still accepted while secrets rotate
 	// (TKTAuthSecretOld); a ticket signed with it verifies but asks for a
-	// re-issue with Secret.
+	// re-issue with Secret. The same length rule as Secret applies.
 	OldSecret string
-	// Digest is the signature hash; the zero value is SHA256.
+	// AllowShortSecret lets New accept a Secret or OldSecret shorter than
+	// MinSecretLength (but not an empty one), and log a warning each time
+	// it does. It exists only to join an Apache or Plone deployment whose
+	// secret cannot be changed yet: a short secret can be guessed offline
+	// from any one ticket, and whoever guesses it can sign in as anyone.
+	// Replace the secret on every peer as soon as possible.
+	AllowShortSecret bool
+	// Logger receives New's warnings; nil means slog.Default().
+	Logger *slog.Logger
+	// Digest is the signature hash; the zero value is SHA256. With Format
+	// Plone, SHA256 means plone.session's HMAC-SHA256 and LegacyMD5 its
+	// mod_auth_tkt mode.
 	Digest Digest
 	// IgnoreIP signs tickets for 0.0.0.0 instead of the client's IPv4
 	// address (TKTAuthIgnoreIP on). Leave it false only where every
@@ -158,6 +220,7 @@ type Config struct {
 // concurrent use.
 type Codec struct {
 	secret, oldSecret []byte
+	format            Format
 	digest            Digest
 	ignoreIP          bool
 	timeout           int64 // seconds; 0: none
@@ -169,8 +232,24 @@ type Codec struct {
 
 // New checks c, applies its defaults and returns a Codec.
 func New(c Config) (*Codec, error) {
-	if len(c.Secret) < MinSecretLength {
-		return nil, fmt.Errorf("ticket: secret must be at least %d bytes", MinSecretLength)
+	if c.Secret == "" {
+		return nil, errors.New("ticket: no secret")
+	}
+	for _, s := range []struct{ name, v string }{{"secret", c.Secret}, {"old secret", c.OldSecret}} {
+		if s.v == "" || len(s.v) >= MinSecretLength {
+			continue
+		}
+		if !c.AllowShortSecret {
+			return nil, fmt.Errorf("ticket: %s must be at least %d bytes (Config.AllowShortSecret accepts a shorter one to join an existing deployment)",
+				s.name, MinSecretLength)
+		}
+		log := c.Logger
+		if log == nil {
+			log = slog.Default()
+		}
+		log.Warn("ticket: accepting a "+s.name+" shorter than the minimum because Config.AllowShortSecret is set; "+
+			"anyone holding one ticket can guess it offline and sign in as anyone: replace it on every peer",
+			slog.Int("length", len(s.v)), slog.Int("minimum", MinSecretLength))
 	}
 	if strings.IndexByte(c.Secret, 0) >= 0 || strings.IndexByte(c.OldSecret, 0) >= 0 {
 		return nil, errors.New("ticket: secret contains NUL")
@@ -178,8 +257,15 @@ func New(c Config) (*Codec, error) {
 	if c.Digest > LegacyMD5 {
 		return nil, fmt.Errorf("ticket: unknown digest %v", c.Digest)
 	}
+	switch {
+	case c.Format > Plone:
+		return nil, fmt.Errorf("ticket: unknown format %v", c.Format)
+	case c.Format == Plone && c.Digest == SHA512:
+		return nil, errors.New("ticket: plone.session has no SHA512 tickets (SHA256 is its HMAC default, LegacyMD5 its mod_auth_tkt mode)")
+	}
 	k := &Codec{
 		secret:   []byte(c.Secret),
+		format:   c.Format,
 		digest:   c.Digest,
 		ignoreIP: c.IgnoreIP,
 		refresh:  c.RefreshRatio,
@@ -223,14 +309,16 @@ func New(c Config) (*Codec, error) {
 
 // Ticket is what a ticket says about its bearer.
 type Ticket struct {
-	// UID is the user id (REMOTE_USER). Non-empty; no "!", NUL or control
-	// characters. Apache takes it literally, without URL decoding.
+	// UID is the user id (REMOTE_USER). Non-empty valid UTF-8; no "!",
+	// NUL or control characters. Apache takes it literally, without URL
+	// decoding.
 	UID string
 	// Tokens are the user's groups or roles (REMOTE_USER_TOKENS, joined
-	// with ","). Each is non-empty, without ",", "!", NUL or control
-	// characters, and is compared exactly (TKTAuthToken).
+	// with ","). Each is non-empty valid UTF-8, without ",", "!", NUL or
+	// control characters, and is compared exactly (TKTAuthToken).
 	Tokens []string
-	// UserData is free text (REMOTE_USER_DATA), anything but NUL.
+	// UserData is free text (REMOTE_USER_DATA): valid UTF-8, anything but
+	// NUL.
 	UserData string
 	// Issued is the ticket's timestamp, in whole seconds. Issue uses the
 	// current time when it is zero; Parse sets it.
@@ -254,14 +342,17 @@ func (t Ticket) HasAnyToken(tokens ...string) bool {
 }
 
 // Issue signs t for a client at address client and returns the cookie
-// value: the ticket in base64, as mod_auth_tkt writes it. client is
-// ignored when Config.IgnoreIP is set; otherwise it must be IPv4 (or
-// IPv4-mapped IPv6), else Issue returns ErrNotIPv4. Fields that would break
-// the format give ErrInvalidField, a ticket longer than Config.MaxLength
-// gives ErrTooLarge.
+// value: the ticket in base64, as mod_auth_tkt and plone.session write it.
+// client is ignored when Config.IgnoreIP is set; otherwise it must be IPv4
+// (or IPv4-mapped IPv6), else Issue returns ErrNotIPv4. Fields that would
+// break the format give ErrInvalidField, a ticket longer than
+// Config.MaxLength gives ErrTooLarge.
 func (c *Codec) Issue(t Ticket, client netip.Addr) (string, error) {
 	if err := checkFields(t); err != nil {
 		return "", err
+	}
+	if c.format == Plone && strings.IndexByte(t.UserData, '!') >= 0 {
+		return "", fmt.Errorf(`%w: user data contains "!", which plone.session cannot read`, ErrInvalidField)
 	}
 	ip, err := c.bindIP(client)
 	if err != nil {
@@ -276,7 +367,7 @@ func (c *Codec) Issue(t Ticket, client netip.Addr) (string, error) {
 		return "", fmt.Errorf("%w: timestamp %v outside the 32-bit range", ErrInvalidField, issued)
 	}
 	tokens := strings.Join(t.Tokens, ",")
-	n := c.digest.hexLen() + 8 + len(t.UID) + 1 + len(tokens) + 1 + len(t.UserData)
+	n := c.digestLen() + 8 + len(t.UID) + 1 + len(tokens) + 1 + len(t.UserData)
 	if base64.StdEncoding.EncodedLen(n) > c.maxLen {
 		return "", fmt.Errorf("%w: ticket would be %d bytes, limit %d",
 			ErrTooLarge, base64.StdEncoding.EncodedLen(n), c.maxLen)
@@ -287,9 +378,10 @@ func (c *Codec) Issue(t Ticket, client netip.Addr) (string, error) {
 	raw = append(raw, t.UID...)
 	raw = append(raw, '!')
 	// mod_auth_tkt reads "uid!data" as no tokens, so the tokens field may
-	// be left out when empty; Apache itself always writes it on refresh
-	// ("uid!!data"). It must be written when the data contains "!", or the
-	// reader would take the data's first part for tokens.
+	// be left out when empty, as plone.session always does; Apache itself
+	// always writes it on refresh ("uid!!data"). It must be written when
+	// the data contains "!", or the reader would take the data's first
+	// part for tokens.
 	if tokens != "" || strings.IndexByte(t.UserData, '!') >= 0 {
 		raw = append(raw, tokens...)
 		raw = append(raw, '!')
@@ -302,6 +394,9 @@ func checkFields(t Ticket) error {
 	if t.UID == "" {
 		return fmt.Errorf("%w: empty uid", ErrInvalidField)
 	}
+	if !utf8.ValidString(t.UID) {
+		return fmt.Errorf("%w: uid is not valid UTF-8", ErrInvalidField)
+	}
 	if i := strings.IndexFunc(t.UID, badIDRune); i >= 0 {
 		return fmt.Errorf("%w: uid contains %q", ErrInvalidField, t.UID[i])
 	}
@@ -309,9 +404,15 @@ func checkFields(t Ticket) error {
 		if tok == "" {
 			return fmt.Errorf("%w: empty token", ErrInvalidField)
 		}
+		if !utf8.ValidString(tok) {
+			return fmt.Errorf("%w: token is not valid UTF-8", ErrInvalidField)
+		}
 		if i := strings.IndexFunc(tok, badTokenRune); i >= 0 {
 			return fmt.Errorf("%w: token contains %q", ErrInvalidField, tok[i])
 		}
+	}
+	if !utf8.ValidString(t.UserData) {
+		return fmt.Errorf("%w: user data is not valid UTF-8", ErrInvalidField)
 	}
 	if strings.IndexByte(t.UserData, 0) >= 0 {
 		return fmt.Errorf("%w: user data contains NUL", ErrInvalidField)
@@ -338,13 +439,34 @@ func (c *Codec) bindIP(client netip.Addr) ([4]byte, error) {
 	return client.As4(), nil
 }
 
-// sign appends the hex digest of the ticket fields to dst:
-// H(hex(H(ip ‖ ts ‖ secret ‖ uid ‖ NUL ‖ tokens ‖ NUL ‖ data)) ‖ secret).
+// digestLen is the length of the digest field of a ticket.
+func (c *Codec) digestLen() int {
+	if c.format == Plone {
+		return ploneDigestLen
+	}
+	return c.digest.hexLen()
+}
+
+// sign appends the digest field of a ticket to dst: for mod_auth_tkt (and
+// plone.session's mod_auth_tkt mode) the hex digest
+// H(hex(H(ip ‖ ts ‖ secret ‖ uid ‖ NUL ‖ tokens ‖ NUL ‖ data)) ‖ secret),
+// for plone.session's default the raw HMAC-SHA256 with key secret of
+// ip ‖ ts ‖ uid ‖ NUL ‖ tokens ‖ NUL ‖ data.
 func (c *Codec) sign(dst, secret []byte, ip [4]byte, ts uint32, uid, tokens, data string) []byte {
-	h := c.digest.new()
 	var head [8]byte
 	copy(head[:4], ip[:])
 	head[4], head[5], head[6], head[7] = byte(ts>>24), byte(ts>>16), byte(ts>>8), byte(ts)
+	if c.format == Plone && c.digest == SHA256 {
+		m := hmac.New(sha256.New, secret)
+		m.Write(head[:])
+		m.Write([]byte(uid))
+		m.Write([]byte{0})
+		m.Write([]byte(tokens))
+		m.Write([]byte{0})
+		m.Write([]byte(data))
+		return m.Sum(dst)
+	}
+	h := c.digest.new()
 	h.Write(head[:])
 	h.Write(secret)
 	h.Write([]byte(uid))
@@ -361,8 +483,9 @@ func (c *Codec) sign(dst, secret []byte, ip [4]byte, ts uint32, uid, tokens, dat
 }
 
 // Parse verifies a ticket for a client at address client and returns it.
-// value may be the base64 form mod_auth_tkt and this package write, the
-// raw ticket, or the raw ticket URL-escaped; surrounding double quotes are
+// value may be the base64 form mod_auth_tkt, plone.session and this
+// package write (itself possibly URL-escaped, as Zope sends it), the raw
+// ticket, or the raw ticket URL-escaped; surrounding double quotes are
 // ignored. Its length is checked before anything else.
 //
 // refresh reports that the caller should re-issue the ticket (with
@@ -379,11 +502,19 @@ func (c *Codec) Parse(value string, client netip.Addr) (t Ticket, refresh bool, 
 	if err != nil {
 		return Ticket{}, false, err
 	}
-	dlen := c.digest.hexLen()
-	if len(raw) <= dlen+8 || strings.IndexByte(raw, 0) >= 0 {
+	dlen := c.digestLen()
+	// The digest itself may hold any byte in plone.session's HMAC form.
+	if len(raw) <= dlen+8 || strings.IndexByte(raw[dlen:], 0) >= 0 {
 		return Ticket{}, false, ErrMalformed
 	}
 	mac, tsHex, body := raw[:dlen], raw[dlen:dlen+8], raw[dlen+8:]
+	if c.format == Plone {
+		// plone.session decodes the rest as UTF-8 (a ticket that is not
+		// never verifies there) and wants exactly two or three parts.
+		if n := strings.Count(body, "!"); n < 1 || n > 2 || !utf8.ValidString(body) {
+			return Ticket{}, false, ErrMalformed
+		}
+	}
 	uid, rest, ok := strings.Cut(body, "!")
 	if !ok || uid == "" {
 		return Ticket{}, false, ErrMalformed
@@ -402,7 +533,7 @@ func (c *Codec) Parse(value string, client netip.Addr) (t Ticket, refresh bool, 
 		return Ticket{}, false, err
 	}
 
-	var buf [2 * sha512.Size]byte
+	var buf [2 * sha512.Size]byte // the largest digest field
 	old := false
 	if subtle.ConstantTimeCompare(c.sign(buf[:0], c.secret, ip, ts, uid, tokens, data), []byte(mac)) != 1 {
 		if c.oldSecret == nil ||
@@ -417,8 +548,10 @@ func (c *Codec) Parse(value string, client netip.Addr) (t Ticket, refresh bool, 
 		return Ticket{}, false, ErrNotYetValid
 	}
 	if c.timeout > 0 {
+		// Apache accepts a ticket up to and including its last second,
+		// plone.session only before it.
 		remain := int64(ts) + c.timeout - now
-		if remain < 0 {
+		if remain < 0 || remain == 0 && c.format == Plone {
 			return Ticket{}, false, ErrExpired
 		}
 		refresh = float64(remain) < c.refresh*float64(c.timeout)

@@ -1,9 +1,11 @@
 package ticket
 
 import (
+	"bytes"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
+	"log/slog"
 	"net/netip"
 	"net/url"
 	"os"
@@ -34,13 +36,24 @@ func mustNew(t testing.TB, c Config) *Codec {
 	return k
 }
 
+// mint issues tk for ip with k, failing t on error.
+func mint(t testing.TB, k *Codec, tk Ticket, ip netip.Addr) string {
+	t.Helper()
+	v, err := k.Issue(tk, ip)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return v
+}
+
 type vector struct {
-	Name, Digest, Secret, IP string
-	TS                       int64
-	UID                      string
-	Tokens                   []string
-	Data                     string
-	Raw, Cookie              string
+	Name, Format, Digest, Secret, IP string
+	TS                               int64
+	UID                              string
+	Tokens                           []string
+	Data                             string
+	Raw, Cookie                      string
+	Zope                             string // plone.session: the cookie URL-quoted by Zope
 }
 
 func loadVectors(t testing.TB) []vector {
@@ -59,16 +72,24 @@ func loadVectors(t testing.TB) []vector {
 	return vs
 }
 
-var digestByName = map[string]Digest{"MD5": LegacyMD5, "SHA256": SHA256, "SHA512": SHA512}
+var (
+	digestByName = map[string]Digest{"MD5": LegacyMD5, "SHA256": SHA256, "SHA512": SHA512}
+	formatByName = map[string]Format{"mod_auth_tkt": ModAuthTkt, "plone.session": Plone}
+)
 
 // The vectors come from testdata/gen_vectors.py, an independent hashlib
-// implementation of the format.
+// implementation of the formats.
 func TestIssueAndParseMatchIndependentVectors(t *testing.T) {
 	for _, v := range loadVectors(t) {
 		t.Run(v.Name, func(t *testing.T) {
 			ip := netip.MustParseAddr(v.IP)
+			format, ok := formatByName[v.Format]
+			if !ok {
+				t.Fatalf("unknown format %q", v.Format)
+			}
 			k := mustNew(t, Config{
 				Secret:   v.Secret,
+				Format:   format,
 				Digest:   digestByName[v.Digest],
 				IgnoreIP: ip == netip.IPv4Unspecified(),
 				Now:      fixedNow(time.Unix(v.TS, 0)),
@@ -88,9 +109,15 @@ func TestIssueAndParseMatchIndependentVectors(t *testing.T) {
 				"base64":          v.Cookie,
 				"base64-unpadded": strings.TrimRight(v.Cookie, "="),
 				"base64-escaped":  url.QueryEscape(v.Cookie),
-				"raw":             v.Raw,
-				"raw-escaped":     strings.ReplaceAll(url.PathEscape(v.Raw), "!", "%21"),
 				"quoted":          `"` + v.Cookie + `"`,
+			}
+			if v.Raw != "" {
+				forms["raw"] = v.Raw
+				forms["raw-escaped"] = strings.ReplaceAll(url.PathEscape(v.Raw), "!", "%21")
+			}
+			if v.Zope != "" {
+				forms["zope 4.8, 5.5 and later"] = v.Zope
+				forms["older zope"] = `"` + v.Zope + `"`
 			}
 			for form, value := range forms {
 				tk, refresh, err := k.Parse(value, ip)
@@ -125,6 +152,10 @@ func TestIssueRefusesFieldsThatBreakTheFormat(t *testing.T) {
 		{"empty token", Ticket{UID: "alice", Tokens: []string{"a", ""}}},
 		{"tab in token", Ticket{UID: "alice", Tokens: []string{"a\tb"}}},
 		{"NUL in data", Ticket{UID: "alice", UserData: "x\x00y"}},
+		{"latin-1 uid", Ticket{UID: "j\xf6rg"}},
+		{"truncated UTF-8 in uid", Ticket{UID: "zo\xc3"}},
+		{"latin-1 token", Ticket{UID: "alice", Tokens: []string{"gr\xfcppe"}}},
+		{"latin-1 data", Ticket{UID: "alice", UserData: "na\xefve"}},
 		{"before 1970", Ticket{UID: "alice", Issued: time.Unix(-1, 0)}},
 		{"after 2106", Ticket{UID: "alice", Issued: time.Unix(1<<32, 0)}},
 	}
@@ -307,9 +338,13 @@ func TestNewRefusesBadConfig(t *testing.T) {
 	}{
 		{"no secret", Config{}},
 		{"short secret", Config{Secret: "short"}},
+		{"short old secret", Config{Secret: testSecret, OldSecret: "short"}},
+		{"empty secret even when short ones are allowed", Config{AllowShortSecret: true}},
 		{"NUL secret", Config{Secret: testSecret + "\x00"}},
 		{"NUL old secret", Config{Secret: testSecret, OldSecret: "a\x00"}},
 		{"unknown digest", Config{Secret: testSecret, Digest: 9}},
+		{"unknown format", Config{Secret: testSecret, Format: 9}},
+		{"plone.session with SHA512", Config{Secret: testSecret, Format: Plone, Digest: SHA512}},
 		{"sub-second timeout", Config{Secret: testSecret, Timeout: time.Millisecond}},
 		{"ratio above 1", Config{Secret: testSecret, RefreshRatio: 1.5}},
 	}
@@ -355,5 +390,66 @@ func BenchmarkParse(b *testing.B) {
 		if _, _, err := k.Parse(v, loopback); err != nil {
 			b.Fatal(err)
 		}
+	}
+}
+
+// A deployment that already runs with a short secret can be joined, but
+// only when asked for by name, and New says so in the log without
+// revealing the secret.
+func TestAllowShortSecretWarns(t *testing.T) {
+	const short, shortOld = "plone-s3cret", "old-s3cret"
+	tests := []struct {
+		name      string
+		c         Config
+		wantWarns int
+	}{
+		{"short secret", Config{Secret: short}, 1},
+		{"short old secret", Config{Secret: testSecret, OldSecret: shortOld}, 1},
+		{"both short", Config{Secret: short, OldSecret: shortOld}, 2},
+		{"long secrets", Config{Secret: testSecret, OldSecret: testSecret + "-old"}, 0},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var buf bytes.Buffer
+			tt.c.AllowShortSecret = true
+			tt.c.Logger = slog.New(slog.NewTextHandler(&buf, nil))
+			tt.c.IgnoreIP = true
+			k, err := New(tt.c)
+			if err != nil {
+				t.Fatal(err)
+			}
+			logged := buf.String()
+			if n := strings.Count(logged, "level=WARN"); n != tt.wantWarns {
+				t.Fatalf("%d warnings, want %d:\n%s", n, tt.wantWarns, logged)
+			}
+			if tt.wantWarns > 0 && !strings.Contains(logged, "AllowShortSecret") {
+				t.Errorf("warning does not name the option: %s", logged)
+			}
+			for _, secret := range []string{short, shortOld} {
+				if strings.Contains(logged, secret) {
+					t.Errorf("the log reveals a secret: %s", logged)
+				}
+			}
+			v, err := k.Issue(Ticket{UID: "alice"}, netip.Addr{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if tk, _, err := k.Parse(v, netip.Addr{}); err != nil || tk.UID != "alice" {
+				t.Fatalf("Parse = %+v, %v", tk, err)
+			}
+		})
+	}
+}
+
+func TestAllowShortSecretWarnsOnDefaultLogger(t *testing.T) {
+	var buf bytes.Buffer
+	prev := slog.Default()
+	slog.SetDefault(slog.New(slog.NewTextHandler(&buf, nil)))
+	t.Cleanup(func() { slog.SetDefault(prev) })
+	if _, err := New(Config{Secret: "short", AllowShortSecret: true}); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(buf.String(), "level=WARN") {
+		t.Fatalf("no warning on slog.Default(): %q", buf.String())
 	}
 }
