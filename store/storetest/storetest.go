@@ -30,6 +30,11 @@
 // servers whose expiry has 1-second resolution. The whole suite takes a
 // little over that.
 //
+// Besides the store's own methods, the suite drives a real sesame.Manager
+// over the store through HTTP, 16 requests at once on one session, and
+// checks that none fails and that the Manager's saves conflict at most
+// once per request.
+//
 // Stores that also implement sesame.UserIndex get its subtests too; for
 // other stores those are skipped with a note in the log.
 //
@@ -115,6 +120,7 @@ func suite() []property {
 		{"KeysDifferingOnlyInCaseAreDistinct", testCaseDistinctKeys},
 		{"ConcurrentIncrementsLoseNoUpdates", testConcurrentIncrements},
 		{"ConcurrentCreatesHaveExactlyOneWinner", testConcurrentCreates},
+		{"ManagerServesConcurrentWritersOfOneSession", testManagerContention},
 		{"DoneContextFailsWithoutChanges", testDoneContext},
 		{"ExpiredRecordIsGone", testExpiry},
 	}
