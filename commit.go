@@ -14,8 +14,17 @@ import (
 	"github.com/sesame-go/sesame/ticket"
 )
 
-// maxAttempts bounds the reload-and-reapply loop when saves conflict.
+// maxAttempts bounds the load-and-save loop of a revocation (sealed.go)
+// when saves conflict.
 const maxAttempts = 32
+
+// maxConflicts is the safety net of a session save's reload-and-reapply
+// loop. Commits of one session inside one process are serialized, so a
+// save conflicts at most once unless another process keeps winning; the
+// loop then backs off and ends with the request's context, or after this
+// many conflicts (several seconds of backing off) if the context never
+// ends.
+const maxConflicts = 1000
 
 // tombstoneTTL is how long a store may keep the marker left on a renewed
 // session's old key if deleting it fails; the marker is dead either way.
@@ -142,18 +151,33 @@ func (s *Session) commitStore(late bool) error {
 		}
 		return nil
 	}
-	var err error
 	now := s.clock()
 	needNew := s.dirty() && (s.key == "" || s.renew)
-	switch {
-	case late && (needNew || s.remember != 0):
+	touch := !s.dirty() && s.key != "" && now-s.rec.lastSeen >= s.m.touchStep
+	if late && (needNew || s.remember != 0) {
 		s.forget()
 		return ErrHeadersWritten
+	}
+	if s.key != "" && (s.dirty() || touch) {
+		// Every conditional save on the record read, and every reload
+		// between them, happens under the session's commit lock.
+		key := s.key
+		l, err := s.m.commits.lock(ctx, key)
+		if err != nil {
+			if touch {
+				return nil // not extended, as when the touch fails
+			}
+			return fmt.Errorf("sesame: waiting to save session %s: %w", shortKey(key), err)
+		}
+		defer s.m.commits.unlock(key, l)
+	}
+	var err error
+	switch {
 	case needNew:
 		err = s.saveNew(ctx, now)
 	case s.dirty():
 		err = s.saveExisting(ctx, now)
-	case s.key != "" && now-s.rec.lastSeen >= s.m.touchStep:
+	case touch:
 		s.touch(ctx, now)
 	}
 	if err == nil && !late {
@@ -296,7 +320,7 @@ func (s *Session) saveNew(ctx context.Context, now int64) error {
 // apply to the fresher data) and tries again; if the session ended
 // meanwhile, there is nothing to retire and s.key becomes "".
 func (s *Session) retire(ctx context.Context, now int64) error {
-	for attempt := 0; attempt < maxAttempts; attempt++ {
+	for attempt := 0; ; attempt++ {
 		tomb := record{flags: flagDead, created: s.rec.created, lastSeen: now, idleDeadline: now, deadline: now}
 		enc := appendRecordHeader(nil, &tomb, 0)
 		_, err := s.m.store.Save(ctx, s.key, enc, s.version, SaveOptions{ExpiresAt: time.UnixMilli(now).Add(tombstoneTTL)})
@@ -310,14 +334,17 @@ func (s *Session) retire(ctx context.Context, now int64) error {
 			return err
 		}
 	}
-	return fmt.Errorf("sesame: renewing session %s: %d conflicting saves: %w", shortKey(s.key), maxAttempts, ErrConflict)
 }
 
 // rebase handles a lost race: it reports the conflict, waits a little, and
 // reloads the record the request works on, keeping the change log. It
-// reports whether the session still lives; if not, it is now empty.
+// reports whether the session still lives; if not, it is now empty. It
+// gives up when the context ends or after maxConflicts conflicts.
 func (s *Session) rebase(ctx context.Context, now int64, attempt int) (bool, error) {
 	s.m.emit(ctx, EventConflict, s.key, string(s.rec.user))
+	if attempt+1 >= maxConflicts {
+		return false, fmt.Errorf("sesame: saving session %s: gave up after %d conflicting saves: %w", shortKey(s.key), maxConflicts, ErrConflict)
+	}
 	if attempt > 0 {
 		// Spread out requests that keep colliding: up to 2^attempt × 50µs, capped.
 		d := time.Duration(rand.Int64N(int64(50*time.Microsecond) << min(attempt, 8)))
@@ -346,7 +373,7 @@ func (s *Session) rebase(ctx context.Context, now int64, attempt int) (bool, err
 // them; if the session was destroyed or renewed meanwhile, the changes are
 // dropped: writing them would bring the session back.
 func (s *Session) saveExisting(ctx context.Context, now int64) error {
-	for attempt := 0; attempt < maxAttempts; attempt++ {
+	for attempt := 0; ; attempt++ {
 		h := s.header(now)
 		enc := s.encode(&h)
 		ver, err := s.m.store.Save(ctx, s.key, enc, s.version, opts(&h))
@@ -373,7 +400,6 @@ func (s *Session) saveExisting(ctx context.Context, now int64) error {
 			return nil
 		}
 	}
-	return fmt.Errorf("sesame: saving session %s: %d conflicting saves: %w", shortKey(s.key), maxAttempts, ErrConflict)
 }
 
 // touch extends the idle deadline of a session the request only read. A

@@ -156,6 +156,30 @@ func (e *env) sawEvent(k sesame.EventKind) bool {
 	return false
 }
 
+// count returns how many events of kind k the Manager reported.
+func (e *env) count(k sesame.EventKind) int {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	n := 0
+	for _, got := range e.events {
+		if got == k {
+			n++
+		}
+	}
+	return n
+}
+
+// sibling returns an env whose Manager serves e's store on e's clock: a
+// second process in front of the same store, with its own commit locks,
+// events and errors.
+func (e *env) sibling() *env {
+	e.t.Helper()
+	o := newEnvWrapping(e.t, sesame.Config{}, func(sesame.Store) sesame.Store { return e.store })
+	o.store, o.clock = e.store, e.clock
+	sesame.SetClock(o.m, e.clock.Now)
+	return o
+}
+
 func (e *env) errors() []error {
 	e.mu.Lock()
 	defer e.mu.Unlock()

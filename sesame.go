@@ -213,6 +213,7 @@ type Manager struct {
 	clientIP  func(*http.Request) string
 	rand      io.Reader
 	now       func() time.Time
+	commits   commitLocks // serializes commits of one session in this process
 }
 
 // ErrHeadersWritten reports a session change that needed a Set-Cookie

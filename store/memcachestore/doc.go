@@ -45,11 +45,13 @@
 //
 // # Expiry
 //
-// Items carry memcached's native expiration, rounded up to whole seconds:
-// relative seconds up to 30 days ahead, an absolute Unix time beyond. A
-// record is also checked against the expiry in its header on every Load
-// and Save, so it is gone exactly at SaveOptions.ExpiresAt, not up to two
-// seconds later when memcached's clock catches up.
+// A record is checked against the exact expiry in its header on every
+// Load and Save, so it loads until SaveOptions.ExpiresAt and is gone
+// from then on. memcached's own expiration only reclaims the item: its
+// clock ticks once a second, so an item given whole seconds can vanish up
+// to a second early. Items therefore get ExpiresAt plus two seconds,
+// rounded up to whole seconds: relative seconds up to 30 days ahead, an
+// absolute Unix time beyond.
 //
 // # Sizes
 //

@@ -385,10 +385,18 @@ func unixNano(t time.Time) uint64 {
 	return 1
 }
 
+// expirySlack is how much longer than ExpiresAt memcached keeps an item.
+// memcached's clock ticks once a second, at its own phase, so an item
+// given whole seconds from now can go up to a second early, and one more
+// second covers a tick delayed on a busy server. Load hides the record at
+// its exact ExpiresAt, kept in the item's header, so the slack costs only
+// memory for those seconds.
+const expirySlack = 2 * time.Second
+
 // expiration returns memcached's expiration for t: 0 (never) for the zero
-// time, -1 (already expired) for a time that has passed, whole seconds
-// from now rounded up while they are at most 30 days, and the Unix time
-// rounded up beyond that.
+// time, -1 (already expired) for a time that has passed, and otherwise t
+// plus expirySlack, in whole seconds rounded up: relative to now while
+// they are at most 30 days, else as a Unix time.
 func expiration(t, now time.Time) int32 {
 	if t.IsZero() {
 		return 0
@@ -397,6 +405,7 @@ func expiration(t, now time.Time) int32 {
 	if d <= 0 {
 		return -1
 	}
+	t, d = t.Add(expirySlack), d+expirySlack
 	secs := (d + time.Second - 1) / time.Second
 	if secs <= relativeLimit {
 		return int32(secs)

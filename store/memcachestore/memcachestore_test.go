@@ -19,8 +19,13 @@ func live() sesame.SaveOptions {
 	return sesame.SaveOptions{ExpiresAt: time.Now().Add(time.Hour)}
 }
 
+// TestExpiration checks memcached's expiration for a deadline: the
+// deadline plus expirySlack, in whole seconds rounded up, relative up to
+// 30 days and absolute beyond.
 func TestExpiration(t *testing.T) {
-	now := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	now := time.Now().Truncate(time.Second) // whole seconds keep the wants exact
+	const days30 = 30 * 24 * 3600
+	slack := int32(expirySlack / time.Second)
 	tests := []struct {
 		name string
 		at   time.Time
@@ -29,12 +34,14 @@ func TestExpiration(t *testing.T) {
 		{"zero time: never", time.Time{}, 0},
 		{"past: already expired", now.Add(-time.Second), -1},
 		{"now: already expired", now, -1},
-		{"1 ns ahead rounds up to 1 s", now.Add(1), 1},
-		{"exactly 1 s", now.Add(time.Second), 1},
-		{"1.2 s rounds up to 2 s", now.Add(1200 * time.Millisecond), 2},
-		{"30 days: still relative", now.Add(30 * 24 * time.Hour), 30 * 24 * 3600},
-		{"30 days and 1 s: absolute", now.Add(30*24*time.Hour + time.Second), int32(now.Unix()) + 30*24*3600 + 1},
-		{"absolute rounds up", now.Add(40*24*time.Hour + time.Millisecond), int32(now.Unix()) + 40*24*3600 + 1},
+		{"1 ns ahead: the slack and 1 s", now.Add(1), slack + 1},
+		{"exactly 1 s: the slack and 1 s", now.Add(time.Second), slack + 1},
+		{"1.2 s: the slack and 2 s", now.Add(1200 * time.Millisecond), slack + 2},
+		{"30 days with the slack: still relative", now.Add(days30*time.Second - expirySlack), days30},
+		{"1 ns beyond: absolute, rounded up", now.Add(days30*time.Second - expirySlack + 1), int32(now.Unix()) + days30 + 1},
+		{"30 days: absolute, with the slack", now.Add(days30 * time.Second), int32(now.Unix()) + days30 + slack},
+		{"absolute rounds up", now.Add(40*24*time.Hour + time.Millisecond), int32(now.Unix()) + 40*24*3600 + slack + 1},
+		{"beyond 2038: the largest", now.Add(100 * 366 * 24 * time.Hour), 1<<31 - 1},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

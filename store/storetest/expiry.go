@@ -1,41 +1,67 @@
 package storetest
 
 import (
+	"errors"
 	"testing"
 	"time"
 
 	"github.com/sesame-go/sesame"
 )
 
-// Expiry is checked on the wall clock. A record expires expiryDelay after
-// it is saved; the store then has until expiryGrace after the save to stop
-// returning it, which allows for servers whose expiry has 1-second
-// resolution.
+// Expiry is checked on the wall clock, to the millisecond. A record is
+// saved to expire expiryDelay ahead, at a whole millisecond as the Manager
+// makes deadlines. Load must return it at every probe that returns before
+// ExpiresAt, and must report it gone at the first probe that starts a
+// millisecond after. The delay is a whole second: a store that rounds a
+// server's TTL up to whole seconds then gets the least slack from the
+// rounding, which shows a server clock that ticks once a second.
 const (
-	expiryDelay = 1200 * time.Millisecond
-	expiryGrace = 3500 * time.Millisecond
+	expiryDelay = time.Second
+	expiryProbe = 10 * time.Millisecond // between probes before ExpiresAt
 )
 
 // testExpiry saves one record that expires soon and one that does not,
-// waits once for the first to go, and then checks everything that follows
-// from its being gone (rule 4 of the design: expired is gone).
+// checks that the first loads until its ExpiresAt and not after, and then
+// checks everything that follows from its being gone (rule 4 of the
+// design: expired is gone).
 func testExpiry(t *testing.T, s sesame.Store) {
 	const user = "expiring-user"
 	expiring, lasting := newKey(), newKey()
-	saved := time.Now()
-	opts := sesame.SaveOptions{ExpiresAt: saved.Add(expiryDelay), User: user}
+	expiresAt := time.Now().Add(expiryDelay).Truncate(time.Millisecond)
+	opts := sesame.SaveOptions{ExpiresAt: expiresAt, User: user}
 	vOld := save(t, s, expiring, []byte("short-lived"), 0, opts)
 	vLasting := save(t, s, lasting, []byte("long-lived"), 0, live(user))
-	if time.Since(saved) < expiryDelay/2 {
-		// Only meaningful if the saves were quick; a slow server is not
-		// wrong, merely too slow to show this.
-		wantRecord(t, s, expiring, []byte("short-lived"), vOld)
-	}
 
-	if !waitNotFound(t.Context(), s, expiring, saved.Add(expiryGrace)) {
-		t.Fatalf("record still loads %v after it was saved with ExpiresAt %v ahead", expiryGrace, expiryDelay)
+	// Until ExpiresAt: a probe that returns before it must find the
+	// record. One that returns later proves nothing, however slow the
+	// machine, so the probes stop there.
+	probes, last := 0, time.Duration(0)
+	for {
+		got, v, err := s.Load(t.Context(), expiring)
+		left := time.Until(expiresAt)
+		if left <= 0 {
+			break
+		}
+		switch {
+		case err != nil:
+			t.Fatalf("Load %v before the record's ExpiresAt: %v; want the record", left, err)
+		case v != vOld || string(got) != "short-lived":
+			t.Fatalf("Load %v before the record's ExpiresAt = %s, version %d; want the saved record, version %d", left, describe(got), v, vOld)
+		}
+		probes, last = probes+1, left
+		time.Sleep(min(expiryProbe, left))
 	}
-	t.Logf("expired record gone %v after its save", time.Since(saved).Round(time.Millisecond))
+	t.Logf("%d probes found the record, the last %v before its ExpiresAt", probes, last.Round(time.Microsecond))
+
+	// After ExpiresAt: gone at once, whatever the server's own expiry.
+	time.Sleep(time.Until(expiresAt.Add(time.Millisecond)))
+	for time.Now().Before(expiresAt.Add(time.Millisecond)) {
+		time.Sleep(time.Millisecond) // a coarse timer may wake early
+	}
+	got, v, err := s.Load(t.Context(), expiring)
+	if !errors.Is(err, sesame.ErrNotFound) {
+		t.Fatalf("Load after the record's ExpiresAt = %s, version %d, error %v; want an error wrapping ErrNotFound", describe(got), v, err)
+	}
 
 	t.Run("LiveRecordIsKept", func(t *testing.T) {
 		wantRecord(t, s, lasting, []byte("long-lived"), vLasting)

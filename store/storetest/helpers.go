@@ -2,7 +2,6 @@ package storetest
 
 import (
 	"bytes"
-	"context"
 	"crypto/rand"
 	"encoding/base64"
 	"errors"
@@ -75,21 +74,6 @@ func wantConflict(t *testing.T, err error, what string) {
 	t.Helper()
 	if !errors.Is(err, sesame.ErrConflict) {
 		t.Fatalf("%s: error %v; want an error wrapping ErrConflict", what, err)
-	}
-}
-
-// waitNotFound polls Load until it reports ErrNotFound or the deadline
-// passes, and says whether the record went away.
-func waitNotFound(ctx context.Context, s sesame.Store, key string, deadline time.Time) bool {
-	for {
-		_, _, err := s.Load(ctx, key)
-		if errors.Is(err, sesame.ErrNotFound) {
-			return true
-		}
-		if time.Now().After(deadline) {
-			return false
-		}
-		time.Sleep(50 * time.Millisecond)
 	}
 }
 
