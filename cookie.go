@@ -12,7 +12,7 @@ type cookieState uint8
 
 const (
 	cookieNone      cookieState = iota // no cookie under our name
-	cookieValid                        // exactly one well-formed id
+	cookieValid                        // exactly one value, or identical copies of it
 	cookieMalformed                    // present but unusable: bad format or conflicting duplicates
 )
 
@@ -20,20 +20,6 @@ const (
 // id and is refused before decoding; net/http's MaxHeaderBytes bounds the
 // header as a whole.
 const maxCookieValue = 4096
-
-// readCookie finds our cookie's id in the request; see readCookieValue.
-func readCookie(h http.Header, name string) (sessionID, cookieState) {
-	var id sessionID
-	value, state := readCookieValue(h, name)
-	if state != cookieValid {
-		return id, state
-	}
-	id, ok := parseID(value)
-	if !ok {
-		return id, cookieMalformed
-	}
-	return id, cookieValid
-}
 
 // readCookieValue finds our cookie in the request without parsing the
 // others and without allocating. Several values under our name (a sibling
@@ -71,17 +57,28 @@ func readCookieValue(h http.Header, name string) (string, cookieState) {
 }
 
 // cookieStart returns a buffer holding "name=", with room for a value of
-// n bytes and the attributes. Append the value, then call cookieEnd.
+// n bytes and the attributes. Append the value, then call cookieLine.
 func (m *Manager) cookieStart(n int) []byte {
 	b := make([]byte, 0, len(m.cookie.Name)+n+len(m.cookie.Path)+len(m.cookie.Domain)+100)
 	b = append(b, m.cookie.Name...)
 	return append(b, '=')
 }
 
-// cookieEnd appends the cookie policy's attributes and returns the
-// Set-Cookie value. A non-zero expires makes the cookie persistent;
-// remove makes it delete the cookie instead.
-func (m *Manager) cookieEnd(b []byte, expires time.Time, remove bool) string {
+// cookieLine appends the cookie policy's attributes to b, which
+// cookieStart began and a value followed, and returns the Set-Cookie
+// value. A non-zero expires makes the cookie persistent.
+func (m *Manager) cookieLine(b []byte, expires time.Time) string {
+	return string(m.appendAttributes(b, expires, ""))
+}
+
+// clearingLine returns the Set-Cookie value that deletes the cookie.
+func (m *Manager) clearingLine() string {
+	return string(m.appendAttributes(m.cookieStart(0), time.Time{}, "; Max-Age=0"))
+}
+
+// appendAttributes appends the cookie policy's attributes, with extra
+// after the expiry.
+func (m *Manager) appendAttributes(b []byte, expires time.Time, extra string) []byte {
 	b = append(b, "; Path="...)
 	b = append(b, m.cookie.Path...)
 	if m.cookie.Domain != "" {
@@ -92,9 +89,7 @@ func (m *Manager) cookieEnd(b []byte, expires time.Time, remove bool) string {
 		b = append(b, "; Expires="...)
 		b = expires.UTC().AppendFormat(b, http.TimeFormat)
 	}
-	if remove {
-		b = append(b, "; Max-Age=0"...)
-	}
+	b = append(b, extra...)
 	b = append(b, "; HttpOnly"...)
 	if m.secure {
 		b = append(b, "; Secure"...)
@@ -107,7 +102,7 @@ func (m *Manager) cookieEnd(b []byte, expires time.Time, remove bool) string {
 	case http.SameSiteNoneMode:
 		b = append(b, "; SameSite=None"...)
 	}
-	return string(b)
+	return b
 }
 
 // setHeader sets h[name] to the single value v, replacing an earlier value

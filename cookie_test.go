@@ -92,3 +92,17 @@ func FuzzReadCookie(f *testing.F) {
 		}
 	})
 }
+
+// readCookie finds our cookie's id as a server-side session's load does:
+// the one value under our name, which must be a well-formed id.
+func readCookie(h http.Header, name string) (sessionID, cookieState) {
+	value, state := readCookieValue(h, name)
+	if state != cookieValid {
+		return sessionID{}, state
+	}
+	id, ok := parseID(value)
+	if !ok {
+		return sessionID{}, cookieMalformed
+	}
+	return id, cookieValid
+}

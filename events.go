@@ -14,7 +14,7 @@ const (
 	EventCreated EventKind = iota + 1
 	// EventRenewed: a session got a new id (Renew or Login); the old id is dead.
 	EventRenewed
-	// EventDestroyed: a session was destroyed (Destroy, Logout or a revocation).
+	// EventDestroyed: a session was destroyed (Destroy or a revocation).
 	EventDestroyed
 	// EventExpired: a request presented a session past its idle or absolute deadline.
 	EventExpired

@@ -55,8 +55,8 @@ func Example() {
 	// cookie: __Host-session HttpOnly: true Secure: true
 }
 
-// Login renews the session id and binds the session to a user; Logout
-// destroys it.
+// Login renews the session id and binds the session to a user; logging
+// out is Destroy.
 func ExampleSession_Login() {
 	login := func(w http.ResponseWriter, r *http.Request) {
 		s, _ := sesame.FromContext(r.Context())
@@ -70,7 +70,7 @@ func ExampleSession_Login() {
 	}
 	logout := func(w http.ResponseWriter, r *http.Request) {
 		s, _ := sesame.FromContext(r.Context())
-		s.Logout()
+		s.Destroy()
 		s.Flash("You have logged out.") // starts a new, anonymous session
 		http.Redirect(w, r, "/", http.StatusSeeOther)
 	}
@@ -80,7 +80,7 @@ func ExampleSession_Login() {
 
 // "Log out everywhere" from the user's own request: RevokeAll ends every
 // session of the user, this browser's included, and the response clears
-// its cookie; the handler need not call Logout as well.
+// its cookie; the handler need not call Destroy as well.
 func ExampleManager_RevokeAll() {
 	store := memstore.New(memstore.Config{})
 	defer store.Close()

@@ -25,7 +25,7 @@ func (m *Manager) Handler(next http.Handler) http.Handler {
 		st.w.ResponseWriter, st.w.s = w, &st.s
 		st.ctx.Context, st.ctx.s = r.Context(), &st.s
 		r = r.WithContext(&st.ctx)
-		st.s.req, st.s.w = r, &st.w
+		st.s.req, st.s.out = r, w
 		next.ServeHTTP(&st.w, r)
 		st.w.finish()
 	})
@@ -54,15 +54,17 @@ func (c *sessionContext) Value(key any) any {
 	return c.Context.Value(key)
 }
 
-// responseWriter commits the session just before the header goes out.
-// wroteHeader is written only with s.mu held, because Session.Commit,
-// which a handler may call from another goroutine, reads it; the writing
-// goroutine, the only one that writes it, may read it without the lock.
+// responseWriter commits the session just before the header goes out. It
+// calls into the Session, never the other way round: the Session sets
+// headers on the ResponseWriter it wraps. Whether the header has been
+// sent is the Session's headerSent, written only by this writer's
+// goroutine and with s.mu held (Session.Commit, which a handler may call
+// from another goroutine, reads it there); this goroutine may read it
+// without the lock.
 type responseWriter struct {
 	http.ResponseWriter
-	s           *Session
-	wroteHeader bool
-	failed      bool
+	s      *Session
+	failed bool
 }
 
 // beforeHeader commits the session; on failure it lets the error handler
@@ -70,8 +72,7 @@ type responseWriter struct {
 func (w *responseWriter) beforeHeader() {
 	s := w.s
 	s.mu.Lock()
-	err := s.commit(false)
-	w.wroteHeader = true // under the lock: Session.Commit reads it there
+	err := s.commitBeforeHeader()
 	s.mu.Unlock()
 	if err != nil {
 		w.failed = true
@@ -85,7 +86,7 @@ func (w *responseWriter) WriteHeader(code int) {
 	if w.failed {
 		return
 	}
-	if !w.wroteHeader {
+	if !w.s.headerSent {
 		if code >= 100 && code < 200 && code != http.StatusSwitchingProtocols {
 			w.ResponseWriter.WriteHeader(code)
 			return
@@ -100,7 +101,7 @@ func (w *responseWriter) WriteHeader(code int) {
 
 // Write commits the session if the header has not been sent, then writes.
 func (w *responseWriter) Write(b []byte) (int, error) {
-	if !w.wroteHeader {
+	if !w.s.headerSent {
 		w.WriteHeader(http.StatusOK)
 	}
 	if w.failed {
@@ -112,7 +113,7 @@ func (w *responseWriter) Write(b []byte) (int, error) {
 // WriteString writes s without converting it to a byte slice when the
 // wrapped writer can do the same.
 func (w *responseWriter) WriteString(s string) (int, error) {
-	if !w.wroteHeader {
+	if !w.s.headerSent {
 		w.WriteHeader(http.StatusOK)
 	}
 	if w.failed {
@@ -123,7 +124,7 @@ func (w *responseWriter) WriteString(s string) (int, error) {
 
 // ReadFrom keeps the server's sendfile path for io.Copy into the response.
 func (w *responseWriter) ReadFrom(src io.Reader) (int64, error) {
-	if !w.wroteHeader {
+	if !w.s.headerSent {
 		w.WriteHeader(http.StatusOK)
 	}
 	if w.failed {
@@ -142,7 +143,7 @@ func (w *responseWriter) Flush() { _ = w.FlushError() }
 
 // FlushError is Flush reporting failure.
 func (w *responseWriter) FlushError() error {
-	if !w.wroteHeader {
+	if !w.s.headerSent {
 		w.WriteHeader(http.StatusOK)
 	}
 	if w.failed {
@@ -174,7 +175,7 @@ func (w *responseWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter 
 func (w *responseWriter) finish() {
 	switch {
 	case w.failed:
-	case w.wroteHeader:
+	case w.s.headerSent:
 		w.commitLate()
 	default:
 		// The handler wrote nothing: the server sends the header after us.
@@ -187,8 +188,7 @@ func (w *responseWriter) finish() {
 func (w *responseWriter) commitLate() {
 	s := w.s
 	s.mu.Lock()
-	err := s.commit(true)
-	w.wroteHeader = true
+	err := s.commitAfterHeader()
 	s.mu.Unlock()
 	if err != nil {
 		if !errors.Is(err, ErrHeadersWritten) {
@@ -197,3 +197,15 @@ func (w *responseWriter) commitLate() {
 		s.m.onError(discardWriter{}, s.req, err)
 	}
 }
+
+// discardWriter is handed to the error handler once the response has begun.
+type discardWriter struct{ h http.Header }
+
+func (d discardWriter) Header() http.Header {
+	if d.h == nil {
+		return http.Header{}
+	}
+	return d.h
+}
+func (discardWriter) Write(b []byte) (int, error) { return len(b), nil }
+func (discardWriter) WriteHeader(int)             {}

@@ -32,48 +32,50 @@ var ErrTooLarge = errors.New("sesame: sealed session too large for its cookie")
 // without Config.Revocations.
 var ErrNoRevocations = errors.New("sesame: sealed sessions cannot be revoked without Config.Revocations")
 
+// maxRevokeAttempts bounds the load-and-save loop of a revocation when
+// saves conflict.
+const maxRevokeAttempts = 32
+
 // maxCookieSize is the most name and value browsers are required to keep
 // for one cookie (RFC 6265 §6.1).
 const maxCookieSize = 4096
 
-// loadSealed opens the session from the cookie. Anything wrong with the
-// token (malformed, tampered, sealed for another cookie, under a retired
-// key, expired, revoked) gives a fresh anonymous session and clears it.
-func (s *Session) loadSealed() error {
-	ctx := s.req.Context()
-	value, state := readCookieValue(s.req.Header, s.m.cookie.Name)
-	if state == cookieNone {
-		return nil
-	}
-	s.hadCookie, s.clearCookie = true, true
-	if state == cookieMalformed {
-		s.m.emit(ctx, EventInvalid, "", "")
-		return nil
-	}
-	plain, _, err := s.m.sealer.Open(s.m.cookie.Name, value)
+// sealed is the backend of sealed-cookie sessions: the cookie holds the
+// record itself, sealed with the key ring, and no store is needed to
+// serve it. revoked, if set, keeps each user's revocation mark.
+type sealed struct {
+	m       *Manager
+	ring    *seal.KeyRing
+	revoked Store
+}
+
+// load opens the session from the cookie. Anything wrong with the token
+// (tampered, sealed for another cookie, under a retired key, expired,
+// revoked) leaves the session anonymous.
+func (b *sealed) load(s *Session, value string) error {
+	m, ctx := b.m, s.req.Context()
+	plain, _, err := b.ring.Open(m.cookie.Name, value)
 	var rec record
 	if err != nil || decodeRecord(plain, &rec) != nil || rec.flags&flagDead != 0 {
-		s.m.emit(ctx, EventInvalid, "", "")
+		m.emit(ctx, EventInvalid, "", "")
 		return nil
 	}
 	key := sealedHandle(value)
 	if rec.expired(s.clock()) {
-		s.m.emit(ctx, EventExpired, key, string(rec.user))
+		m.emit(ctx, EventExpired, key, string(rec.user))
 		return nil
 	}
-	if len(rec.user) > 0 && s.m.revoked != nil {
-		nvb, _, err := s.m.notValidBefore(ctx, string(rec.user))
+	if len(rec.user) > 0 && b.revoked != nil {
+		nvb, _, err := b.notValidBefore(ctx, string(rec.user))
 		if err != nil {
-			s.loadErr = err
 			return err
 		}
 		if rec.created <= nvb {
-			s.m.emit(ctx, EventInvalid, key, string(rec.user))
+			m.emit(ctx, EventInvalid, key, string(rec.user))
 			return nil
 		}
 	}
-	s.key, s.rec = key, rec
-	s.clearCookie = false
+	s.cur = loadedRecord{key: key, rec: rec}
 	return nil
 }
 
@@ -86,76 +88,72 @@ func sealedHandle(token string) string {
 	return token[3:25]
 }
 
-// commitSealed seals the record into a new cookie when the request changed
-// it, when the idle deadline is due to be extended, or when a revocation
+// save seals the record into a new cookie when the request changed it,
+// when the idle deadline is due to be extended, or when a revocation
 // requires it. Every save is a Set-Cookie, so late changes are refused.
-func (s *Session) commitSealed(late bool) error {
-	ctx := s.req.Context()
+func (b *sealed) save(s *Session) (bool, error) {
+	m, ctx := b.m, s.req.Context()
 	now := s.clock()
-	if s.dropKey != "" {
-		s.m.emit(ctx, EventDestroyed, s.dropKey, "")
-		s.dropKey = ""
-		s.clearCookie = s.hadCookie || s.cookieLine != ""
+	if s.log.ended != "" {
+		m.emit(ctx, EventDestroyed, s.log.ended, "")
+		s.log.ended = ""
+		s.reply.clear = s.reply.hadCookie || s.reply.line != ""
 	}
-	touch := s.key != "" && now-s.rec.lastSeen >= s.m.touchStep
+	dirty := s.log.dirty()
 	switch {
-	case late && s.dirty():
-		s.forget()
-		return ErrHeadersWritten
-	case late:
-		return nil
-	case !s.dirty() && !touch:
-		s.writeCookie()
-		return nil
+	case s.headerSent && dirty:
+		s.log.forget()
+		return false, ErrHeadersWritten
+	case s.headerSent, !dirty && !s.touchDue(now):
+		return false, nil
 	}
-	if s.loginUser != "" && s.m.revoked != nil {
+	if s.log.login != "" && b.revoked != nil {
 		// A login begins after every revocation of its user that has
 		// returned, even one in this very millisecond or stamped by a
 		// server whose clock runs ahead of this one's.
-		nvb, _, err := s.m.notValidBefore(ctx, s.loginUser)
+		nvb, _, err := b.notValidBefore(ctx, s.log.login)
 		if err != nil {
-			s.forget()
-			return err
+			s.log.forget()
+			return false, err
 		}
-		s.reissueAfter = max(s.reissueAfter, nvb)
+		s.log.notBefore = max(s.log.notBefore, nvb)
 	}
-	h := s.sealedHeader(now)
+	h := b.nextRecord(s, now)
 	enc := s.encode(&h)
-	if err := s.m.fitsCookie(len(enc)); err != nil {
-		s.forget()
-		return err
+	if err := b.fits(len(enc)); err != nil {
+		s.log.forget()
+		return false, err
 	}
-	b := s.m.cookieStart(seal.SealedLen(len(enc)))
-	start := len(b)
-	b, err := s.m.sealer.AppendSeal(b, s.m.cookie.Name, enc)
+	c := m.cookieStart(seal.SealedLen(len(enc)))
+	start := len(c)
+	c, err := b.ring.AppendSeal(c, m.cookie.Name, enc)
 	if err != nil {
-		return fmt.Errorf("sesame: sealing session: %w", err)
+		return false, fmt.Errorf("sesame: sealing session: %w", err)
 	}
-	end := len(b)
+	end := len(c)
 	kind := EventCreated
 	switch {
-	case s.key != "" && (s.renew || s.loginUser != ""):
+	case s.cur.key != "" && (s.log.renew || s.log.login != ""):
 		kind = EventRenewed
-	case s.key != "":
+	case s.cur.key != "":
 		kind = 0
 	}
-	s.extended = !s.dirty()
+	extended := !dirty
 	s.adopt(sessionID{}, "", 0, &h)
-	s.cookieLine = s.m.cookieEnd(b, s.expires(), false)
-	s.key = sealedHandle(s.cookieLine[start:end])
+	s.reply.line = m.cookieLine(c, s.cookieExpires())
+	s.cur.key = sealedHandle(s.reply.line[start:end])
 	if kind != 0 {
-		s.m.emit(ctx, kind, s.key, string(h.user))
+		m.emit(ctx, kind, s.cur.key, string(h.user))
 	}
-	s.writeCookie()
-	return nil
+	return extended, nil
 }
 
-// sealedHeader is header for a sealed session, which begins after the
-// revocation mark that RevokeOthers set or that a Login read.
-func (s *Session) sealedHeader(now int64) record {
-	h := s.header(now)
-	if s.reissueAfter > 0 {
-		h.created = max(h.created, s.reissueAfter+1)
+// nextRecord is Session.nextRecord for a sealed session, which begins
+// after the revocation mark that RevokeOthers set or that a Login read.
+func (b *sealed) nextRecord(s *Session, now int64) record {
+	h := s.nextRecord(now)
+	if s.log.notBefore > 0 {
+		h.created = max(h.created, s.log.notBefore+1)
 	}
 	return h
 }
@@ -164,29 +162,25 @@ func (s *Session) sealedHeader(now int64) record {
 // changes so far, would not fit in its cookie. Put, Flash and Login call
 // it, so that a change too large is refused when it is made rather than
 // at commit. It measures the record without encoding or sealing it.
-// Server-side sessions have no such limit.
-func (s *Session) checkSize() error {
-	if s.m.sealer == nil {
-		return nil
-	}
-	h := s.sealedHeader(s.clock())
+func (b *sealed) checkSize(s *Session) error {
+	h := b.nextRecord(s, s.clock())
 	// First a bound, which nearly every session fits without a walk: the
 	// record read, plus every change as a whole new entry. A flash grows
 	// the list it joins by its length, a comma or two brackets, and
 	// perhaps a longer length prefix: at most 3 bytes more than an entry
 	// of its own, which the 4 added to each change cover.
-	bound := len(s.rec.data)
-	for _, o := range s.ops {
+	bound := len(s.cur.rec.data)
+	for _, o := range s.log.ops {
 		bound += entryLen(len(o.key), len(o.value)) + 4
 	}
-	if s.m.sealedFits(recordLen(&h, s.rec.n+len(s.ops), bound)) {
+	if b.sealedFits(recordLen(&h, s.cur.rec.n+len(s.log.ops), bound)) {
 		return nil
 	}
 	count, dataLen := 0, 0
 	for it := s.iter(); ; count++ {
 		kb, ks, v, ok := it.next()
 		if !ok {
-			return s.m.fitsCookie(recordLen(&h, count, dataLen))
+			return b.fits(recordLen(&h, count, dataLen))
 		}
 		dataLen += entryLen(len(kb)+len(ks), len(v))
 	}
@@ -194,17 +188,17 @@ func (s *Session) checkSize() error {
 
 // sealedFits reports whether a record of n bytes seals into a cookie that
 // browsers keep and the key ring opens.
-func (m *Manager) sealedFits(n int) bool {
+func (b *sealed) sealedFits(n int) bool {
 	token := seal.SealedLen(n)
-	return len(m.cookie.Name)+1+token <= maxCookieSize && token <= m.sealer.MaxTokenLen()
+	return len(b.m.cookie.Name)+1+token <= maxCookieSize && token <= b.ring.MaxTokenLen()
 }
 
-// fitsCookie is sealedFits as an error: ErrTooLarge, with the sizes.
-func (m *Manager) fitsCookie(n int) error {
-	if m.sealedFits(n) {
+// fits is sealedFits as an error: ErrTooLarge, with the sizes.
+func (b *sealed) fits(n int) error {
+	if b.sealedFits(n) {
 		return nil
 	}
-	size := len(m.cookie.Name) + 1 + seal.SealedLen(n)
+	size := len(b.m.cookie.Name) + 1 + seal.SealedLen(n)
 	return fmt.Errorf("%w: a %d-byte record makes a %d-byte cookie (name and value)", ErrTooLarge, n, size)
 }
 
@@ -216,8 +210,8 @@ func revocationKey(user string) string {
 
 // notValidBefore returns the time (Unix ms) before which user's sealed
 // sessions are revoked, 0 if none, and its store version.
-func (m *Manager) notValidBefore(ctx context.Context, user string) (int64, uint64, error) {
-	v, ver, err := m.revoked.Load(ctx, revocationKey(user))
+func (b *sealed) notValidBefore(ctx context.Context, user string) (int64, uint64, error) {
+	v, ver, err := b.revoked.Load(ctx, revocationKey(user))
 	switch {
 	case errors.Is(err, ErrNotFound):
 		return 0, 0, nil
@@ -231,31 +225,32 @@ func (m *Manager) notValidBefore(ctx context.Context, user string) (int64, uint6
 	return int64(t), ver, nil
 }
 
-// revokeSealed makes every sealed session of user that exists now invalid,
+// revoke makes every sealed session of user that exists now invalid,
 // and returns the new mark: sessions created at or before it are revoked.
 // Milliseconds alone cannot tell a login just before the revocation from
 // one just after it, so the mark is also a counter: it is above the
 // previous mark, and a login stamps its session after the mark it reads
-// (see commitSealed). A session sealed before the mark was saved dies; a
+// (see save). A session sealed before the mark was saved dies; a
 // login after RevokeAll returned lives, even on a server whose clock runs
 // behind the one that revoked. (A login on a server whose clock runs ahead
 // of the revoking one's, shortly before the revocation, outlives it by up
 // to that difference: keep the servers' clocks synchronized.) The mark
 // lasts one Lifetime, after which those sessions have passed their
 // absolute deadline anyway.
-func (m *Manager) revokeSealed(ctx context.Context, user string) (int64, error) {
-	if m.revoked == nil {
+func (b *sealed) revoke(ctx context.Context, user string) (int64, error) {
+	m := b.m
+	if b.revoked == nil {
 		return 0, ErrNoRevocations
 	}
 	now := m.nowMS()
-	for range maxAttempts {
-		old, ver, err := m.notValidBefore(ctx, user)
+	for range maxRevokeAttempts {
+		old, ver, err := b.notValidBefore(ctx, user)
 		if err != nil && !errors.Is(err, errCorrupt) {
 			return 0, err
 		}
 		nvb := max(old+1, now)
 		opts := SaveOptions{ExpiresAt: time.UnixMilli(nvb + m.lifetime)}
-		_, err = m.revoked.Save(ctx, revocationKey(user), binary.AppendUvarint(nil, uint64(nvb)), ver, opts)
+		_, err = b.revoked.Save(ctx, revocationKey(user), binary.AppendUvarint(nil, uint64(nvb)), ver, opts)
 		if err == nil {
 			m.emit(ctx, EventDestroyed, "", user)
 			return nvb, nil
@@ -265,4 +260,22 @@ func (m *Manager) revokeSealed(ctx context.Context, user string) (int64, error) 
 		}
 	}
 	return 0, fmt.Errorf("sesame: saving revocation: %w", ErrConflict)
+}
+
+// revokeAll revokes every sealed session of user that exists now.
+func (b *sealed) revokeAll(ctx context.Context, user string) error {
+	_, err := b.revoke(ctx, user)
+	return err
+}
+
+// revokeOthers revokes every sealed session of user, then re-seals s
+// after the new mark, so that it alone lives on.
+func (b *sealed) revokeOthers(ctx context.Context, s *Session, user string) error {
+	nvb, err := b.revoke(ctx, user)
+	if err == nil {
+		s.mu.Lock()
+		s.log.notBefore = nvb
+		s.mu.Unlock()
+	}
+	return err
 }

@@ -434,16 +434,16 @@ func TestSealedWithoutRevocationsCannotRevoke(t *testing.T) {
 	if err := e.m.RevokeAll(context.Background(), "alice"); !errors.Is(err, sesame.ErrNoRevocations) {
 		t.Fatalf("RevokeAll = %v, want ErrNoRevocations", err)
 	}
-	// Logout clears this browser's cookie, but a copy kept elsewhere still
+	// Destroy clears this browser's cookie, but a copy kept elsewhere still
 	// opens until its deadline: that is what sealed sessions cannot do.
-	rec := e.do(cookie, func(s *sesame.Session, w http.ResponseWriter, r *http.Request) { s.Logout() })
+	rec := e.do(cookie, func(s *sesame.Session, w http.ResponseWriter, r *http.Request) { s.Destroy() })
 	if c := sessionCookie(rec); c == nil || c.MaxAge >= 0 {
-		t.Fatal("Logout did not clear the cookie")
+		t.Fatal("Destroy did not clear the cookie")
 	}
 	var u string
 	e.do(cookie, func(s *sesame.Session, w http.ResponseWriter, r *http.Request) { u = s.User() })
 	if u != "alice" {
-		t.Fatalf("replayed copy after Logout: user %q (documented: it stays valid until its deadline)", u)
+		t.Fatalf("replayed copy after Destroy: user %q (documented: it stays valid until its deadline)", u)
 	}
 	if _, err := e.m.Sessions(context.Background(), "alice"); !errors.Is(err, sesame.ErrNoUserIndex) {
 		t.Fatalf("Sessions in sealed mode = %v", err)

@@ -57,7 +57,6 @@ import (
 	"time"
 
 	"github.com/sesame-go/sesame/seal"
-	"github.com/sesame-go/sesame/ticket"
 )
 
 // Defaults for Config. Each is what a careful deployment would choose; the
@@ -83,7 +82,7 @@ type Config struct {
 	// cookie, and no store is needed to serve it. Choose it when sessions
 	// are small (the cookie must stay under 4096 bytes) and many servers
 	// must serve them without sharing a store. A sealed session cannot be
-	// deleted from a copy someone kept: Destroy and Logout clear the
+	// deleted from a copy someone kept: Destroy clears the
 	// browser's cookie, and only Revocations makes "log out everywhere"
 	// possible. Exactly one of Store and Seal must be set.
 	Seal *seal.KeyRing
@@ -148,18 +147,12 @@ type Config struct {
 	// the store key. Default slog.Default().
 	Logger *slog.Logger
 
-	// Ticket, if set, issues an Apache mod_auth_tkt ticket cookie next to
-	// the session at Login, so that applications behind Apache or Plone
-	// see the same user, issues it again whenever the session's idle
-	// deadline is extended (so it lives as long as the session is used),
-	// and clears it when a logged-in session is destroyed or logged out. A ticket cannot be revoked before it times
-	// out: keep its Timeout at or below IdleTimeout. Failing to issue one
-	// (say, an IPv6 client with IP binding on) is logged; the login stands.
-	Ticket *ticket.Issuer
-
-	// TicketFor builds the ticket for user at Login, for example to add
-	// tokens (groups) or user data. The default is ticket.Ticket{UID: user}.
-	TicketFor func(r *http.Request, user string) ticket.Ticket
+	// Hooks are told of every login, logout and idle-deadline extension,
+	// in the response that carries the session's cookie, so that they can
+	// set cookies of their own: a ticket for applications behind Apache
+	// or Plone (ticket.SessionHook), a flag for a shared cache. They run
+	// in order, after the session is saved.
+	Hooks []Hook
 
 	// ClientIP returns the client address recorded at Login and shown by
 	// Sessions. The default is the host part of r.RemoteAddr; set it when
@@ -194,13 +187,11 @@ type CookieConfig struct {
 // Manager loads and saves sessions. It is safe for concurrent use; build
 // one with New and share it.
 type Manager struct {
-	store     Store
+	backend   backend   // server-side or sealed sessions
+	store     Store     // server-side sessions; nil with sealed ones
 	users     UserIndex // nil if the store keeps none
-	sealer    *seal.KeyRing
-	revoked   Store  // sealed mode: per-user not-valid-before times
-	clearLine string // Set-Cookie value that deletes the cookie
-	ticket    *ticket.Issuer
-	ticketFor func(*http.Request, string) ticket.Ticket
+	clearLine string    // Set-Cookie value that deletes the cookie
+	hooks     []Hook
 	idle      int64 // milliseconds
 	lifetime  int64 // milliseconds
 	touchStep int64 // milliseconds between idle-deadline extensions
@@ -273,10 +264,7 @@ func New(cfg Config) (*Manager, error) {
 	m := &Manager{
 		store:     cfg.Store,
 		users:     users,
-		sealer:    cfg.Seal,
-		ticket:    cfg.Ticket,
-		ticketFor: cfg.TicketFor,
-		revoked:   cfg.Revocations,
+		hooks:     cfg.Hooks,
 		idle:      cfg.IdleTimeout.Milliseconds(),
 		lifetime:  cfg.Lifetime.Milliseconds(),
 		touchStep: cfg.IdleTimeout.Milliseconds() / 20,
@@ -290,7 +278,11 @@ func New(cfg Config) (*Manager, error) {
 		rand:      rand.Reader,
 		now:       time.Now,
 	}
-	m.clearLine = m.cookieEnd(m.cookieStart(0), time.Time{}, true)
+	m.backend = serverSide{m}
+	if cfg.Seal != nil {
+		m.backend = &sealed{m: m, ring: cfg.Seal, revoked: cfg.Revocations}
+	}
+	m.clearLine = m.clearingLine()
 	if m.log == nil {
 		m.log = slog.Default()
 	}

@@ -9,7 +9,6 @@ import (
 	"slices"
 	"strings"
 	"sync"
-	"time"
 )
 
 // Errors returned by the Session API.
@@ -29,28 +28,6 @@ var (
 	ErrBadUser = errors.New("sesame: invalid user name")
 )
 
-// opKind is the kind of one entry in a request's change log.
-type opKind uint8
-
-const (
-	opSet    opKind = iota // key = value
-	opDelete               // key removed
-	opClear                // every key removed
-	opFlash                // value appended to the flash list
-)
-
-// op is one change a request made. The log of them is applied over the
-// record the request read, and applied again over a fresher one when a
-// concurrent request saved first.
-type op struct {
-	kind  opKind
-	key   string
-	value []byte
-}
-
-// flashKey holds the flash messages; data keys cannot start with NUL.
-const flashKey = "\x00flash"
-
 // Session is one visitor's session during one request. Get it with
 // FromContext. Its methods are safe for concurrent use by the request's
 // goroutines; it must not be kept after the request ends.
@@ -61,35 +38,35 @@ type Session struct {
 	mu  sync.Mutex
 	m   *Manager
 	req *http.Request
-	w   *responseWriter
+	out http.ResponseWriter // the response under the middleware: commit sets its headers
 
-	loaded  bool
-	loadErr error
+	loaded     bool
+	loadErr    error
+	lost       bool // a change was refused because the session could not be loaded
+	headerSent bool // the response header is out: no Set-Cookie any more
 
-	// The record this request works on: what it read, or what it last
-	// saved. key is "" for a session that has no record (yet).
-	id      sessionID
-	key     string
-	version uint64
+	cur   loadedRecord // the record the request works on
+	log   changeLog    // what the request changed since it was loaded or saved
+	reply cookieReply  // what the response says about the cookie
+	now   int64        // the request's time in Unix ms, read once
+}
+
+// loadedRecord is the record a request works on: what it read, or what it
+// last saved. key is "" for a session that has no record (yet).
+type loadedRecord struct {
+	id      sessionID // server-side: the id in the cookie
+	key     string    // server-side: the store key; sealed: a handle for logs
+	version uint64    // server-side: the store's version of the record
 	rec     record
+}
 
-	// The request's changes since the last save.
-	ops       []op
-	renew     bool   // give the session a new id at commit
-	loginUser string // set by Login: bind to this user, restart the clocks, record the client
-	remember  int8   // +1 or -1: RememberMe changed the cookie's persistence
-	dropKey   string // a destroyed record to delete at commit
-	dropUser  string // the user of a destroyed session, whose ticket to clear
+// cookieReply is the response's side of the session: whether the request
+// carried our cookie, and the Set-Cookie line to send.
+type cookieReply struct {
+	hadCookie bool   // the request carried a cookie under our name
+	clear     bool   // that cookie must be cleared
+	line      string // the Set-Cookie value for a new id or token
 
-	hadCookie   bool   // the request carried a cookie under our name
-	clearCookie bool   // that cookie must be cleared
-	cookieLine  string // the Set-Cookie value this response carries for a new id or token
-	lost        bool   // a change was refused because the session could not be loaded
-	extended    bool   // this commit only extended the idle deadline
-
-	reissueAfter int64 // sealed mode: RevokeOthers revoked up to here; re-seal this session after it
-
-	now    int64        // the request's time in Unix ms, read once
 	vary   [1]string    // backing for the Vary header, saving an allocation
 	hdrBuf [2][1]string // backing for Set-Cookie and Cache-Control
 }
@@ -106,195 +83,6 @@ func FromContext(ctx context.Context) (*Session, error) {
 	return nil, ErrNoSession
 }
 
-// load reads the session on first use. The caller holds s.mu. A cookie
-// that is malformed, ambiguous, unknown, dead or expired gives a fresh
-// anonymous session and is cleared; it never reaches the store unless it
-// is a well-formed id.
-func (s *Session) load() error {
-	if s.loaded {
-		return s.loadErr
-	}
-	s.loaded = true
-	if s.m.sealer != nil {
-		return s.loadSealed()
-	}
-	id, state := readCookie(s.req.Header, s.m.cookie.Name)
-	if state == cookieNone {
-		return nil
-	}
-	s.hadCookie = true
-	s.clearCookie = true
-	if state == cookieMalformed {
-		s.m.emit(s.req.Context(), EventInvalid, "", "")
-		return nil
-	}
-	ctx := s.req.Context()
-	key := storeKey(id)
-	rec, ver, rs, err := s.m.fetch(ctx, key, s.clock())
-	if err != nil {
-		s.loadErr = err
-		return err
-	}
-	switch rs {
-	case recordLive:
-		s.id, s.key, s.version, s.rec = id, key, ver, rec
-		s.clearCookie = false
-		return nil
-	case recordExpired:
-		s.m.emit(ctx, EventExpired, key, string(rec.user))
-		// Expired is gone: reclaim it now rather than wait for the store.
-		if err := s.m.store.Delete(ctx, key); err != nil {
-			s.m.log.WarnContext(ctx, "sesame: deleting expired session", "session", shortKey(key), "error", err)
-		}
-	case recordCorrupt:
-		s.m.log.ErrorContext(ctx, "sesame: ignoring corrupt session record", "session", shortKey(key))
-		s.m.emit(ctx, EventInvalid, key, "")
-	default:
-		s.m.emit(ctx, EventInvalid, key, "")
-	}
-	return nil
-}
-
-// clock returns the request's time: read once, so that one request sees
-// one instant and pays for one clock read.
-func (s *Session) clock() int64 {
-	if s.now == 0 {
-		s.now = s.m.nowMS()
-	}
-	return s.now
-}
-
-// lock locks s and loads it if needed.
-func (s *Session) lock() error {
-	s.mu.Lock()
-	return s.load()
-}
-
-// current returns the value key has now: the last change the request made
-// to it, or what the record holds, plus any flash messages appended since.
-func (s *Session) current(key string) ([]byte, bool) {
-	i := len(s.ops) - 1
-	for ; i >= 0; i-- {
-		o := &s.ops[i]
-		if o.kind == opClear || (o.key == key && o.kind != opFlash) {
-			break
-		}
-	}
-	var v []byte
-	ok := false
-	switch {
-	case i < 0:
-		v, ok = s.rec.lookup(key)
-	case s.ops[i].kind == opSet:
-		v, ok = s.ops[i].value, true
-	}
-	if key == flashKey {
-		for _, o := range s.ops[i+1:] {
-			if o.kind == opFlash {
-				v, ok = appendJSONArray(v, o.value), true
-			}
-		}
-	}
-	return v, ok
-}
-
-// appendJSONArray returns a new JSON array: list (a JSON array, or nil)
-// with elem appended.
-func appendJSONArray(list, elem []byte) []byte {
-	out := make([]byte, 0, len(list)+len(elem)+2)
-	if len(list) >= 2 && list[len(list)-1] == ']' {
-		out = append(out, list[:len(list)-1]...)
-		if len(list) > 2 {
-			out = append(out, ',')
-		}
-	} else {
-		out = append(out, '[')
-	}
-	out = append(out, elem...)
-	return append(out, ']')
-}
-
-// entryIter walks the entries the session holds now, in a stable order:
-// the record's first, then new keys in the order they were first set. A
-// key from the record comes as bytes aliasing it (kb), a new one as a
-// string (ks), so that walking allocates nothing.
-type entryIter struct {
-	s       *Session
-	d       decoder
-	base    int // record entries still to read
-	op      int // next op to look at
-	cleared bool
-}
-
-func (s *Session) iter() entryIter {
-	it := entryIter{s: s, d: decoder{b: s.rec.data}, base: s.rec.n}
-	for _, o := range s.ops {
-		it.cleared = it.cleared || o.kind == opClear
-	}
-	if it.cleared {
-		it.base = 0
-	}
-	return it
-}
-
-func (it *entryIter) next() (kb []byte, ks string, v []byte, ok bool) {
-	s := it.s
-	for it.base > 0 {
-		it.base--
-		k := it.d.bytes(maxDataKeyLen)
-		v := it.d.bytes(len(it.d.b))
-		if !s.changed(string(k), len(s.ops)) {
-			return k, "", v, true
-		}
-		if cv, ok := s.current(string(k)); ok {
-			return k, "", cv, true
-		}
-	}
-	for it.op < len(s.ops) {
-		o := &s.ops[it.op]
-		it.op++
-		if o.kind == opClear || s.changed(o.key, it.op-1) {
-			continue // a clear, or a key already seen
-		}
-		if !it.cleared {
-			if _, inRecord := s.rec.lookup(o.key); inRecord {
-				continue
-			}
-		}
-		if cv, ok := s.current(o.key); ok {
-			return nil, o.key, cv, true
-		}
-	}
-	return nil, "", nil, false
-}
-
-// changed reports whether any of the first n ops names key.
-func (s *Session) changed(key string, n int) bool {
-	for _, o := range s.ops[:n] {
-		if o.kind != opClear && o.key == key {
-			return true
-		}
-	}
-	return false
-}
-
-// keys returns every key the session holds now, in a stable order.
-func (s *Session) keys() []string {
-	var keys []string
-	it := s.iter()
-	for {
-		kb, ks, _, ok := it.next()
-		switch {
-		case !ok:
-			return keys
-		case kb != nil:
-			keys = append(keys, string(kb))
-		default:
-			keys = append(keys, ks)
-		}
-	}
-}
-
 // raw returns the encoded value of key.
 func (s *Session) raw(key string) ([]byte, error) {
 	if err := s.lock(); err != nil {
@@ -309,20 +97,31 @@ func (s *Session) raw(key string) ([]byte, error) {
 	return v, nil
 }
 
-// change appends o to the change log, unless it would make a sealed
-// session too large for its cookie.
+// change appends o to the change log, unless it would make the session
+// too large for where it is kept (a sealed session's cookie).
 func (s *Session) change(o op) error {
 	defer s.mu.Unlock()
 	if err := s.lock(); err != nil {
 		s.lost = true
 		return err
 	}
-	s.ops = append(s.ops, o)
+	s.log.ops = append(s.log.ops, o)
 	if o.kind == opSet || o.kind == opFlash {
-		if err := s.checkSize(); err != nil {
-			s.ops = s.ops[:len(s.ops)-1]
+		if err := s.m.backend.checkSize(s); err != nil {
+			s.log.ops = s.log.ops[:len(s.log.ops)-1]
 			return err
 		}
+	}
+	return nil
+}
+
+// lockLoaded locks s and loads it, for a method that changes the session
+// without a log entry; a load failure marks the change lost. The caller
+// unlocks s.
+func (s *Session) lockLoaded() error {
+	if err := s.lock(); err != nil {
+		s.lost = true
+		return err
 	}
 	return nil
 }
@@ -428,20 +227,20 @@ func (s *Session) Flashes() ([]string, error) {
 // Renew does nothing to it (and creates no record).
 func (s *Session) Renew() error {
 	defer s.mu.Unlock()
-	if err := s.lock(); err != nil {
-		s.lost = true
+	if err := s.lockLoaded(); err != nil {
 		return err
 	}
-	s.renew = s.key != ""
+	s.log.renew = s.cur.key != ""
 	return nil
 }
 
-// Destroy ends the session: its record is deleted at commit and the cookie
-// cleared. Values put after Destroy start a new session with a new id.
+// Destroy ends the session: logging out is destroying the session. Its
+// record is deleted at commit, the cookie cleared, and Config.Hooks told
+// of the logout if it had a user. Values put after Destroy start a new,
+// anonymous session with a new id.
 func (s *Session) Destroy() error {
 	defer s.mu.Unlock()
-	if err := s.lock(); err != nil {
-		s.lost = true
+	if err := s.lockLoaded(); err != nil {
 		return err
 	}
 	s.destroyLocked()
@@ -452,20 +251,20 @@ func (s *Session) Destroy() error {
 // logged in as user.
 func (s *Session) destroyIfUser(user string) {
 	defer s.mu.Unlock()
-	if s.lock() == nil && cmp.Or(s.loginUser, string(s.rec.user)) == user {
+	if s.lock() == nil && s.userLocked() == user {
 		s.destroyLocked()
 	}
 }
 
 func (s *Session) destroyLocked() {
-	if s.key != "" {
-		s.dropKey = s.key
+	if s.cur.key != "" {
+		s.log.ended = s.cur.key
 	}
-	if u := cmp.Or(s.loginUser, string(s.rec.user)); u != "" {
-		s.dropUser = u
+	if u := s.userLocked(); u != "" {
+		s.log.endedUser = u
 	}
-	s.key, s.version, s.rec = "", 0, record{}
-	s.ops, s.renew, s.loginUser, s.remember = nil, false, "", 0
+	s.cur = loadedRecord{}
+	s.log.ops, s.log.renew, s.log.login, s.log.persist = nil, false, "", persistUnchanged
 }
 
 // Login binds the session to user and renews its id, so that an id known
@@ -479,45 +278,31 @@ func (s *Session) Login(user string) error {
 		return fmt.Errorf("%w: %q", ErrBadUser, user)
 	}
 	defer s.mu.Unlock()
-	if err := s.lock(); err != nil {
-		s.lost = true
+	if err := s.lockLoaded(); err != nil {
 		return err
 	}
-	renew, loginUser := s.renew, s.loginUser
-	s.renew, s.loginUser = true, user
-	if err := s.checkSize(); err != nil {
-		s.renew, s.loginUser = renew, loginUser
+	renew, login := s.log.renew, s.log.login
+	s.log.renew, s.log.login = true, user
+	if err := s.m.backend.checkSize(s); err != nil {
+		s.log.renew, s.log.login = renew, login
 		return err
 	}
 	return nil
 }
-
-// Logout ends the session: it is Destroy, for symmetry with Login.
-func (s *Session) Logout() error { return s.Destroy() }
 
 // RememberMe makes the cookie persistent (on) or end with the browser
 // session (off, the default). A persistent cookie expires at the session's
 // absolute deadline; the idle deadline still applies on the server.
 func (s *Session) RememberMe(on bool) error {
 	defer s.mu.Unlock()
-	if err := s.lock(); err != nil {
-		s.lost = true
+	if err := s.lockLoaded(); err != nil {
 		return err
 	}
-	s.remember = -1
+	s.log.persist = persistOff
 	if on {
-		s.remember = 1
+		s.log.persist = persistOn
 	}
 	return nil
-}
-
-// timeOf returns one of the record's times; zero on a load failure.
-func (s *Session) timeOf(f func(*record) int64) time.Time {
-	defer s.mu.Unlock()
-	if s.lock() != nil {
-		return time.Time{}
-	}
-	return msTime(f(&s.rec))
 }
 
 // User returns the user the session belongs to, or "" for an anonymous
@@ -527,44 +312,28 @@ func (s *Session) User() string {
 	if s.lock() != nil {
 		return ""
 	}
-	if s.loginUser != "" {
-		return s.loginUser
-	}
-	return string(s.rec.user)
+	return s.userLocked()
 }
 
-// Created returns when the session began, or the zero time for a session
-// that has not been saved yet.
-func (s *Session) Created() time.Time {
-	return s.timeOf(func(r *record) int64 { return r.created })
+// userLocked is User for a caller that holds s.mu: the user a Login of
+// this request binds the session to, or else the record's.
+func (s *Session) userLocked() string {
+	return cmp.Or(s.log.login, string(s.cur.rec.user))
 }
 
-// LastSeen returns when a request last extended the idle deadline. It is
-// updated at most once per IdleTimeout/20, so it is that precise.
-func (s *Session) LastSeen() time.Time {
-	return s.timeOf(func(r *record) int64 { return r.lastSeen })
-}
-
-// IdleDeadline returns when the session ends unless used again.
-func (s *Session) IdleDeadline() time.Time {
-	return s.timeOf(func(r *record) int64 { return r.idleDeadline })
-}
-
-// Deadline returns when the session ends however much it is used.
-func (s *Session) Deadline() time.Time {
-	return s.timeOf(func(r *record) int64 { return r.deadline })
-}
-
-// Handle returns an identifier of the session that is safe to show, log or
-// put in a form: it names the session in Manager.Sessions and
-// Manager.Revoke but cannot be used as a cookie. It is "" until the
-// session has been saved.
-func (s *Session) Handle() string {
+// Info describes the session as Manager.Sessions would list it (marked
+// Current): its Handle, which names it safely in Sessions and Revoke, when
+// it began, was last seen and ends, and the client it logged in from. It
+// works for every store and for sealed sessions, which Sessions cannot
+// list. The times are those of the record the request read or last saved;
+// a session not saved yet, or that could not be loaded (see Err), gives
+// the zero SessionInfo.
+func (s *Session) Info() SessionInfo {
 	defer s.mu.Unlock()
 	if s.lock() != nil {
-		return ""
+		return SessionInfo{}
 	}
-	return s.key
+	return infoOf(&s.cur.rec, s.cur.key, true)
 }
 
 // Err returns the error that prevented loading the session, if any.
@@ -580,8 +349,5 @@ func (s *Session) Err() error {
 func (s *Session) Commit() error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.w != nil && s.w.wroteHeader {
-		return s.commit(true)
-	}
-	return s.commit(false)
+	return s.commit()
 }

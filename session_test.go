@@ -385,15 +385,16 @@ func TestLoginRenewsAndBindsUser(t *testing.T) {
 		if s.User() != "alice" {
 			t.Errorf("User() = %q", s.User())
 		}
-		created = s.Created()
+		info := s.Info()
+		created = info.Created
 		if v, err := sesame.Get[[]string](s, "cart"); err != nil || len(v) != 1 {
 			t.Errorf("Login lost the cart: %v, %v", v, err)
 		}
-		if want := created.Add(sesame.DefaultLifetime); !s.Deadline().Equal(want) {
-			t.Errorf("Deadline = %v, want %v", s.Deadline(), want)
+		if want := created.Add(sesame.DefaultLifetime); !info.Deadline.Equal(want) {
+			t.Errorf("Deadline = %v, want %v", info.Deadline, want)
 		}
-		if want := e.clock.Now().Add(sesame.DefaultIdleTimeout); !s.IdleDeadline().Equal(want) {
-			t.Errorf("IdleDeadline = %v, want %v", s.IdleDeadline(), want)
+		if want := e.clock.Now().Add(sesame.DefaultIdleTimeout); !info.IdleDeadline.Equal(want) {
+			t.Errorf("IdleDeadline = %v, want %v", info.IdleDeadline, want)
 		}
 	})
 	if !created.Equal(e.clock.Now()) {
@@ -411,25 +412,15 @@ func TestLoginRenewsAndBindsUser(t *testing.T) {
 	}
 }
 
-func TestDestroyAndLogout(t *testing.T) {
-	for _, tc := range []struct {
-		name string
-		end  func(*sesame.Session) error
-	}{
-		{"Destroy", (*sesame.Session).Destroy},
-		{"Logout", (*sesame.Session).Logout},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			e := newEnv(t, sesame.Config{})
-			cookie := e.newSession("k", "v")
-			rec := e.do(cookie, func(s *sesame.Session, w http.ResponseWriter, r *http.Request) { tc.end(s) })
-			if c := sessionCookie(rec); c == nil || c.MaxAge >= 0 {
-				t.Errorf("cookie not cleared: %q", rec.Header().Values("Set-Cookie"))
-			}
-			if _, err := get[string](e, cookie, "k"); err == nil {
-				t.Fatal("session alive after " + tc.name)
-			}
-		})
+func TestDestroyEndsTheSession(t *testing.T) {
+	e := newEnv(t, sesame.Config{})
+	cookie := e.newSession("k", "v")
+	rec := e.do(cookie, func(s *sesame.Session, w http.ResponseWriter, r *http.Request) { s.Destroy() })
+	if c := sessionCookie(rec); c == nil || c.MaxAge >= 0 {
+		t.Errorf("cookie not cleared: %q", rec.Header().Values("Set-Cookie"))
+	}
+	if _, err := get[string](e, cookie, "k"); err == nil {
+		t.Fatal("session alive after Destroy")
 	}
 }
 
@@ -437,7 +428,7 @@ func TestDestroyThenPutStartsANewSession(t *testing.T) {
 	e := newEnv(t, sesame.Config{})
 	old := e.newSession("secret", "x")
 	rec := e.do(old, func(s *sesame.Session, w http.ResponseWriter, r *http.Request) {
-		s.Logout()
+		s.Destroy()
 		s.Flash("You have logged out.")
 	})
 	lines := rec.Header().Values("Set-Cookie")
@@ -447,7 +438,7 @@ func TestDestroyThenPutStartsANewSession(t *testing.T) {
 	}
 	e.do(c.Value, func(s *sesame.Session, w http.ResponseWriter, r *http.Request) {
 		if _, err := sesame.Get[string](s, "secret"); err == nil {
-			t.Error("data survived Logout")
+			t.Error("data survived Destroy")
 		}
 		if msgs, _ := s.Flashes(); len(msgs) != 1 {
 			t.Errorf("flash after logout = %q", msgs)

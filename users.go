@@ -33,18 +33,6 @@ type SessionInfo struct {
 	Current bool
 }
 
-// Info describes the session itself, as Sessions would list it (marked
-// Current). It works for every store and for sealed sessions, which
-// Sessions cannot list. A session that could not be loaded gives the zero
-// SessionInfo.
-func (s *Session) Info() SessionInfo {
-	defer s.mu.Unlock()
-	if s.lock() != nil {
-		return SessionInfo{}
-	}
-	return infoOf(&s.rec, s.key, true)
-}
-
 func infoOf(r *record, handle string, current bool) SessionInfo {
 	return SessionInfo{
 		Handle:       handle,
@@ -67,7 +55,7 @@ func (m *Manager) Sessions(ctx context.Context, user string) ([]SessionInfo, err
 	}
 	current := ""
 	if s, err := FromContext(ctx); err == nil {
-		current = s.Handle()
+		current = s.Info().Handle
 	}
 	infos := make([]SessionInfo, 0, len(recs))
 	for _, r := range recs {
@@ -135,31 +123,11 @@ func (m *Manager) RevokeOthers(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	user, current := s.User(), s.Handle()
+	user := s.User()
 	if user == "" {
 		return ErrNotLoggedIn
 	}
-	if m.sealer != nil {
-		nvb, err := m.revokeSealed(ctx, user)
-		if err == nil {
-			s.mu.Lock()
-			s.reissueAfter = nvb
-			s.mu.Unlock()
-		}
-		return err
-	}
-	recs, err := m.userRecords(ctx, user)
-	if err != nil {
-		return err
-	}
-	for _, r := range recs {
-		if r.key != current {
-			if err := m.destroy(ctx, r.key, user); err != nil {
-				return err
-			}
-		}
-	}
-	return nil
+	return m.backend.revokeOthers(ctx, s, user)
 }
 
 // RevokeAll ends every session of user: "log out everywhere". A request in
@@ -167,25 +135,18 @@ func (m *Manager) RevokeOthers(ctx context.Context) error {
 // needs Config.Revocations.
 //
 // If ctx is a request's context under Handler and that request's session
-// belongs to user, it ends too, as by Logout: the request sees an
+// belongs to user, it ends too, as by Destroy: the request sees an
 // anonymous session from then on, and its response clears the cookie, so
 // call RevokeAll before the response header is written. The application
-// need not call Logout as well.
+// need not call Destroy as well.
 func (m *Manager) RevokeAll(ctx context.Context, user string) error {
-	if m.sealer != nil {
-		if _, err := m.revokeSealed(ctx, user); err != nil {
-			return err
-		}
-	} else {
-		if m.users == nil {
-			return ErrNoUserIndex
-		}
-		if err := m.users.DeleteUser(ctx, user); err != nil {
-			return fmt.Errorf("sesame: revoking all sessions of a user: %w", err)
-		}
-		m.emit(ctx, EventDestroyed, "", user)
+	// Load the request's own session before its record is gone.
+	s, err := FromContext(ctx)
+	own := err == nil && s.m == m && s.User() == user
+	if err := m.backend.revokeAll(ctx, user); err != nil {
+		return err
 	}
-	if s, err := FromContext(ctx); err == nil && s.m == m {
+	if own {
 		s.destroyIfUser(user)
 	}
 	return nil

@@ -195,7 +195,7 @@ func TestInfoDescribesTheCurrentSession(t *testing.T) {
 
 // "Log out everywhere" from the user's own request ends that session too:
 // the request sees it anonymous and its response clears the cookie, with
-// no Logout call. An administrator revoking someone else keeps their own.
+// no Destroy call. An administrator revoking someone else keeps their own.
 func TestRevokeAllFromTheUsersOwnRequestEndsItsSession(t *testing.T) {
 	for _, tc := range []struct {
 		name string

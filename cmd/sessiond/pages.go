@@ -96,13 +96,14 @@ func (s *server) home(w http.ResponseWriter, r *http.Request) {
 	if user == "" {
 		return
 	}
+	info := sess.Info()
 	s.render(w, r, http.StatusOK, "home.html", pageData{
 		Title:    "Signed in",
 		User:     user,
 		Flashes:  s.flashes(sess),
-		Created:  sess.Created(),
-		Deadline: sess.Deadline(),
-		Idle:     sess.IdleDeadline(),
+		Created:  info.Created,
+		Deadline: info.Deadline,
+		Idle:     info.IdleDeadline,
 		Proxy:    s.proxy != nil,
 	})
 }
@@ -224,7 +225,7 @@ func (s *server) logout(w http.ResponseWriter, r *http.Request) {
 	sess, err := sesame.FromContext(r.Context())
 	if err == nil {
 		user := sess.User()
-		err = sess.Logout()
+		err = sess.Destroy()
 		if user != "" {
 			s.log.Info("logout", "user", user)
 		}
@@ -246,7 +247,7 @@ func (s *server) logoutAll(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "could not end the sessions", http.StatusServiceUnavailable)
 		return
 	}
-	_ = sess.Logout()
+	_ = sess.Destroy()
 	s.log.Info("logged out everywhere", "user", user)
 	http.Redirect(w, r, pathLogin+"?msg=everywhere", http.StatusSeeOther)
 }
@@ -285,7 +286,7 @@ func (s *server) sessions(w http.ResponseWriter, r *http.Request) {
 		User:     user,
 		Flashes:  s.flashes(sess),
 		Sessions: rows,
-		Current:  sess.Handle(),
+		Current:  sess.Info().Handle,
 		Message:  notices[r.URL.Query().Get("msg")],
 		Unlisted: unlisted,
 		Sealed:   s.opt.Sealed,
@@ -304,7 +305,7 @@ func (s *server) revoke(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	h := r.PostForm.Get("handle")
-	if h != "" && h == sess.Handle() {
+	if h != "" && h == sess.Info().Handle {
 		s.logout(w, r)
 		return
 	}

@@ -87,7 +87,6 @@ func newServer(opt *options, st sesame.Store, users *userDB, log *slog.Logger, m
 		}
 	}
 	cfg := sesame.Config{
-		Ticket:             s.tickets, // nil unless --ticket: issued at Login, cleared at Logout
 		Store:              s.store,
 		IdleTimeout:        opt.IdleTimeout,
 		Lifetime:           opt.Lifetime,
@@ -100,6 +99,9 @@ func newServer(opt *options, st sesame.Store, users *userDB, log *slog.Logger, m
 	}
 	if ring != nil {
 		cfg.Store, cfg.Seal, cfg.Revocations = nil, ring, s.store
+	}
+	if s.tickets != nil { // --ticket: issued at Login, cleared at logout
+		cfg.Hooks = append(cfg.Hooks, ticket.SessionHook{Issuer: s.tickets, Logger: log})
 	}
 	mgr, err := sesame.New(cfg)
 	if err != nil {
@@ -258,7 +260,7 @@ func (s *server) currentUser(r *http.Request) (string, *sesame.Session, error) {
 	}
 	if u != "" && !s.users.Exists(u) {
 		s.log.Info("ending the session of a removed user", "user", u)
-		_ = sess.Logout()
+		_ = sess.Destroy()
 		return "", sess, nil
 	}
 	return u, sess, nil

@@ -87,7 +87,7 @@ func main() {
 	})
 	mux.HandleFunc("POST /logout", func(w http.ResponseWriter, r *http.Request) {
 		s, _ := sesame.FromContext(r.Context())
-		s.Logout()
+		s.Destroy()
 		s.Flash("You have logged out.")
 		http.Redirect(w, r, "/", http.StatusSeeOther)
 	})

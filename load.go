@@ -1,0 +1,43 @@
+package sesame
+
+// load reads the session on first use: the cookie under our name, then
+// the record the backend keeps for it. The caller holds s.mu. A cookie
+// that is malformed, ambiguous, unknown, dead, expired or revoked gives a
+// fresh anonymous session and is cleared; only a failure to reach the
+// session's storage is an error, which the request then reports.
+func (s *Session) load() error {
+	if s.loaded {
+		return s.loadErr
+	}
+	s.loaded = true
+	value, state := readCookieValue(s.req.Header, s.m.cookie.Name)
+	if state == cookieNone {
+		return nil
+	}
+	s.reply.hadCookie, s.reply.clear = true, true
+	if state == cookieMalformed {
+		s.m.emit(s.req.Context(), EventInvalid, "", "")
+		return nil
+	}
+	if err := s.m.backend.load(s, value); err != nil {
+		s.loadErr = err
+		return err
+	}
+	s.reply.clear = s.cur.key == ""
+	return nil
+}
+
+// lock locks s and loads it if needed.
+func (s *Session) lock() error {
+	s.mu.Lock()
+	return s.load()
+}
+
+// clock returns the request's time: read once, so that one request sees
+// one instant and pays for one clock read.
+func (s *Session) clock() int64 {
+	if s.now == 0 {
+		s.now = s.m.nowMS()
+	}
+	return s.now
+}

@@ -1,0 +1,60 @@
+package ticket
+
+import (
+	"log/slog"
+	"net/http"
+)
+
+// SessionHook shares a Sesame session's login with applications behind
+// Apache or Plone: it is a hook for sesame.Config.Hooks (it implements
+// sesame.Hook, which package ticket does not import), wired in one line:
+//
+//	sesame.Config{Store: store, Hooks: []sesame.Hook{ticket.SessionHook{Issuer: issuer}}}
+//
+// At a login it issues a ticket next to the session cookie, so that the
+// other applications see the same user; whenever the session's idle
+// deadline is extended it issues a fresh one, so that the ticket lives as
+// long as the session is used; when a logged-in session ends it clears the
+// ticket. A ticket cannot be revoked before it times out: keep the codec's
+// Timeout at or below the session's IdleTimeout. Failing to issue one (an
+// IPv6 client with IP binding on, say) is logged; the login stands.
+type SessionHook struct {
+	// Issuer writes and clears the ticket cookie. It must be set.
+	Issuer *Issuer
+
+	// For builds the ticket for user, for example to add tokens (groups)
+	// or user data. nil means Ticket{UID: user}.
+	For func(r *http.Request, user string) Ticket
+
+	// Logger receives failures to issue a ticket. nil means slog.Default().
+	Logger *slog.Logger
+}
+
+// LoggedIn issues the ticket of user.
+func (h SessionHook) LoggedIn(w http.ResponseWriter, r *http.Request, user string) {
+	h.issue(w, r, user)
+}
+
+// Extended issues the ticket of user again, valid from now.
+func (h SessionHook) Extended(w http.ResponseWriter, r *http.Request, user string) {
+	h.issue(w, r, user)
+}
+
+// LoggedOut clears the ticket cookie.
+func (h SessionHook) LoggedOut(w http.ResponseWriter, r *http.Request, user string) {
+	h.Issuer.ClearCookie(w)
+}
+
+func (h SessionHook) issue(w http.ResponseWriter, r *http.Request, user string) {
+	t := Ticket{UID: user}
+	if h.For != nil {
+		t = h.For(r, user)
+	}
+	if err := h.Issuer.SetCookie(w, r, t); err != nil {
+		log := h.Logger
+		if log == nil {
+			log = slog.Default()
+		}
+		log.WarnContext(r.Context(), "ticket: issuing the login ticket", "error", err)
+	}
+}
