@@ -21,6 +21,8 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"runtime"
+	"runtime/debug"
 	"slices"
 	"strings"
 	"syscall"
@@ -38,25 +40,35 @@ func main() {
 
 // run is the whole program; it returns the exit status.
 func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer, getenv func(string) string) int {
-	if len(args) > 0 && args[0] == "user" {
-		if err := userCommand(args[1:], stdin, stdout, stderr, getenv); err != nil {
-			if errors.Is(err, errHelp) {
-				return 0
-			}
-			fmt.Fprintln(stderr, "sessiond:", err)
-			return 2
-		}
+	if wantsVersion(args) {
+		fmt.Fprintln(stdout, version())
 		return 0
 	}
-	if len(args) > 0 && args[0] == "serve" {
-		args = args[1:]
+	if len(args) > 0 {
+		switch args[0] {
+		case "help":
+			return help(args[1:], stdout, stderr, getenv)
+		case "user":
+			if err := userCommand(args[1:], stdin, stdout, stderr, getenv); err != nil {
+				if errors.Is(err, errHelp) {
+					return 0
+				}
+				fmt.Fprintln(stderr, "sessiond:", err)
+				fmt.Fprintln(stderr, "Run `sessiond user --help` for usage.")
+				return 2
+			}
+			return 0
+		case "serve":
+			args = args[1:]
+		}
 	}
-	opt, err := parseOptions(args, getenv, stderr)
+	opt, err := parseOptions(args, getenv, stdout)
 	if errors.Is(err, errHelp) {
 		return 0
 	}
 	if err != nil {
 		fmt.Fprintln(stderr, "sessiond:", err)
+		fmt.Fprintln(stderr, "Run `sessiond --help` for usage.")
 		return 2
 	}
 	if err := serve(ctx, opt, stdout, stderr, nil); err != nil {
@@ -64,6 +76,74 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		return 1
 	}
 	return 0
+}
+
+// help is `sessiond help [user]`.
+func help(topic []string, stdout, stderr io.Writer, getenv func(string) string) int {
+	switch {
+	case len(topic) == 0:
+		usage(newFlagSet(&options{}, getenv), stdout)
+	case len(topic) == 1 && topic[0] == "user":
+		_, _, _ = parseUserFlags([]string{"--help"}, getenv, stdout)
+	default:
+		fmt.Fprintf(stderr, "sessiond: no help on %q; try `sessiond help` or `sessiond help user`\n", strings.Join(topic, " "))
+		return 2
+	}
+	return 0
+}
+
+// wantsVersion reports whether the command line asks for the version:
+// `sessiond version`, or --version among the flags.
+func wantsVersion(args []string) bool {
+	if len(args) > 0 && args[0] == "version" {
+		return true
+	}
+	for _, a := range args {
+		if a == "--" {
+			break
+		}
+		if a == "--version" || a == "-version" {
+			return true
+		}
+	}
+	return false
+}
+
+// version describes this build: the module version (a tag for `go
+// install ...@v1.2.3`, "(devel)" for a build from a checkout), the VCS
+// revision when the build recorded one, and the Go version.
+func version() string {
+	bi, ok := debug.ReadBuildInfo()
+	if !ok {
+		return "sessiond (unknown version) " + runtime.Version()
+	}
+	v := bi.Main.Version
+	if v == "" {
+		v = "(devel)"
+	}
+	var rev, at string
+	dirty := false
+	for _, s := range bi.Settings {
+		switch s.Key {
+		case "vcs.revision":
+			rev = s.Value
+		case "vcs.time":
+			at = s.Value
+		case "vcs.modified":
+			dirty = s.Value == "true"
+		}
+	}
+	out := "sessiond " + v
+	if rev != "" {
+		out += ", commit " + rev[:min(12, len(rev))]
+		if dirty {
+			out += " with local changes"
+		}
+		if at != "" {
+			out += " of " + at
+		}
+	}
+	return out + ", built with " + bi.GoVersion + " for " + runtime.GOOS + "/" + runtime.GOARCH
 }
 
 // newLogger builds the slog logger the options ask for.
@@ -145,6 +225,7 @@ func serve(ctx context.Context, opt *options, stdout, stderr io.Writer, ready fu
 		if su, err = parseStoreURL(opt.Store); err != nil {
 			return err
 		}
+		su = su.in(opt.DataDir)
 	}
 	st, closer, err := openStore(su, log)
 	if err != nil {
@@ -283,7 +364,7 @@ func redactURL(s string) string {
 
 // userCommand is `sessiond user add|remove|list`.
 func userCommand(args []string, stdin io.Reader, stdout, stderr io.Writer, getenv func(string) string) error {
-	uf, pos, err := parseUserFlags(args, getenv, stderr)
+	uf, pos, err := parseUserFlags(args, getenv, stdout)
 	if err != nil {
 		return err
 	}

@@ -78,7 +78,7 @@ func TestParseOptions(t *testing.T) {
 
 func TestHelpListsEveryFlagWithItsVariable(t *testing.T) {
 	var b strings.Builder
-	if code := run(t.Context(), []string{"--help"}, nil, io.Discard, &b, func(string) string { return "" }); code != 0 {
+	if code := run(t.Context(), []string{"--help"}, nil, &b, io.Discard, func(string) string { return "" }); code != 0 {
 		t.Fatalf("exit %d", code)
 	}
 	fs := newFlagSet(&options{}, func(string) string { return "" })
