@@ -263,18 +263,17 @@ func serve(ctx context.Context, opt *options, stdout, stderr io.Writer, ready fu
 	}
 	base := scheme + "://" + displayAddr(ln.Addr().String())
 
-	var metricsSrv *http.Server
-	if opt.MetricsListen != "" {
-		mln, err := net.Listen("tcp", opt.MetricsListen)
+	var opsSrv *http.Server
+	var opsBase string
+	if opt.OpsListen != "" {
+		oln, err := net.Listen("tcp", opt.OpsListen)
 		if err != nil {
 			ln.Close()
 			return err
 		}
-		mux := http.NewServeMux()
-		mux.Handle("GET /metrics", srv.metricsHandler())
-		metricsSrv = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
-		go func() { _ = metricsSrv.Serve(mln) }()
-		log.Info("metrics", "url", "http://"+displayAddr(mln.Addr().String())+"/metrics")
+		opsSrv = &http.Server{Handler: srv.opsHandler(), ReadHeaderTimeout: 10 * time.Second}
+		go func() { _ = opsSrv.Serve(oln) }()
+		opsBase = "http://" + displayAddr(oln.Addr().String())
 	}
 
 	var firstPassword string
@@ -303,6 +302,10 @@ func serve(ctx context.Context, opt *options, stdout, stderr io.Writer, ready fu
 	}()
 
 	log.Info("sessiond listening", "url", base+"/", "store", redactURL(su.Raw), "data_dir", opt.DataDir, "upstream", opt.Upstream)
+	if opsBase != "" {
+		log.Info("operations endpoints: /healthz, /readyz, /metrics", "url", opsBase+"/")
+		fmt.Fprintf(stdout, "Operations endpoints (/healthz, /readyz, /metrics) on %s/\n", opsBase)
+	}
 	fmt.Fprintf(stdout, "sessiond is listening on %s/\n", base)
 	if firstPassword != "" {
 		fmt.Fprintf(stdout, "First run: created user \"admin\" with password %s\n", firstPassword)
@@ -322,8 +325,8 @@ func serve(ctx context.Context, opt *options, stdout, stderr io.Writer, ready fu
 		log.Info("shutting down: finishing requests in flight", "timeout", opt.ShutdownTimeout.String())
 		sctx, cancel := context.WithTimeout(context.Background(), opt.ShutdownTimeout)
 		defer cancel()
-		if metricsSrv != nil {
-			_ = metricsSrv.Shutdown(sctx)
+		if opsSrv != nil {
+			_ = opsSrv.Shutdown(sctx)
 		}
 		if err := hs.Shutdown(sctx); err != nil {
 			return fmt.Errorf("shutdown: %w", err)

@@ -34,7 +34,7 @@ type options struct {
 	TrustedProxies    []netip.Prefix
 	LogJSON           bool
 	LogLevel          string
-	MetricsListen     string
+	OpsListen         string
 	ShutdownTimeout   time.Duration
 
 	Sealed   bool
@@ -127,7 +127,8 @@ func newFlagSet(o *options, getenv func(string) string) *flag.FlagSet {
 	fs.Var(prefixList{&o.TrustedProxies}, "trusted-proxies", "comma-separated addresses/CIDRs of proxies whose X-Forwarded-For is believed for the client IP")
 	fs.BoolVar(&o.LogJSON, "log-json", false, "write logs as JSON lines instead of text")
 	fs.StringVar(&o.LogLevel, "log-level", "info", "log level: debug, info, warn or error")
-	fs.StringVar(&o.MetricsListen, "metrics-listen", "", "serve /metrics on this separate address instead of the main listener")
+	fs.StringVar(&o.OpsListen, "ops-listen", "", "serve /healthz, /readyz and /metrics on this separate address, such as 127.0.0.1:9100 (default: no metrics; health checks only under /_sessiond/)")
+	fs.StringVar(&o.OpsListen, "metrics-listen", "", "former name of --ops-listen")
 	fs.DurationVar(&o.ShutdownTimeout, "shutdown-timeout", 30*time.Second, "on SIGTERM/SIGINT, wait this long for in-flight requests")
 	fs.BoolVar(&o.Sealed, "sealed", false, "sealed-cookie sessions: the encrypted record travels in the cookie; --store then keeps only per-user revocations")
 	fs.StringVar(&o.SealKeys, "seal-keys", "", "sealing keys for --sealed, base64, comma-separated, primary first (default: generated in <data-dir>/seal-keys)")

@@ -42,8 +42,9 @@ func TestLoginPagesAndForwardAuth(t *testing.T) {
 		{"logged-out notice", func() *http.Response { return c.get(pathLogin + "?msg=loggedout") }, 200, "", "You are logged out.", ""},
 		{"unknown page is 404", func() *http.Response { return c.get(prefix + "nope") }, 404, "", "no such page", ""},
 		{"root redirects home", func() *http.Response { return c.get("/") }, 302, pathHome, "", ""},
-		{"healthz", func() *http.Response { return c.get("/healthz") }, 200, "", "ok", ""},
-		{"readyz checks the store", func() *http.Response { return c.get("/readyz") }, 200, "", "ok", ""},
+		{"healthz", func() *http.Response { return c.get(pathHealth) }, 200, "", "ok", ""},
+		{"readyz checks the store", func() *http.Response { return c.get(pathReady) }, 200, "", "ok", ""},
+		{"no metrics on the main listener", func() *http.Response { return c.get("/metrics") }, 404, "", "", ""},
 	}
 	for _, st := range steps {
 		res := st.do()
@@ -235,12 +236,12 @@ func TestTicketIssuedAtLoginClearedAtLogout(t *testing.T) {
 }
 
 func TestMetricsCountEventsAndLogins(t *testing.T) {
-	_, h := newTestServer(t, nil)
+	s, h := newTestServer(t, nil)
 	c := newClient(t, h)
 	c.login("alice", "wrong")
 	c.login("alice", "correct horse")
 	c.post(pathLogout, nil)
-	m := body(t, c.get("/metrics"))
+	m := body(t, newClient(t, s.opsHandler()).get("/metrics"))
 	for _, want := range []string{
 		`sessiond_logins_total{result="ok"} 1`,
 		`sessiond_logins_total{result="failed"} 1`,

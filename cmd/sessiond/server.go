@@ -36,6 +36,8 @@ const (
 	pathRevokeOthers = prefix + "sessions/revoke-others"
 	pathAuth         = prefix + "auth"
 	pathFrom         = prefix + "from/"
+	pathHealth       = prefix + "healthz"
+	pathReady        = prefix + "readyz"
 )
 
 //go:embed templates/*.html
@@ -162,6 +164,8 @@ func (s *server) handler() http.Handler {
 	pages.HandleFunc("POST "+pathRevoke, s.revoke)
 	pages.HandleFunc("POST "+pathRevokeOthers, s.revokeOthers)
 	pages.HandleFunc("GET "+pathFrom, s.from)
+	pages.HandleFunc("GET "+pathHealth, healthz)
+	pages.HandleFunc("GET "+pathReady, s.readyz)
 	pages.HandleFunc(prefix, func(w http.ResponseWriter, r *http.Request) {
 		s.render(w, r, http.StatusNotFound, "message.html", pageData{Title: "Not found", Message: "There is no such page."})
 	})
@@ -177,14 +181,6 @@ func (s *server) handler() http.Handler {
 	mux := http.NewServeMux()
 	mux.Handle(prefix, securityHeaders(csrf.Handler(pages)))
 	mux.HandleFunc(pathAuth, s.forwardAuth) // any method: proxies forward the original one
-	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Cache-Control", "no-store")
-		fmt.Fprintln(w, "ok")
-	})
-	mux.HandleFunc("GET /readyz", s.readyz)
-	if s.opt.MetricsListen == "" {
-		mux.Handle("GET /metrics", s.metricsHandler())
-	}
 	if s.proxy != nil {
 		mux.HandleFunc("/", s.protect)
 	} else {
@@ -195,8 +191,22 @@ func (s *server) handler() http.Handler {
 	return s.mgr.Handler(mux)
 }
 
-func (s *server) metricsHandler() http.Handler {
-	return promhttp.HandlerFor(s.metrics.reg, promhttp.HandlerOpts{})
+// opsHandler serves the operations endpoints for --ops-listen: /healthz,
+// /readyz and /metrics. They are never on the main listener, where they
+// would be public and, in proxy mode, hide the application's own paths of
+// those names.
+func (s *server) opsHandler() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /healthz", healthz)
+	mux.HandleFunc("GET /readyz", s.readyz)
+	mux.Handle("GET /metrics", promhttp.HandlerFor(s.metrics.reg, promhttp.HandlerOpts{}))
+	return mux
+}
+
+// healthz answers 200 while the process serves.
+func healthz(w http.ResponseWriter, _ *http.Request) {
+	w.Header().Set("Cache-Control", "no-store")
+	fmt.Fprintln(w, "ok")
 }
 
 // securityHeaders keeps sessiond's pages out of frames and caches and

@@ -41,6 +41,8 @@ func TestParseOptions(t *testing.T) {
 			return len(o.TrustedProxies) == 2 && o.TrustedProxies[1] == netip.MustParsePrefix("127.0.0.1/32")
 		}, ""},
 		{"store memory", []string{"--store", "memory://"}, nil, func(o *options) bool { return o.Store == "memory://" }, ""},
+		{"metrics-listen is the old name of ops-listen", []string{"--metrics-listen", "127.0.0.1:9100"}, nil, func(o *options) bool { return o.OpsListen == "127.0.0.1:9100" }, ""},
+		{"ops listener from the environment", nil, map[string]string{"SESSIOND_OPS_LISTEN": ":9100"}, func(o *options) bool { return o.OpsListen == ":9100" }, ""},
 		{"bad env value", nil, map[string]string{"SESSIOND_IDLE_TIMEOUT": "soon"}, nil, "SESSIOND_IDLE_TIMEOUT"},
 		{"tls needs both", []string{"--tls-cert", "c.pem"}, nil, nil, "--tls-key"},
 		{"lifetime below idle", []string{"--lifetime", "1m", "--idle-timeout", "5m"}, nil, nil, "--lifetime"},
