@@ -288,6 +288,12 @@ func serve(ctx context.Context, opt *options, stdout, stderr io.Writer, ready fu
 			return fmt.Errorf("creating the first user: %w", err)
 		}
 	}
+	// Reread the users file as it changes, ending the sessions of users
+	// removed or given a new password, until serve returns.
+	watchCtx, stopWatch := context.WithCancel(ctx)
+	watched := make(chan struct{})
+	go func() { users.watch(watchCtx, time.Second, log); close(watched) }()
+	defer func() { stopWatch(); <-watched }()
 	if users.Len() == 0 {
 		log.Warn("the users file has no users: add one with `sessiond user add NAME`", "file", usersPath)
 	}
@@ -389,7 +395,7 @@ func userCommand(args []string, stdin io.Reader, stdout, stderr io.Writer, geten
 		if err := removeUser(path, pos[1]); err != nil {
 			return err
 		}
-		fmt.Fprintf(stdout, "removed %q from %s; a running sessiond ends their sessions on their next request\n", pos[1], path)
+		fmt.Fprintf(stdout, "removed %q from %s; a running sessiond ends their sessions within seconds, a stopped one when it starts\n", pos[1], path)
 		return nil
 	case pos[0] == "add" && len(pos) == 2:
 		if err := ensureDir(filepath.Dir(path)); err != nil {
@@ -407,7 +413,7 @@ func userCommand(args []string, stdin io.Reader, stdout, stderr io.Writer, geten
 		if uf.Generate {
 			fmt.Fprintf(stdout, "user %q, password %s\n", pos[1], password)
 		} else {
-			fmt.Fprintf(stdout, "set the password of %q in %s\n", pos[1], path)
+			fmt.Fprintf(stdout, "set the password of %q in %s; their sessions logged in with an earlier one end\n", pos[1], path)
 		}
 		return nil
 	}

@@ -163,10 +163,10 @@ func (s *server) login(w http.ResponseWriter, r *http.Request) {
 		fail(http.StatusTooManyRequests, fmt.Sprintf("Too many failed attempts. Try again in %v.", wait))
 		return
 	}
-	valid := false
+	valid, stamp := false, ""
 	if validUserName(name) {
 		var err error
-		if valid, err = s.users.Verify(r.Context(), name, password); err != nil {
+		if stamp, valid, err = s.users.Verify(r.Context(), name, password); err != nil {
 			// The client left (or the server is stopping) while the login
 			// waited for a free hashing slot.
 			s.log.Info("login abandoned while waiting to check the password", "user", userKey, "ip", ip)
@@ -184,7 +184,7 @@ func (s *server) login(w http.ResponseWriter, r *http.Request) {
 	}
 	sess, err := sesame.FromContext(r.Context())
 	if err == nil {
-		err = sess.Login(name)
+		err = logIn(sess, name, stamp)
 	}
 	if err != nil {
 		s.log.Error("login", "err", err)

@@ -101,6 +101,7 @@ func newServer(opt *options, st sesame.Store, users *userDB, log *slog.Logger, m
 	}
 	s.mgr = mgr
 	s.cookieName = mgr.CookieName()
+	users.onChange = s.endSessionsOf
 	if opt.Upstream != "" {
 		up, err := url.Parse(opt.Upstream)
 		if err != nil {
@@ -247,8 +248,22 @@ func (s *server) sessionError(w http.ResponseWriter, r *http.Request, err error)
 	http.Error(w, "session store unavailable", http.StatusServiceUnavailable)
 }
 
-// currentUser returns the request's logged-in user, or "". A session of a
-// user who has since been removed from the users file is ended.
+// userEntryKey is the session value holding the stamp of the users-file
+// entry whose password logged the session in (see userStamp).
+const userEntryKey = "sessiond.user-entry"
+
+// logIn logs sess in as user, whose password matched the users-file entry
+// with the given stamp.
+func logIn(sess *sesame.Session, user, stamp string) error {
+	if err := sess.Login(user); err != nil {
+		return err
+	}
+	return sess.Put(userEntryKey, stamp)
+}
+
+// currentUser returns the request's logged-in user, or "". A session whose
+// user has since been removed from the users file, or given a new
+// password, is ended: its stamp is no longer the user's.
 func (s *server) currentUser(r *http.Request) (string, *sesame.Session, error) {
 	sess, err := sesame.FromContext(r.Context())
 	if err != nil {
@@ -258,12 +273,37 @@ func (s *server) currentUser(r *http.Request) (string, *sesame.Session, error) {
 	if err := sess.Err(); err != nil {
 		return "", sess, err
 	}
-	if u != "" && !s.users.Exists(u) {
-		s.log.Info("ending the session of a removed user", "user", u)
+	if u == "" {
+		return "", sess, nil
+	}
+	stamp, _ := sesame.Get[string](sess, userEntryKey)
+	if current, ok := s.users.Stamp(u); !ok || stamp != current {
+		s.log.Info("ending a session: its user was removed or given a new password since it logged in", "user", u)
 		_ = sess.Logout()
 		return "", sess, nil
 	}
 	return u, sess, nil
+}
+
+// endSessionsOf is the users file's onChange: it ends every session of
+// users whose entry changed (a new password) or went away, in the store,
+// or with sealed cookies through a revocation. currentUser refuses their
+// sessions anyway; this removes them from the store and the sessions
+// lists at once, and is what a store without a user index cannot do.
+func (s *server) endSessionsOf(users []string) {
+	for _, u := range users {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		err := s.mgr.RevokeAll(ctx, u)
+		cancel()
+		switch {
+		case err == nil:
+			s.log.Info("ended every session of a user given a new password or removed", "user", u)
+		case errors.Is(err, sesame.ErrNoUserIndex):
+			s.log.Info("a user was given a new password or removed; this store cannot list their sessions, which end at their next request", "user", u)
+		default:
+			s.log.Error("ending the sessions of a user given a new password or removed; they end at their next request", "user", u, "err", err)
+		}
+	}
 }
 
 // formatTime shows a time for people.

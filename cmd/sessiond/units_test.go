@@ -325,7 +325,7 @@ func TestPasswordsAndUsersFile(t *testing.T) {
 		user, password string
 		want           bool
 	}{{"carol", "longenough", true}, {"carol", "nope", false}, {"nobody", "longenough", false}} {
-		if got, err := db.Verify(t.Context(), tt.user, tt.password); got != tt.want || err != nil {
+		if _, got, err := db.Verify(t.Context(), tt.user, tt.password); got != tt.want || err != nil {
 			t.Errorf("Verify(%q, %q) = %v, %v; want %v", tt.user, tt.password, got, err, tt.want)
 		}
 	}
@@ -335,7 +335,7 @@ func TestPasswordsAndUsersFile(t *testing.T) {
 	}
 	ctx, cancel := context.WithCancel(t.Context())
 	cancel()
-	if ok, err := db.Verify(ctx, "carol", "longenough"); ok || !errors.Is(err, context.Canceled) {
+	if _, ok, err := db.Verify(ctx, "carol", "longenough"); ok || !errors.Is(err, context.Canceled) {
 		t.Errorf("Verify with every slot taken and the request gone = %v, %v", ok, err)
 	}
 	for range cap(db.sem) {
