@@ -32,12 +32,7 @@ func loginCode(t *testing.T, base, user, password string) (int, *http.Cookie) {
 		t.Fatal(err)
 	}
 	res.Body.Close()
-	for _, c := range res.Cookies() {
-		if c.Name == "__Host-session" && c.Value != "" {
-			return res.StatusCode, c
-		}
-	}
-	return res.StatusCode, nil
+	return res.StatusCode, sessionCookie(res)
 }
 
 // usersFileReread bounds how long a running server takes to notice a
