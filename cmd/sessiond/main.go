@@ -318,6 +318,10 @@ func serve(ctx context.Context, opt *options, stdout, stderr io.Writer, ready fu
 		fmt.Fprintf(stdout, "(shown only this once; change it with `sessiond user add admin`, users are in %s)\n", usersPath)
 	}
 	fmt.Fprintf(stdout, "Log in at %s%s\n", base, pathLogin)
+	if note := plainHTTPListenNote(opt, ln.Addr()); note != "" {
+		fmt.Fprintln(stdout, note)
+		log.Warn("plain HTTP on a non-loopback address: browsers reaching it by another name than localhost drop the session cookie; " + plainHTTPAdvice)
+	}
 	if ready != nil {
 		ready(base)
 	}

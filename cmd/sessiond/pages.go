@@ -28,6 +28,9 @@ type pageData struct {
 	Proxy    bool
 	Unlisted bool // other sessions cannot be listed
 	Sealed   bool // sealed-cookie sessions: others can still be revoked
+	// PlainHTTP is the host the browser shows over plain HTTP, where it
+	// drops the session cookie (see plainHTTPHost).
+	PlainHTTP string
 }
 
 // sessionRow is one line of the "your sessions" table.
@@ -126,10 +129,15 @@ func (s *server) loginPage(w http.ResponseWriter, r *http.Request) {
 		http.Redirect(w, r, back, http.StatusSeeOther)
 		return
 	}
+	plain := s.plainHTTPHost(r)
+	if plain != "" {
+		s.warnPlainHTTP(plain)
+	}
 	s.render(w, r, http.StatusOK, "login.html", pageData{
-		Title:   "Log in",
-		Back:    back,
-		Message: notices[r.URL.Query().Get("msg")],
+		Title:     "Log in",
+		Back:      back,
+		Message:   notices[r.URL.Query().Get("msg")],
+		PlainHTTP: plain,
 	})
 }
 

@@ -13,6 +13,7 @@ import (
 	"net/netip"
 	"net/url"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus/promhttp"
@@ -59,6 +60,8 @@ type server struct {
 	ipLimit   *limiter // failed logins per client address
 
 	cookieName string
+
+	plainHTTPWarned sync.Once // see warnPlainHTTP
 }
 
 // newServer builds the server over an opened store (which it instruments)
@@ -158,7 +161,7 @@ func (s *server) handler() http.Handler {
 	pages := http.NewServeMux()
 	pages.HandleFunc("GET "+pathHome+"{$}", s.home)
 	pages.HandleFunc("GET "+pathLogin, s.loginPage)
-	pages.HandleFunc("POST "+pathLogin, s.login)
+	pages.HandleFunc("POST "+pathLogin, s.refusePlainHTTPLogin(s.login))
 	pages.HandleFunc("POST "+pathLogout, s.logout)
 	pages.HandleFunc("POST "+pathLogoutAll, s.logoutAll)
 	pages.HandleFunc("GET "+pathSessions, s.sessions)
