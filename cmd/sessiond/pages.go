@@ -46,9 +46,25 @@ type sessionRow struct {
 // notices are messages that a redirect names by code, so that pages after
 // logout need no session to carry them.
 var notices = map[string]string{
-	"loggedout":  "You are logged out.",
-	"everywhere": "You are logged out everywhere: every session of yours has ended.",
-	"ended":      "That session had ended.",
+	"loggedout":     "You are logged out.",
+	"everywhere":    "You are logged out everywhere: every session of yours has ended.",
+	"ended":         "That session had ended.",
+	"session-ended": "Your session was ended: logged out from another device, revoked, or unused for too long. Log in again to go on.",
+}
+
+// toLogin is the login page with a return address, and, when the request
+// carried a session cookie but is not logged in, the notice that its
+// session has ended, so that a revoked or timed-out user learns why they
+// see the form.
+func (s *server) toLogin(r *http.Request, back string) string {
+	u := loginURL(back)
+	if c, err := r.Cookie(s.cookieName); err != nil || c.Value == "" {
+		return u
+	}
+	if strings.Contains(u, "?") {
+		return u + "&msg=session-ended"
+	}
+	return u + "?msg=session-ended"
 }
 
 // render executes a template into a buffer first, so that a template
@@ -79,7 +95,7 @@ func (s *server) requireUser(w http.ResponseWriter, r *http.Request) (string, *s
 		if r.Method == http.MethodGet {
 			back = r.URL.RequestURI()
 		}
-		http.Redirect(w, r, loginURL(back), http.StatusSeeOther)
+		http.Redirect(w, r, s.toLogin(r, back), http.StatusSeeOther)
 		return "", nil
 	}
 	return user, sess
@@ -221,10 +237,25 @@ func (s *server) logout(w http.ResponseWriter, r *http.Request) {
 	http.Redirect(w, r, pathLogin+"?msg=loggedout", http.StatusSeeOther)
 }
 
-// logoutAll ends every session of the user, this one included.
+// logoutAllPage asks whether to log out everywhere.
+func (s *server) logoutAllPage(w http.ResponseWriter, r *http.Request) {
+	user, _ := s.requireUser(w, r)
+	if user == "" {
+		return
+	}
+	s.render(w, r, http.StatusOK, "logout-all.html", pageData{Title: "Log out everywhere?", User: user})
+}
+
+// logoutAll ends every session of the user, this one included, once the
+// form says confirm=yes; without it, it shows the question first.
 func (s *server) logoutAll(w http.ResponseWriter, r *http.Request) {
 	user, sess := s.requireUser(w, r)
 	if user == "" {
+		return
+	}
+	r.Body = http.MaxBytesReader(w, r.Body, 4<<10)
+	if r.PostFormValue("confirm") != "yes" {
+		http.Redirect(w, r, pathLogoutAll, http.StatusSeeOther)
 		return
 	}
 	if err := s.mgr.RevokeAll(r.Context(), user); err != nil {

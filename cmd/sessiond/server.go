@@ -113,8 +113,9 @@ func newServer(opt *options, st sesame.Store, users *userDB, log *slog.Logger, m
 		s.proxy = s.newProxy(up)
 	}
 	s.tmpl, err = template.New("").Funcs(template.FuncMap{
-		"when": formatTime,
-		"ago":  ago,
+		"when":  formatTime,
+		"ago":   ago,
+		"short": shortHandle,
 	}).ParseFS(templateFS, "templates/*.html")
 	if err != nil {
 		return nil, err
@@ -163,6 +164,7 @@ func (s *server) handler() http.Handler {
 	pages.HandleFunc("GET "+pathLogin, s.loginPage)
 	pages.HandleFunc("POST "+pathLogin, s.refusePlainHTTPLogin(s.login))
 	pages.HandleFunc("POST "+pathLogout, s.logout)
+	pages.HandleFunc("GET "+pathLogoutAll, s.logoutAllPage)
 	pages.HandleFunc("POST "+pathLogoutAll, s.logoutAll)
 	pages.HandleFunc("GET "+pathSessions, s.sessions)
 	pages.HandleFunc("POST "+pathRevoke, s.revoke)
@@ -307,6 +309,12 @@ func (s *server) endSessionsOf(users []string) {
 			s.log.Error("ending the sessions of a user given a new password or removed; they end at their next request", "user", u, "err", err)
 		}
 	}
+}
+
+// shortHandle is the start of a session's handle, enough to tell a
+// user's sessions apart on the sessions page.
+func shortHandle(h string) string {
+	return h[:min(len(h), 6)]
 }
 
 // formatTime shows a time for people.
