@@ -9,7 +9,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus/testutil"
+	"github.com/prometheus/client_golang/prometheus"
+	dto "github.com/prometheus/client_model/go"
 )
 
 // userCmd runs `sessiond user ARGS --data-dir dir` with stdin, as a person
@@ -158,7 +159,7 @@ func TestUserChangeEndsSessionsInTheStore(t *testing.T) {
 				}
 			}
 			destroyed := s.metrics.events.WithLabelValues("destroyed")
-			before := testutil.ToFloat64(destroyed)
+			before := counterValue(t, destroyed)
 			if err := addUser(s.users.path, "alice", "a new password", cheapArgon); err != nil {
 				t.Fatal(err)
 			}
@@ -168,13 +169,13 @@ func TestUserChangeEndsSessionsInTheStore(t *testing.T) {
 			go func() { s.users.watch(ctx, 20*time.Millisecond, s.log); close(done) }()
 			defer func() { cancel(); <-done }()
 			deadline := time.Now().Add(usersFileReread)
-			for testutil.ToFloat64(destroyed) == before {
+			for counterValue(t, destroyed) == before {
 				if time.Now().After(deadline) {
 					t.Fatalf("alice's sessions were not ended within %v", usersFileReread)
 				}
 				time.Sleep(10 * time.Millisecond)
 			}
-			if got := testutil.ToFloat64(destroyed) - before; got != 1 {
+			if got := counterValue(t, destroyed) - before; got != 1 {
 				t.Errorf("%v destroy events, want 1 (alice's RevokeAll)", got)
 			}
 			if !sealed {
@@ -187,4 +188,14 @@ func TestUserChangeEndsSessionsInTheStore(t *testing.T) {
 			}
 		})
 	}
+}
+
+// counterValue reads a Prometheus counter.
+func counterValue(t *testing.T, c prometheus.Counter) float64 {
+	t.Helper()
+	var m dto.Metric
+	if err := c.Write(&m); err != nil {
+		t.Fatal(err)
+	}
+	return m.GetCounter().GetValue()
 }
