@@ -319,7 +319,7 @@ func (e *env) progress(ctx context.Context, rec *recorder, done chan<- struct{})
 func (e *env) scrapeMetrics(ctx context.Context, s *Server) error {
 	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, e.sd.base+"/metrics", nil)
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, e.sd.ops+"/metrics", nil)
 	if err != nil {
 		return err
 	}

@@ -100,6 +100,7 @@ func createUsers(ctx context.Context, bin, usersPath string, names, passwords []
 type sessiond struct {
 	cmd     *exec.Cmd
 	base    string // http://127.0.0.1:PORT
+	ops     string // the operations listener (/readyz, /metrics): http://127.0.0.1:PORT
 	logPath string
 	done    chan struct{} // closed when the process has exited
 	waitErr error         // set before done is closed
@@ -111,16 +112,17 @@ type sessiond struct {
 	rssDone chan struct{}
 }
 
-// startSessiond starts bin with args plus --listen 127.0.0.1:0, its stderr
-// (the log) going to logPath, and returns once it has said where it
-// listens. The process is killed if ctx ends first.
+// startSessiond starts bin with args plus --listen 127.0.0.1:0 and
+// --ops-listen 127.0.0.1:0, its stderr (the log) going to logPath, and
+// returns once it has said where it listens (the operations listener
+// first). The process is killed if ctx ends first.
 func startSessiond(ctx context.Context, bin string, args []string, logPath string) (*sessiond, error) {
 	logf, err := os.OpenFile(logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
 	if err != nil {
 		return nil, err
 	}
 	defer logf.Close() // the child has its own copy
-	cmd := exec.CommandContext(ctx, bin, append([]string{"--listen", "127.0.0.1:0"}, args...)...)
+	cmd := exec.CommandContext(ctx, bin, append([]string{"--listen", "127.0.0.1:0", "--ops-listen", "127.0.0.1:0"}, args...)...)
 	cmd.Env = sessiondEnv()
 	cmd.Stderr = logf
 	dieWithParent(cmd)
@@ -133,13 +135,17 @@ func startSessiond(ctx context.Context, bin string, args []string, logPath strin
 	}
 	s := &sessiond{cmd: cmd, logPath: logPath, done: make(chan struct{}), stopRSS: make(chan struct{}), rssDone: make(chan struct{})}
 	go s.sampleRSS()
-	basec := make(chan string, 1)
+	basec := make(chan [2]string, 1) // base, ops
 	go func() {
 		sc := bufio.NewScanner(stdout)
+		var ops string
 		for sc.Scan() {
+			if rest, ok := strings.CutPrefix(sc.Text(), "Operations endpoints (/healthz, /readyz, /metrics) on "); ok {
+				ops = strings.TrimSuffix(rest, "/")
+			}
 			if rest, ok := strings.CutPrefix(sc.Text(), "sessiond is listening on "); ok {
 				select {
-				case basec <- strings.TrimSuffix(rest, "/"):
+				case basec <- [2]string{strings.TrimSuffix(rest, "/"), ops}:
 				default:
 				}
 			}
@@ -149,26 +155,29 @@ func startSessiond(ctx context.Context, bin string, args []string, logPath strin
 		close(s.done)
 	}()
 	select {
-	case s.base = <-basec:
+	case addrs := <-basec:
+		s.base, s.ops = addrs[0], addrs[1]
 	case <-s.done:
 		return nil, fmt.Errorf("sessiond exited at start (%v):\n%s", s.waitErr, s.logTail(20))
 	case <-time.After(30 * time.Second):
 		s.kill()
 		return nil, errors.New("sessiond did not say where it listens within 30s")
 	}
-	u, err := url.Parse(s.base)
-	if err != nil || u.Scheme != "http" || u.Hostname() != "127.0.0.1" {
-		s.kill()
-		return nil, fmt.Errorf("sessiond listens on %q, want http://127.0.0.1:PORT", s.base)
+	for _, addr := range []string{s.base, s.ops} {
+		u, err := url.Parse(addr)
+		if err != nil || u.Scheme != "http" || u.Hostname() != "127.0.0.1" {
+			s.kill()
+			return nil, fmt.Errorf("sessiond listens on %q (operations on %q), want http://127.0.0.1:PORT", s.base, s.ops)
+		}
 	}
 	return s, nil
 }
 
-// waitReady polls /readyz until it answers 200.
+// waitReady polls the operations listener's /readyz until it answers 200.
 func (s *sessiond) waitReady(ctx context.Context, hc *http.Client) error {
 	deadline := time.Now().Add(30 * time.Second)
 	for {
-		req, err := http.NewRequestWithContext(ctx, http.MethodGet, s.base+"/readyz", nil)
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, s.ops+"/readyz", nil)
 		if err != nil {
 			return err
 		}

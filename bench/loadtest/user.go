@@ -655,7 +655,7 @@ func (u *vuser) logout(ctx context.Context, d *device) error {
 func (u *vuser) logoutAll(ctx context.Context, d *device) error {
 	u.tally.op(opLogoutAll)
 	victims := u.liveOthers(d)
-	res, err := u.racingWrite(ctx, d, "POST logout-all", pathLogoutAll, url.Values{}, victims)
+	res, err := u.racingWrite(ctx, d, "POST logout-all", pathLogoutAll, url.Values{"confirm": {"yes"}}, victims)
 	if err != nil {
 		return err
 	}

@@ -12,8 +12,8 @@ const maxBackLen = 2048
 // login, else def. Only absolute paths pass: no scheme, no host, nothing
 // that a browser would read as another origin ("//host", "/\host", which
 // browsers treat like "//", control characters or tabs, which they strip),
-// and nothing under /_sessiond/ other than the home page, so login cannot
-// bounce to logout.
+// and nothing under /_sessiond/ other than the home and sessions pages, so
+// login cannot bounce to logout.
 func safeBack(back, def string) string {
 	if back == "" || len(back) > maxBackLen || back[0] != '/' {
 		return def
@@ -35,7 +35,7 @@ func safeBack(back, def string) string {
 	if p := u.Path; strings.HasPrefix(p, "//") || strings.HasPrefix(p, "/\\") {
 		return def
 	}
-	if strings.HasPrefix(u.Path, prefix) && u.Path != prefix {
+	if strings.HasPrefix(u.Path, prefix) && u.Path != prefix && u.Path != pathSessions {
 		return def
 	}
 	return back

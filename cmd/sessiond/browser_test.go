@@ -16,9 +16,9 @@ import (
 // chromium is where Debian's chromium package puts the browser.
 const chromium = "/usr/bin/chromium"
 
-// newBrowser starts headless Chromium with a temporary profile and returns
-// a context for its first tab.
-func newBrowser(t *testing.T) (context.Context, context.CancelFunc) {
+// newBrowser starts headless Chromium with a temporary profile (and any
+// extra options) and returns a context for its first tab.
+func newBrowser(t *testing.T, extra ...chromedp.ExecAllocatorOption) (context.Context, context.CancelFunc) {
 	t.Helper()
 	exe := needBinary(t, chromium)
 	opts := []chromedp.ExecAllocatorOption{
@@ -35,6 +35,7 @@ func newBrowser(t *testing.T) (context.Context, context.CancelFunc) {
 		chromedp.UserDataDir(t.TempDir()),
 		chromedp.WindowSize(1100, 640),
 	}
+	opts = append(opts, extra...)
 	actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
 	ctx, cancelCtx := chromedp.NewContext(actx)
 	ctx, cancelTimeout := context.WithTimeout(ctx, 2*time.Minute)
@@ -171,4 +172,47 @@ func saveScreenshot(t *testing.T, png []byte) {
 		t.Fatal(err)
 	}
 	t.Logf("wrote %s", p)
+}
+
+// TestBrowserPagesFitAPhone opens every page in headless Chromium 390 px
+// wide, a phone's width, with two sessions listed: nothing may be wider
+// than the screen (no sideways scrolling).
+func TestBrowserPagesFitAPhone(t *testing.T) {
+	ctx, cancel := newBrowser(t)
+	defer cancel()
+	if err := chromedp.Do(ctx, chromedp.EmulateViewport(390, 844, chromedp.EmulateMobile)); err != nil {
+		t.Fatal(err)
+	}
+	base, out, _ := startServe(t, "--data-dir", t.TempDir(), "--store", "memory://")
+	pw := firstPasswordRE.FindStringSubmatch(out.String())[1]
+	loginHTTP(t, base, "admin", pw) // a second session, from another device
+	fits := func(what string) {
+		t.Helper()
+		w, err := chromedp.Run(ctx, chromedp.Evaluate[int]("window.innerWidth == 390 ? document.documentElement.scrollWidth - 390 : 1e6"))
+		if err != nil || w > 0 {
+			shot, _ := chromedp.Run(ctx, chromedp.CaptureScreenshot())
+			p := filepath.Join(t.TempDir(), "page.png")
+			os.WriteFile(p, shot, 0o644)
+			t.Errorf("%s is %d px wider than a 390 px screen (%v); screenshot %s", what, w, err, p)
+		}
+	}
+	if err := chromedp.Do(ctx, chromedp.Navigate(base+pathLogin), chromedp.WaitVisible("#user")); err != nil {
+		t.Fatal(err)
+	}
+	fits("the login page")
+	if err := browserLogin(ctx, base, "admin", pw); err != nil {
+		t.Fatal(err)
+	}
+	fits("the home page")
+	if err := chromedp.Do(ctx, chromedp.Navigate(base+pathSessions), chromedp.WaitVisible("#sessions")); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := chromedp.Run(ctx, chromedp.Evaluate[int]("document.querySelectorAll('#sessions tbody tr').length")); err != nil || n != 2 {
+		t.Fatalf("%d sessions listed (%v), want 2", n, err)
+	}
+	fits("the sessions page")
+	if err := chromedp.Do(ctx, chromedp.Navigate(base+pathLogoutAll), chromedp.WaitVisible("#confirm")); err != nil {
+		t.Fatal(err)
+	}
+	fits("the log-out-everywhere question")
 }

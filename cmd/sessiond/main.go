@@ -21,6 +21,8 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"runtime"
+	"runtime/debug"
 	"slices"
 	"strings"
 	"syscall"
@@ -38,25 +40,35 @@ func main() {
 
 // run is the whole program; it returns the exit status.
 func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer, getenv func(string) string) int {
-	if len(args) > 0 && args[0] == "user" {
-		if err := userCommand(args[1:], stdin, stdout, stderr, getenv); err != nil {
-			if errors.Is(err, errHelp) {
-				return 0
-			}
-			fmt.Fprintln(stderr, "sessiond:", err)
-			return 2
-		}
+	if wantsVersion(args) {
+		fmt.Fprintln(stdout, version())
 		return 0
 	}
-	if len(args) > 0 && args[0] == "serve" {
-		args = args[1:]
+	if len(args) > 0 {
+		switch args[0] {
+		case "help":
+			return help(args[1:], stdout, stderr, getenv)
+		case "user":
+			if err := userCommand(args[1:], stdin, stdout, stderr, getenv); err != nil {
+				if errors.Is(err, errHelp) {
+					return 0
+				}
+				fmt.Fprintln(stderr, "sessiond:", err)
+				fmt.Fprintln(stderr, "Run `sessiond user --help` for usage.")
+				return 2
+			}
+			return 0
+		case "serve":
+			args = args[1:]
+		}
 	}
-	opt, err := parseOptions(args, getenv, stderr)
+	opt, err := parseOptions(args, getenv, stdout)
 	if errors.Is(err, errHelp) {
 		return 0
 	}
 	if err != nil {
 		fmt.Fprintln(stderr, "sessiond:", err)
+		fmt.Fprintln(stderr, "Run `sessiond --help` for usage.")
 		return 2
 	}
 	if err := serve(ctx, opt, stdout, stderr, nil); err != nil {
@@ -64,6 +76,74 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		return 1
 	}
 	return 0
+}
+
+// help is `sessiond help [user]`.
+func help(topic []string, stdout, stderr io.Writer, getenv func(string) string) int {
+	switch {
+	case len(topic) == 0:
+		usage(newFlagSet(&options{}, getenv), stdout)
+	case len(topic) == 1 && topic[0] == "user":
+		_, _, _ = parseUserFlags([]string{"--help"}, getenv, stdout)
+	default:
+		fmt.Fprintf(stderr, "sessiond: no help on %q; try `sessiond help` or `sessiond help user`\n", strings.Join(topic, " "))
+		return 2
+	}
+	return 0
+}
+
+// wantsVersion reports whether the command line asks for the version:
+// `sessiond version`, or --version among the flags.
+func wantsVersion(args []string) bool {
+	if len(args) > 0 && args[0] == "version" {
+		return true
+	}
+	for _, a := range args {
+		if a == "--" {
+			break
+		}
+		if a == "--version" || a == "-version" {
+			return true
+		}
+	}
+	return false
+}
+
+// version describes this build: the module version (a tag for `go
+// install ...@v1.2.3`, "(devel)" for a build from a checkout), the VCS
+// revision when the build recorded one, and the Go version.
+func version() string {
+	bi, ok := debug.ReadBuildInfo()
+	if !ok {
+		return "sessiond (unknown version) " + runtime.Version()
+	}
+	v := bi.Main.Version
+	if v == "" {
+		v = "(devel)"
+	}
+	var rev, at string
+	dirty := false
+	for _, s := range bi.Settings {
+		switch s.Key {
+		case "vcs.revision":
+			rev = s.Value
+		case "vcs.time":
+			at = s.Value
+		case "vcs.modified":
+			dirty = s.Value == "true"
+		}
+	}
+	out := "sessiond " + v
+	if rev != "" {
+		out += ", commit " + rev[:min(12, len(rev))]
+		if dirty {
+			out += " with local changes"
+		}
+		if at != "" {
+			out += " of " + at
+		}
+	}
+	return out + ", built with " + bi.GoVersion + " for " + runtime.GOOS + "/" + runtime.GOARCH
 }
 
 // newLogger builds the slog logger the options ask for.
@@ -147,6 +227,7 @@ func serve(ctx context.Context, opt *options, stdout, stderr io.Writer, ready fu
 		if su, err = parseStoreURL(opt.Store); err != nil {
 			return err
 		}
+		su = su.in(opt.DataDir)
 	}
 	st, closer, err := openStore(su, log)
 	if err != nil {
@@ -184,18 +265,17 @@ func serve(ctx context.Context, opt *options, stdout, stderr io.Writer, ready fu
 	}
 	base := scheme + "://" + displayAddr(ln.Addr().String())
 
-	var metricsSrv *http.Server
-	if opt.MetricsListen != "" {
-		mln, err := net.Listen("tcp", opt.MetricsListen)
+	var opsSrv *http.Server
+	var opsBase string
+	if opt.OpsListen != "" {
+		oln, err := net.Listen("tcp", opt.OpsListen)
 		if err != nil {
 			ln.Close()
 			return err
 		}
-		mux := http.NewServeMux()
-		mux.Handle("GET /metrics", srv.metricsHandler())
-		metricsSrv = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
-		go func() { _ = metricsSrv.Serve(mln) }()
-		log.Info("metrics", "url", "http://"+displayAddr(mln.Addr().String())+"/metrics")
+		opsSrv = &http.Server{Handler: srv.opsHandler(), ReadHeaderTimeout: 10 * time.Second}
+		go func() { _ = opsSrv.Serve(oln) }()
+		opsBase = "http://" + displayAddr(oln.Addr().String())
 	}
 
 	var firstPassword string
@@ -210,6 +290,12 @@ func serve(ctx context.Context, opt *options, stdout, stderr io.Writer, ready fu
 			return fmt.Errorf("creating the first user: %w", err)
 		}
 	}
+	// Reread the users file as it changes, ending the sessions of users
+	// removed or given a new password, until serve returns.
+	watchCtx, stopWatch := context.WithCancel(ctx)
+	watched := make(chan struct{})
+	go func() { users.watch(watchCtx, time.Second, log); close(watched) }()
+	defer func() { stopWatch(); <-watched }()
 	if users.Len() == 0 {
 		log.Warn("the users file has no users: add one with `sessiond user add NAME`", "file", usersPath)
 	}
@@ -224,12 +310,20 @@ func serve(ctx context.Context, opt *options, stdout, stderr io.Writer, ready fu
 	}()
 
 	log.Info("sessiond listening", "url", base+"/", "store", redactURL(su.Raw), "data_dir", opt.DataDir, "upstream", opt.Upstream)
+	if opsBase != "" {
+		log.Info("operations endpoints: /healthz, /readyz, /metrics", "url", opsBase+"/")
+		fmt.Fprintf(stdout, "Operations endpoints (/healthz, /readyz, /metrics) on %s/\n", opsBase)
+	}
 	fmt.Fprintf(stdout, "sessiond is listening on %s/\n", base)
 	if firstPassword != "" {
 		fmt.Fprintf(stdout, "First run: created user \"admin\" with password %s\n", firstPassword)
 		fmt.Fprintf(stdout, "(shown only this once; change it with `sessiond user add admin`, users are in %s)\n", usersPath)
 	}
 	fmt.Fprintf(stdout, "Log in at %s%s\n", base, pathLogin)
+	if note := plainHTTPListenNote(opt, ln.Addr()); note != "" {
+		fmt.Fprintln(stdout, note)
+		log.Warn("plain HTTP on a non-loopback address: browsers reaching it by another name than localhost drop the session cookie; " + plainHTTPAdvice)
+	}
 	if ready != nil {
 		ready(base)
 	}
@@ -243,8 +337,8 @@ func serve(ctx context.Context, opt *options, stdout, stderr io.Writer, ready fu
 		log.Info("shutting down: finishing requests in flight", "timeout", opt.ShutdownTimeout.String())
 		sctx, cancel := context.WithTimeout(context.Background(), opt.ShutdownTimeout)
 		defer cancel()
-		if metricsSrv != nil {
-			_ = metricsSrv.Shutdown(sctx)
+		if opsSrv != nil {
+			_ = opsSrv.Shutdown(sctx)
 		}
 		if err := hs.Shutdown(sctx); err != nil {
 			return fmt.Errorf("shutdown: %w", err)
@@ -285,7 +379,7 @@ func redactURL(s string) string {
 
 // userCommand is `sessiond user add|remove|list`.
 func userCommand(args []string, stdin io.Reader, stdout, stderr io.Writer, getenv func(string) string) error {
-	uf, pos, err := parseUserFlags(args, getenv, stderr)
+	uf, pos, err := parseUserFlags(args, getenv, stdout)
 	if err != nil {
 		return err
 	}
@@ -307,7 +401,7 @@ func userCommand(args []string, stdin io.Reader, stdout, stderr io.Writer, geten
 		if err := removeUser(path, pos[1]); err != nil {
 			return err
 		}
-		fmt.Fprintf(stdout, "removed %q from %s; a running sessiond ends their sessions on their next request\n", pos[1], path)
+		fmt.Fprintf(stdout, "removed %q from %s; a running sessiond ends their sessions within seconds, a stopped one when it starts\n", pos[1], path)
 		return nil
 	case pos[0] == "add" && len(pos) == 2:
 		if uf.UsersFile == "" {
@@ -331,7 +425,7 @@ func userCommand(args []string, stdin io.Reader, stdout, stderr io.Writer, geten
 		if uf.Generate {
 			fmt.Fprintf(stdout, "user %q, password %s\n", pos[1], password)
 		} else {
-			fmt.Fprintf(stdout, "set the password of %q in %s\n", pos[1], path)
+			fmt.Fprintf(stdout, "set the password of %q in %s; their sessions logged in with an earlier one end\n", pos[1], path)
 		}
 		return nil
 	}

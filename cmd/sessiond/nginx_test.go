@@ -55,6 +55,8 @@ http {
         location / {
             auth_request /_sessiond/auth;
             auth_request_set $auth_user $upstream_http_x_auth_user;
+            auth_request_set $auth_cookie $upstream_http_set_cookie;
+            add_header Set-Cookie $auth_cookie always;
             proxy_set_header X-Auth-User $auth_user;
             proxy_set_header Host $http_host;
             error_page 401 = @login;
@@ -77,29 +79,16 @@ func freePort(t *testing.T) string {
 	return addr
 }
 
-// TestNginxForwardAuth puts real nginx with auth_request in front of a tiny
-// upstream, with sessiond answering the auth subrequests.
-func TestNginxForwardAuth(t *testing.T) {
+// startNginx runs real nginx with nginxConf in front of sessiond (its base
+// URL) and an upstream address, until the test ends, and returns nginx's
+// base URL.
+func startNginx(t *testing.T, sessiondBase, upstream string) string {
+	t.Helper()
 	exe := needBinary(t, "/usr/sbin/nginx", "/usr/bin/nginx")
-
-	// The upstream echoes the user header it got.
-	seen := make(chan http.Header, 10)
-	up := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		seen <- r.Header.Clone()
-		fmt.Fprintf(w, "upstream: user=%q path=%s", r.Header.Get("X-Auth-User"), r.URL.RequestURI())
-	})}
-	upLn := listenLoopback(t)
-	go up.Serve(upLn)
-	defer up.Close()
-
-	base, out, _ := startServe(t, "--data-dir", t.TempDir(), "--store", "memory://", "--trusted-proxies", "127.0.0.1")
-	pw := firstPasswordRE.FindStringSubmatch(out.String())[1]
-	sessiond := strings.TrimPrefix(base, "http://")
-
 	dir := t.TempDir()
 	addr := freePort(t)
 	conf := filepath.Join(dir, "nginx.conf")
-	if err := os.WriteFile(conf, fmt.Appendf(nil, nginxConf, dir, addr, sessiond, upLn.Addr().String()), 0o600); err != nil {
+	if err := os.WriteFile(conf, fmt.Appendf(nil, nginxConf, dir, addr, strings.TrimPrefix(sessiondBase, "http://"), upstream), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	cmd := exec.Command(exe, "-p", dir, "-c", conf)
@@ -107,7 +96,7 @@ func TestNginxForwardAuth(t *testing.T) {
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	defer func() {
+	t.Cleanup(func() {
 		cmd.Process.Signal(os.Interrupt)
 		done := make(chan struct{})
 		go func() { cmd.Wait(); close(done) }()
@@ -122,9 +111,29 @@ func TestNginxForwardAuth(t *testing.T) {
 				t.Logf("nginx error.log:\n%s", b)
 			}
 		}
-	}()
-	front := "http://" + addr
+	})
 	waitListening(t, addr)
+	return "http://" + addr
+}
+
+// TestNginxForwardAuth puts real nginx with auth_request in front of a tiny
+// upstream, with sessiond answering the auth subrequests.
+func TestNginxForwardAuth(t *testing.T) {
+	needBinary(t, "/usr/sbin/nginx", "/usr/bin/nginx")
+
+	// The upstream echoes the user header it got.
+	seen := make(chan http.Header, 10)
+	up := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		seen <- r.Header.Clone()
+		fmt.Fprintf(w, "upstream: user=%q path=%s", r.Header.Get("X-Auth-User"), r.URL.RequestURI())
+	})}
+	upLn := listenLoopback(t)
+	go up.Serve(upLn)
+	defer up.Close()
+
+	base, out, _ := startServe(t, "--data-dir", t.TempDir(), "--store", "memory://", "--trusted-proxies", "127.0.0.1")
+	pw := firstPasswordRE.FindStringSubmatch(out.String())[1]
+	front := startNginx(t, base, upLn.Addr().String())
 
 	get := func(path string, cookie *http.Cookie, hdr map[string]string) *http.Response {
 		t.Helper()
@@ -172,12 +181,7 @@ func TestNginxForwardAuth(t *testing.T) {
 		t.Fatal(err)
 	}
 	res.Body.Close()
-	var cookie *http.Cookie
-	for _, c := range res.Cookies() {
-		if c.Name == "__Host-session" {
-			cookie = c
-		}
-	}
+	cookie := sessionCookie(res)
 	if res.StatusCode != 303 || res.Header.Get("Location") != "/app/page?x=1" || cookie == nil {
 		t.Fatalf("login via nginx: %d %q cookie=%v", res.StatusCode, res.Header.Get("Location"), cookie)
 	}
@@ -222,4 +226,82 @@ func waitListening(t *testing.T, addr string) {
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
+}
+
+// TestNginxKeepsActiveSealedSessionAlive: with sealed sessions the idle
+// deadline lives in the cookie, so an auth check that extends it answers
+// with a new cookie, which nginx must pass on (the README's
+// auth_request_set / add_header lines). Through real nginx, with a short
+// idle timeout: a user active more often than the idle timeout keeps
+// access well beyond it; once idle for longer, the user is sent to log in.
+func TestNginxKeepsActiveSealedSessionAlive(t *testing.T) {
+	needBinary(t, "/usr/sbin/nginx", "/usr/bin/nginx")
+	up := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		fmt.Fprintf(w, "user=%s", r.Header.Get("X-Auth-User"))
+	})}
+	upLn := listenLoopback(t)
+	go up.Serve(upLn)
+	defer up.Close()
+
+	const idle = 2 * time.Second
+	base, out, _ := startServe(t, "--data-dir", t.TempDir(), "--sealed", "--idle-timeout", idle.String(), "--lifetime", "1m", "--trusted-proxies", "127.0.0.1")
+	pw := firstPasswordRE.FindStringSubmatch(out.String())[1]
+	front := startNginx(t, base, upLn.Addr().String())
+
+	res, err := noRedirect.PostForm(front+pathLogin, url.Values{"user": {"admin"}, "password": {pw}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	cookie := sessionCookie(res)
+	if cookie == nil {
+		t.Fatalf("login via nginx: %d, no cookie", res.StatusCode)
+	}
+	// get requests the application as a browser would: with the cookie
+	// it holds, keeping any new one it is given.
+	get := func() *http.Response {
+		t.Helper()
+		req, _ := http.NewRequest("GET", front+"/app", nil)
+		req.AddCookie(cookie)
+		res, err := noRedirect.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		io.Copy(io.Discard, res.Body)
+		res.Body.Close()
+		if c := sessionCookie(res); c != nil {
+			cookie = c
+		}
+		return res
+	}
+
+	// Active: a request every idle/8, for three idle timeouts.
+	renewed := 0
+	for start := time.Now(); time.Since(start) < 3*idle; time.Sleep(idle / 8) {
+		res := get()
+		if res.StatusCode != 200 {
+			t.Fatalf("active user lost access after %v: %d %s", time.Since(start).Round(time.Millisecond), res.StatusCode, res.Header.Get("Location"))
+		}
+		if sessionCookie(res) != nil {
+			renewed++
+		}
+	}
+	if renewed == 0 {
+		t.Error("nginx never passed on a renewed cookie")
+	}
+	// Idle for longer than the idle timeout: sent to log in.
+	time.Sleep(idle + idle/2)
+	if res := get(); res.StatusCode != 302 || !strings.Contains(res.Header.Get("Location"), pathFrom) {
+		t.Errorf("after %v idle: %d %q, want 302 to log in", idle+idle/2, res.StatusCode, res.Header.Get("Location"))
+	}
+}
+
+// sessionCookie returns the session cookie a response sets, if any.
+func sessionCookie(res *http.Response) *http.Cookie {
+	for _, c := range res.Cookies() {
+		if c.Name == "__Host-session" && c.Value != "" {
+			return c
+		}
+	}
+	return nil
 }

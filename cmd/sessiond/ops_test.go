@@ -13,6 +13,7 @@ import (
 	"math/big"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -50,40 +51,85 @@ func selfSigned(t *testing.T, dir string) (certFile, keyFile string, pool *x509.
 	return certFile, keyFile, pool
 }
 
-func TestHTTPSAndSeparateMetricsListener(t *testing.T) {
+// TestHTTPSAndOpsListener: the main listener serves HTTPS and no
+// operations endpoints at the root; --ops-listen serves them.
+func TestHTTPSAndOpsListener(t *testing.T) {
 	dir := t.TempDir()
 	certFile, keyFile, pool := selfSigned(t, dir)
-	metricsAddr := freePort(t)
+	opsAddr := freePort(t)
 	base, out, _ := startServe(t, "--data-dir", filepath.Join(dir, "data"), "--store", "memory://",
-		"--tls-cert", certFile, "--tls-key", keyFile, "--metrics-listen", metricsAddr)
+		"--tls-cert", certFile, "--tls-key", keyFile, "--ops-listen", opsAddr)
 	if !strings.HasPrefix(base, "https://127.0.0.1:") || !strings.Contains(out.String(), "Log in at https://") {
 		t.Fatalf("base %q, printed:\n%s", base, out.String())
 	}
 	c := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}}
-	res, err := c.Get(base + "/healthz")
-	if err != nil {
-		t.Fatal(err)
+	get := func(c *http.Client, url string) (int, string) {
+		t.Helper()
+		res, err := c.Get(url)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(res.Body)
+		res.Body.Close()
+		return res.StatusCode, string(b)
 	}
-	res.Body.Close()
-	if res.StatusCode != 200 || res.TLS == nil {
-		t.Errorf("https healthz: %d tls=%v", res.StatusCode, res.TLS != nil)
+	if code, _ := get(c, base+pathHealth); code != 200 {
+		t.Errorf("https %s: %d", pathHealth, code)
 	}
-	// /metrics moved to its own listener.
-	if res, err = c.Get(base + "/metrics"); err != nil {
-		t.Fatal(err)
+	for _, p := range []string{"/metrics", "/healthz", "/readyz", prefix + "metrics"} {
+		if code, _ := get(c, base+p); code != 404 {
+			t.Errorf("%s on the main listener: %d, want 404", p, code)
+		}
 	}
-	res.Body.Close()
-	if res.StatusCode != 404 {
-		t.Errorf("/metrics on the main listener: %d", res.StatusCode)
+	ops := "http://" + opsAddr
+	if code, b := get(http.DefaultClient, ops+"/metrics"); code != 200 || !strings.Contains(b, "sessiond_logins_total") {
+		t.Errorf("ops /metrics: %d %.200s", code, b)
 	}
-	res, err = http.Get("http://" + metricsAddr + "/metrics")
-	if err != nil {
-		t.Fatal(err)
+	for _, p := range []string{"/healthz", "/readyz"} {
+		if code, b := get(http.DefaultClient, ops+p); code != 200 || b != "ok\n" {
+			t.Errorf("ops %s: %d %q", p, code, b)
+		}
 	}
-	b, _ := io.ReadAll(res.Body)
-	res.Body.Close()
-	if !strings.Contains(string(b), "sessiond_logins_total") {
-		t.Errorf("metrics listener: %d %.200s", res.StatusCode, b)
+}
+
+// TestOpsPathsBelongToTheUpstream: in proxy mode /healthz, /readyz and
+// /metrics are the application's paths; sessiond's own health checks are
+// under /_sessiond/.
+func TestOpsPathsBelongToTheUpstream(t *testing.T) {
+	paths := make(chan string, 10)
+	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		paths <- r.URL.Path
+		io.WriteString(w, "app")
+	}))
+	defer up.Close()
+	s, h := newTestServer(t, func(o *options) { o.Upstream = up.URL })
+	c := newClient(t, h)
+	// Anonymous: sent to log in like any other application path.
+	for _, p := range []string{"/metrics", "/healthz", "/readyz"} {
+		if res := c.get(p); res.StatusCode != 303 || !strings.HasPrefix(res.Header.Get("Location"), pathLogin) {
+			t.Errorf("anonymous %s: %d %q, want the login redirect", p, res.StatusCode, res.Header.Get("Location"))
+		}
+	}
+	c.login("alice", "correct horse")
+	for _, p := range []string{"/metrics", "/healthz", "/readyz"} {
+		if res := c.get(p); res.StatusCode != 200 || body(t, res) != "app" || <-paths != p {
+			t.Errorf("logged-in %s did not reach the upstream: %d", p, res.StatusCode)
+		}
+	}
+	for _, p := range []string{pathHealth, pathReady} {
+		if res := c.get(p); res.StatusCode != 200 || body(t, res) != "ok\n" {
+			t.Errorf("%s: %d", p, res.StatusCode)
+		}
+	}
+	if len(paths) != 0 {
+		t.Errorf("sessiond's own health checks reached the upstream: %s", <-paths)
+	}
+	// The operations handler has all three.
+	ops := newClient(t, s.opsHandler())
+	for _, p := range []string{"/metrics", "/healthz", "/readyz"} {
+		if res := ops.get(p); res.StatusCode != 200 {
+			t.Errorf("ops %s: %d", p, res.StatusCode)
+		}
 	}
 }
 

@@ -9,6 +9,8 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -33,7 +35,7 @@ type options struct {
 	TrustedProxies    []netip.Prefix
 	LogJSON           bool
 	LogLevel          string
-	MetricsListen     string
+	OpsListen         string
 	ShutdownTimeout   time.Duration
 	BodyTimeout       time.Duration
 	UpstreamBodyRate  int
@@ -154,7 +156,8 @@ func newFlagSet(o *options, getenv func(string) string) *flag.FlagSet {
 	fs.Var(prefixList{&o.TrustedProxies}, "trusted-proxies", "comma-separated addresses/CIDRs of proxies whose X-Forwarded-For is believed for the client IP")
 	fs.BoolVar(&o.LogJSON, "log-json", false, "write logs as JSON lines instead of text")
 	fs.StringVar(&o.LogLevel, "log-level", "info", "log level: debug, info, warn or error")
-	fs.StringVar(&o.MetricsListen, "metrics-listen", "", "serve /metrics on this separate address instead of the main listener")
+	fs.StringVar(&o.OpsListen, "ops-listen", "", "serve /healthz, /readyz and /metrics on this separate address, such as 127.0.0.1:9100 (default: no metrics; health checks only under /_sessiond/)")
+	fs.StringVar(&o.OpsListen, "metrics-listen", "", "former name of --ops-listen")
 	fs.DurationVar(&o.BodyTimeout, "body-timeout", 10*time.Second, "time a client has to send a request body once its headers are in (proxied uploads earn more: --upstream-body-rate)")
 	fs.IntVar(&o.UpstreamBodyRate, "upstream-body-rate", 500, "a body proxied to --upstream may take --body-timeout plus one second per this many bytes received, so uploads go on while they keep this pace (bytes/s); 0: no time limit for them")
 	fs.DurationVar(&o.ShutdownTimeout, "shutdown-timeout", 30*time.Second, "on SIGTERM/SIGINT, wait this long for in-flight requests")
@@ -174,12 +177,12 @@ var errHelp = flag.ErrHelp
 
 // parseOptions reads flags from args with defaults taken from the
 // environment: each flag's SESSIOND_* variable is used when the flag is not
-// given. It checks the result.
+// given. It checks the result. Asked for --help, it prints the help to out
+// and returns errHelp.
 func parseOptions(args []string, getenv func(string) string, out io.Writer) (*options, error) {
 	o := &options{}
 	fs := newFlagSet(o, getenv)
-	fs.SetOutput(out)
-	fs.Usage = func() { usage(fs, out) }
+	quiet(fs)
 	// Environment first, so that flags override it.
 	var envErr error
 	fs.VisitAll(func(f *flag.Flag) {
@@ -192,7 +195,7 @@ func parseOptions(args []string, getenv func(string) string, out io.Writer) (*op
 	if envErr != nil {
 		return nil, envErr
 	}
-	if err := fs.Parse(args); err != nil {
+	if err := parseFlags(fs, args, out, usage); err != nil {
 		return nil, err
 	}
 	if fs.NArg() > 0 {
@@ -286,31 +289,89 @@ func validHeaderName(s string) bool {
 	return true
 }
 
+// quiet makes fs print nothing itself: parseFlags reports its errors and
+// prints help where it belongs.
+func quiet(fs *flag.FlagSet) {
+	fs.SetOutput(io.Discard)
+	fs.Usage = func() {}
+}
+
+// flagNameInError is how package flag names a flag in its errors: with one
+// dash, after one of a few fixed phrases.
+var flagNameInError = regexp.MustCompile(`(defined: |argument: |for flag |for )-([^\s:=]+)`)
+
+// parseFlags parses args with fs (made quiet). On -h or --help it prints
+// help(fs, out) and returns errHelp; its other errors name flags with two
+// dashes, as they are written on the command line.
+func parseFlags(fs *flag.FlagSet, args []string, out io.Writer, help func(*flag.FlagSet, io.Writer)) error {
+	err := fs.Parse(args)
+	switch {
+	case errors.Is(err, flag.ErrHelp):
+		help(fs, out)
+		return errHelp
+	case err != nil:
+		return errors.New(flagNameInError.ReplaceAllString(err.Error(), "${1}--${2}"))
+	}
+	return nil
+}
+
+// userCommandsHelp is the part of the help about the user commands.
+const userCommandsHelp = `  sessiond user add NAME [flags]        add a user or set a password (read from stdin
+                                        when it is not a terminal, else prompted;
+                                        --generate prints a random one); setting a
+                                        password ends the user's sessions
+  sessiond user remove NAME [flags]     remove a user (their sessions end)
+  sessiond user list [flags]            list user names
+`
+
 // usage prints the help text: commands, then every flag with its variable.
 func usage(fs *flag.FlagSet, w io.Writer) {
 	fmt.Fprint(w, `sessiond: login pages, "your sessions", forward auth and a reverse proxy, on Sesame sessions.
 
 Usage:
   sessiond [flags]                      serve (the default command)
-  sessiond user add NAME [flags]        add a user or set a password (read from stdin
-                                        when it is not a terminal, else prompted;
-                                        --generate prints a random one)
-  sessiond user remove NAME [flags]     remove a user (their sessions stop working)
-  sessiond user list [flags]            list user names
+`+userCommandsHelp+`  sessiond help [user]                  this help, or the user commands' help
+  sessiond --version                    print the version and exit
 
 Every flag can also be set by the environment variable shown after it; a flag
 given on the command line wins.
 
 Flags:
 `)
+	printFlags(fs, w)
+}
+
+// userUsage prints the user commands' help and their flags.
+func userUsage(fs *flag.FlagSet, w io.Writer) {
+	fmt.Fprint(w, `sessiond user: manage the users file.
+
+Usage:
+`+userCommandsHelp+`
+Flags (those with a [VARIABLE] can also be set by that environment variable):
+`)
+	printFlags(fs, w)
+}
+
+// printFlags lists the flags of fs with their variables and defaults.
+// Every server flag has a variable; of the user commands' flags, those in
+// userEnvFlags.
+func printFlags(fs *flag.FlagSet, w io.Writer) {
 	fs.VisitAll(func(f *flag.Flag) {
 		def := ""
 		if f.DefValue != "" && f.DefValue != "false" && f.DefValue != "0" {
 			def = " (default " + strconv.Quote(f.DefValue) + ")"
 		}
-		fmt.Fprintf(w, "  --%s  [%s]\n      %s%s\n", f.Name, envName(f.Name), f.Usage, def)
+		env := ""
+		if fs.Name() == "sessiond" || slices.Contains(userEnvFlags, f.Name) {
+			env = "  [" + envName(f.Name) + "]"
+		}
+		fmt.Fprintf(w, "  --%s%s\n      %s%s\n", f.Name, env, f.Usage, def)
 	})
 }
+
+// userEnvFlags are the user commands' flags that, like the server's, are
+// also read from the environment.
+var userEnvFlags = []string{"data-dir", "users-file"}
 
 // userFlags are the flags of the user subcommands.
 type userFlags struct {
@@ -322,12 +383,11 @@ type userFlags struct {
 func parseUserFlags(args []string, getenv func(string) string, out io.Writer) (*userFlags, []string, error) {
 	u := &userFlags{}
 	fs := flag.NewFlagSet("sessiond user", flag.ContinueOnError)
-	fs.SetOutput(out)
-	fs.StringVar(&u.DataDir, "data-dir", defaultDataDir(getenv), "data directory")
+	quiet(fs)
+	fs.StringVar(&u.DataDir, "data-dir", defaultDataDir(getenv), "data directory, as the server's --data-dir")
 	fs.StringVar(&u.UsersFile, "users-file", "", "users file (default <data-dir>/users)")
-	fs.BoolVar(&u.Generate, "generate", false, "generate a random password and print it")
-	fs.Usage = func() { usage(newFlagSet(&options{}, getenv), out) }
-	for _, name := range []string{"data-dir", "users-file"} {
+	fs.BoolVar(&u.Generate, "generate", false, "user add: generate a random password and print it")
+	for _, name := range userEnvFlags {
 		if v, ok := lookup(getenv, envName(name)); ok {
 			_ = fs.Set(name, v)
 		}
@@ -335,7 +395,7 @@ func parseUserFlags(args []string, getenv func(string) string, out io.Writer) (*
 	// Allow flags after the positional arguments: user add NAME --generate.
 	var pos []string
 	for {
-		if err := fs.Parse(args); err != nil {
+		if err := parseFlags(fs, args, out, userUsage); err != nil {
 			return nil, nil, err
 		}
 		if fs.NArg() == 0 {

@@ -28,6 +28,9 @@ type pageData struct {
 	Proxy    bool
 	Unlisted bool // other sessions cannot be listed
 	Sealed   bool // sealed-cookie sessions: others can still be revoked
+	// PlainHTTP is the host the browser shows over plain HTTP, where it
+	// drops the session cookie (see plainHTTPHost).
+	PlainHTTP string
 }
 
 // sessionRow is one line of the "your sessions" table.
@@ -43,9 +46,25 @@ type sessionRow struct {
 // notices are messages that a redirect names by code, so that pages after
 // logout need no session to carry them.
 var notices = map[string]string{
-	"loggedout":  "You are logged out.",
-	"everywhere": "You are logged out everywhere: every session of yours has ended.",
-	"ended":      "That session had ended.",
+	"loggedout":     "You are logged out.",
+	"everywhere":    "You are logged out everywhere: every session of yours has ended.",
+	"ended":         "That session had ended.",
+	"session-ended": "Your session was ended: logged out from another device, revoked, or unused for too long. Log in again to go on.",
+}
+
+// toLogin is the login page with a return address, and, when the request
+// carried a session cookie but is not logged in, the notice that its
+// session has ended, so that a revoked or timed-out user learns why they
+// see the form.
+func (s *server) toLogin(r *http.Request, back string) string {
+	u := loginURL(back)
+	if c, err := r.Cookie(s.cookieName); err != nil || c.Value == "" {
+		return u
+	}
+	if strings.Contains(u, "?") {
+		return u + "&msg=session-ended"
+	}
+	return u + "?msg=session-ended"
 }
 
 // render executes a template into a buffer first, so that a template
@@ -76,7 +95,7 @@ func (s *server) requireUser(w http.ResponseWriter, r *http.Request) (string, *s
 		if r.Method == http.MethodGet {
 			back = r.URL.RequestURI()
 		}
-		http.Redirect(w, r, loginURL(back), http.StatusSeeOther)
+		http.Redirect(w, r, s.toLogin(r, back), http.StatusSeeOther)
 		return "", nil
 	}
 	return user, sess
@@ -127,10 +146,15 @@ func (s *server) loginPage(w http.ResponseWriter, r *http.Request) {
 		http.Redirect(w, r, back, http.StatusSeeOther)
 		return
 	}
+	plain := s.plainHTTPHost(r)
+	if plain != "" {
+		s.warnPlainHTTP(plain)
+	}
 	s.render(w, r, http.StatusOK, "login.html", pageData{
-		Title:   "Log in",
-		Back:    back,
-		Message: notices[r.URL.Query().Get("msg")],
+		Title:     "Log in",
+		Back:      back,
+		Message:   notices[r.URL.Query().Get("msg")],
+		PlainHTTP: plain,
 	})
 }
 
@@ -155,7 +179,7 @@ func (s *server) login(w http.ResponseWriter, r *http.Request) {
 		userKey = userKey[:maxUserLen]
 	}
 	userLimit := s.userLimit
-	if !validUserName(name) || !s.users.Exists(name) {
+	if _, exists := s.users.Stamp(name); !validUserName(name) || !exists {
 		// A name that is no user gets no bucket among the users', which
 		// a flood of made-up names could fill, but a stand-in that
 		// answers alike, so that a 429 does not tell which names exist.
@@ -185,10 +209,10 @@ func (s *server) login(w http.ResponseWriter, r *http.Request) {
 		fail(http.StatusTooManyRequests, fmt.Sprintf("Too many failed attempts. Try again in %v.", wait))
 		return
 	}
-	valid := false
+	valid, stamp := false, ""
 	if validUserName(name) {
 		var err error
-		if valid, err = s.users.Verify(r.Context(), name, password); err != nil {
+		if stamp, valid, err = s.users.Verify(r.Context(), name, password); err != nil {
 			// The client left (or the server is stopping) while the login
 			// waited for a free hashing slot: nothing was checked.
 			s.ipLimit.Refund(ipKey)
@@ -208,7 +232,7 @@ func (s *server) login(w http.ResponseWriter, r *http.Request) {
 	userLimit.Reset(userKey)
 	sess, err := sesame.FromContext(r.Context())
 	if err == nil {
-		err = sess.Login(name)
+		err = logIn(sess, name, stamp)
 	}
 	if err != nil {
 		s.log.Error("login", "err", err)
@@ -236,10 +260,25 @@ func (s *server) logout(w http.ResponseWriter, r *http.Request) {
 	http.Redirect(w, r, pathLogin+"?msg=loggedout", http.StatusSeeOther)
 }
 
-// logoutAll ends every session of the user, this one included.
+// logoutAllPage asks whether to log out everywhere.
+func (s *server) logoutAllPage(w http.ResponseWriter, r *http.Request) {
+	user, _ := s.requireUser(w, r)
+	if user == "" {
+		return
+	}
+	s.render(w, r, http.StatusOK, "logout-all.html", pageData{Title: "Log out everywhere?", User: user})
+}
+
+// logoutAll ends every session of the user, this one included, once the
+// form says confirm=yes; without it, it shows the question first.
 func (s *server) logoutAll(w http.ResponseWriter, r *http.Request) {
 	user, sess := s.requireUser(w, r)
 	if user == "" {
+		return
+	}
+	r.Body = http.MaxBytesReader(w, r.Body, 4<<10)
+	if r.PostFormValue("confirm") != "yes" {
+		http.Redirect(w, r, pathLogoutAll, http.StatusSeeOther)
 		return
 	}
 	if err := s.mgr.RevokeAll(r.Context(), user); err != nil {

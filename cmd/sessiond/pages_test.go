@@ -9,6 +9,7 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"os"
+	"regexp"
 	"strings"
 	"testing"
 )
@@ -42,8 +43,9 @@ func TestLoginPagesAndForwardAuth(t *testing.T) {
 		{"logged-out notice", func() *http.Response { return c.get(pathLogin + "?msg=loggedout") }, 200, "", "You are logged out.", ""},
 		{"unknown page is 404", func() *http.Response { return c.get(prefix + "nope") }, 404, "", "no such page", ""},
 		{"root redirects home", func() *http.Response { return c.get("/") }, 302, pathHome, "", ""},
-		{"healthz", func() *http.Response { return c.get("/healthz") }, 200, "", "ok", ""},
-		{"readyz checks the store", func() *http.Response { return c.get("/readyz") }, 200, "", "ok", ""},
+		{"healthz", func() *http.Response { return c.get(pathHealth) }, 200, "", "ok", ""},
+		{"readyz checks the store", func() *http.Response { return c.get(pathReady) }, 200, "", "ok", ""},
+		{"no metrics on the main listener", func() *http.Response { return c.get("/metrics") }, 404, "", "", ""},
 	}
 	for _, st := range steps {
 		res := st.do()
@@ -131,7 +133,7 @@ func TestRevokeOneOthersAndEverywhere(t *testing.T) {
 	// Everywhere: log in d, then a logs out everywhere; both end.
 	d := newClient(t, h)
 	d.login("alice", "correct horse")
-	if res := a.post(pathLogoutAll, nil); res.StatusCode != 303 || res.Header.Get("Location") != pathLogin+"?msg=everywhere" {
+	if res := a.post(pathLogoutAll, url.Values{"confirm": {"yes"}}); res.StatusCode != 303 || res.Header.Get("Location") != pathLogin+"?msg=everywhere" {
 		t.Fatalf("logout-all: %d %q", res.StatusCode, res.Header.Get("Location"))
 	}
 	for name, cl := range map[string]*client{"a": a, "d": d} {
@@ -235,12 +237,12 @@ func TestTicketIssuedAtLoginClearedAtLogout(t *testing.T) {
 }
 
 func TestMetricsCountEventsAndLogins(t *testing.T) {
-	_, h := newTestServer(t, nil)
+	s, h := newTestServer(t, nil)
 	c := newClient(t, h)
 	c.login("alice", "wrong")
 	c.login("alice", "correct horse")
 	c.post(pathLogout, nil)
-	m := body(t, c.get("/metrics"))
+	m := body(t, newClient(t, s.opsHandler()).get("/metrics"))
 	for _, want := range []string{
 		`sessiond_logins_total{result="ok"} 1`,
 		`sessiond_logins_total{result="failed"} 1`,
@@ -277,5 +279,127 @@ func TestSessionsPageWithoutUserIndex(t *testing.T) {
 	page := body(t, res)
 	if res.StatusCode != 200 || !strings.Contains(page, "cannot list sessions") || !strings.Contains(page, "This session") || strings.Contains(page, "revoke-others") {
 		t.Errorf("%d\n%s", res.StatusCode, page)
+	}
+}
+
+// TestEndedSessionSaysSoAndKeepsTheWayBack: a browser whose session was
+// revoked elsewhere lands on the login page with a notice saying so, and
+// the way back to where it was going; one that logged out or never logged
+// in gets no such notice.
+func TestEndedSessionSaysSoAndKeepsTheWayBack(t *testing.T) {
+	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "app") }))
+	defer up.Close()
+	_, h := newTestServer(t, func(o *options) { o.Upstream = up.URL })
+	a, b := newClient(t, h), newClient(t, h)
+	a.login("alice", "correct horse")
+	b.login("alice", "correct horse")
+	b.post(pathRevokeOthers, nil) // ends a's session
+	ended := a.cookies["__Host-session"]
+
+	tests := []struct {
+		path, back string
+	}{
+		{pathSessions, pathSessions},
+		{"/app/page?x=1", "/app/page?x=1"},           // proxy mode
+		{pathFrom + "app/page?x=1", "/app/page?x=1"}, // what nginx sends to
+	}
+	for _, tt := range tests {
+		a.cookies["__Host-session"] = ended // as a browser keeps it behind nginx
+		res := a.get(tt.path)
+		want := pathLogin + "?back=" + url.QueryEscape(tt.back) + "&msg=session-ended"
+		if res.StatusCode != 303 || res.Header.Get("Location") != want {
+			t.Errorf("%s with an ended session: %d %q, want %q", tt.path, res.StatusCode, res.Header.Get("Location"), want)
+			continue
+		}
+		page := body(t, a.get(res.Header.Get("Location")))
+		if !strings.Contains(page, "Your session was ended") || !strings.Contains(page, `name="back" value="`+tt.back+`"`) {
+			t.Errorf("login page after %s:\n%s", tt.path, page)
+		}
+	}
+	// The way back works.
+	res := a.post(pathLogin, url.Values{"user": {"alice"}, "password": {"correct horse"}, "back": {pathSessions}})
+	if res.StatusCode != 303 || res.Header.Get("Location") != pathSessions {
+		t.Errorf("login with the way back: %d %q", res.StatusCode, res.Header.Get("Location"))
+	}
+
+	// Logged out, or never logged in: the plain login page.
+	b.post(pathLogout, nil)
+	for name, c := range map[string]*client{"logged out": b, "new visitor": newClient(t, h)} {
+		if loc := c.get(pathSessions).Header.Get("Location"); strings.Contains(loc, "msg=") {
+			t.Errorf("%s: %q", name, loc)
+		}
+	}
+}
+
+// TestLogoutEverywhereAsksFirst: the button leads to a question; only its
+// confirming form ends the sessions.
+func TestLogoutEverywhereAsksFirst(t *testing.T) {
+	_, h := newTestServer(t, nil)
+	a, b := newClient(t, h), newClient(t, h)
+	a.login("alice", "correct horse")
+	b.login("alice", "correct horse")
+
+	home := body(t, a.get(pathHome))
+	if !strings.Contains(home, `<form method="get" action="/_sessiond/logout-all">`) {
+		t.Errorf("home's button does not lead to the question:\n%s", home)
+	}
+	res := a.get(pathLogoutAll)
+	page := body(t, res)
+	if res.StatusCode != 200 || !strings.Contains(page, "Log out everywhere?") || !strings.Contains(page, `name="confirm" value="yes"`) {
+		t.Fatalf("question page: %d\n%s", res.StatusCode, page)
+	}
+	// A POST without the answer asks too, and ends nothing.
+	if res := a.post(pathLogoutAll, nil); res.StatusCode != 303 || res.Header.Get("Location") != pathLogoutAll {
+		t.Errorf("unconfirmed POST: %d %q", res.StatusCode, res.Header.Get("Location"))
+	}
+	for name, c := range map[string]*client{"a": a, "b": b} {
+		if res := c.get(pathAuth); res.StatusCode != 200 {
+			t.Fatalf("%s logged out without confirmation", name)
+		}
+	}
+	if res := a.post(pathLogoutAll, url.Values{"confirm": {"yes"}}); res.Header.Get("Location") != pathLogin+"?msg=everywhere" {
+		t.Fatalf("confirmed: %d %q", res.StatusCode, res.Header.Get("Location"))
+	}
+	for name, c := range map[string]*client{"a": a, "b": b} {
+		if res := c.get(pathAuth); res.StatusCode != 401 {
+			t.Errorf("%s still logged in after confirming", name)
+		}
+	}
+	// Anonymous: the question is not asked, the visitor is sent to log in.
+	if res := newClient(t, h).get(pathLogoutAll); res.StatusCode != 303 {
+		t.Errorf("anonymous question page: %d", res.StatusCode)
+	}
+}
+
+// TestSessionsOfOneDeviceDiffer: two other sessions from the same browser
+// and address, made in the same second, still read differently.
+func TestSessionsOfOneDeviceDiffer(t *testing.T) {
+	s, h := newTestServer(t, nil)
+	for range 3 {
+		newClient(t, h).login("alice", "correct horse")
+	}
+	c := newClient(t, h)
+	c.login("alice", "correct horse")
+	page := body(t, c.get(pathSessions))
+	rows := regexp.MustCompile(`(?s)<tr>(.*?)</tr>`).FindAllStringSubmatch(page, -1)
+	if len(rows) != 4 { // the header and the three other sessions
+		t.Fatalf("%d rows:\n%s", len(rows), page)
+	}
+	visible := func(row string) string { // the row as read, without the hidden form fields
+		return regexp.MustCompile(`<input[^>]*>|<[^>]+>`).ReplaceAllString(row, "")
+	}
+	seen := map[string]bool{}
+	for _, row := range rows[1:] {
+		if v := visible(row[1]); seen[v] {
+			t.Errorf("two sessions look the same:\n%s", v)
+		} else {
+			seen[v] = true
+		}
+	}
+	infos, _ := s.mgr.Sessions(t.Context(), "alice")
+	for _, in := range infos {
+		if !strings.Contains(page, "#"+shortHandle(in.Handle)) {
+			t.Errorf("session %s is not named on the page", shortHandle(in.Handle))
+		}
 	}
 }

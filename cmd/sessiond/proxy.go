@@ -197,7 +197,7 @@ func (s *server) protect(w http.ResponseWriter, r *http.Request) {
 		s.metrics.authChecks.WithLabelValues("denied").Inc()
 		if r.Method == http.MethodGet || r.Method == http.MethodHead {
 			w.Header().Set("Cache-Control", "no-store")
-			http.Redirect(w, r, loginURL(r.URL.RequestURI()), http.StatusSeeOther)
+			http.Redirect(w, r, s.toLogin(r, r.URL.RequestURI()), http.StatusSeeOther)
 			return
 		}
 		http.Error(w, "not logged in", http.StatusUnauthorized)
@@ -263,12 +263,17 @@ func (s *server) newProxy(up *url.URL) *httputil.ReverseProxy {
 // from serves /_sessiond/from/<original request URI>: the form of login
 // link a proxy can build without escaping (nginx: return 302
 // /_sessiond/from$request_uri). It redirects to the login page with the
-// URI as a checked return address.
+// URI as a checked return address (and the notice that the session ended,
+// if the browser still holds one that no longer works).
 func (s *server) from(w http.ResponseWriter, r *http.Request) {
 	uri := r.URL.RequestURI()
 	back := strings.TrimPrefix(uri, strings.TrimSuffix(pathFrom, "/"))
 	if back == uri {
 		back = ""
 	}
-	http.Redirect(w, r, loginURL(back), http.StatusSeeOther)
+	if user, _, err := s.currentUser(r); err == nil && user != "" {
+		http.Redirect(w, r, loginURL(back), http.StatusSeeOther) // the login page sends it back
+		return
+	}
+	http.Redirect(w, r, s.toLogin(r, back), http.StatusSeeOther)
 }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"io"
 	"net/http"
-	"net/url"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -83,18 +82,11 @@ var noRedirect = &http.Client{
 
 func loginHTTP(t *testing.T, base, user, password string) *http.Cookie {
 	t.Helper()
-	res, err := noRedirect.PostForm(base+pathLogin, url.Values{"user": {user}, "password": {password}})
-	if err != nil {
-		t.Fatal(err)
+	code, c := loginCode(t, base, user, password)
+	if c == nil {
+		t.Fatalf("login: %d, no session cookie", code)
 	}
-	res.Body.Close()
-	for _, c := range res.Cookies() {
-		if c.Name == "__Host-session" {
-			return c
-		}
-	}
-	t.Fatalf("login: %d, no session cookie", res.StatusCode)
-	return nil
+	return c
 }
 
 func authAs(t *testing.T, base string, c *http.Cookie) (int, string) {

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -28,7 +29,7 @@ func TestSealedMode(t *testing.T) {
 	if res := a.get(pathAuth); res.StatusCode != 200 {
 		t.Errorf("current sealed session ended: %d", res.StatusCode)
 	}
-	a.post(pathLogoutAll, nil)
+	a.post(pathLogoutAll, url.Values{"confirm": {"yes"}})
 	if res := a.get(pathAuth); res.StatusCode != 401 {
 		t.Errorf("sealed session survived logout-all: %d", res.StatusCode)
 	}

@@ -13,6 +13,7 @@ import (
 	"net/netip"
 	"net/url"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -37,6 +38,8 @@ const (
 	pathRevokeOthers = prefix + "sessions/revoke-others"
 	pathAuth         = prefix + "auth"
 	pathFrom         = prefix + "from/"
+	pathHealth       = prefix + "healthz"
+	pathReady        = prefix + "readyz"
 )
 
 //go:embed templates/*.html
@@ -59,6 +62,8 @@ type server struct {
 	ipLimit   *limiter // failed logins per client address (IPv6: per /64)
 
 	cookieName string
+
+	plainHTTPWarned sync.Once // see warnPlainHTTP
 }
 
 // newServer builds the server over an opened store (which it instruments)
@@ -109,6 +114,7 @@ func newServer(opt *options, st sesame.Store, users *userDB, log *slog.Logger, m
 	}
 	s.mgr = mgr
 	s.cookieName = mgr.CookieName()
+	users.onChange = s.endSessionsOf
 	if opt.Upstream != "" {
 		up, err := url.Parse(opt.Upstream)
 		if err != nil {
@@ -117,8 +123,9 @@ func newServer(opt *options, st sesame.Store, users *userDB, log *slog.Logger, m
 		s.proxy = s.newProxy(up)
 	}
 	s.tmpl, err = template.New("").Funcs(template.FuncMap{
-		"when": formatTime,
-		"ago":  ago,
+		"when":  formatTime,
+		"ago":   ago,
+		"short": shortHandle,
 	}).ParseFS(templateFS, "templates/*.html")
 	if err != nil {
 		return nil, err
@@ -165,13 +172,16 @@ func (s *server) handler() http.Handler {
 	pages := http.NewServeMux()
 	pages.HandleFunc("GET "+pathHome+"{$}", s.home)
 	pages.HandleFunc("GET "+pathLogin, s.loginPage)
-	pages.HandleFunc("POST "+pathLogin, s.login)
+	pages.HandleFunc("POST "+pathLogin, s.refusePlainHTTPLogin(s.login))
 	pages.HandleFunc("POST "+pathLogout, s.logout)
+	pages.HandleFunc("GET "+pathLogoutAll, s.logoutAllPage)
 	pages.HandleFunc("POST "+pathLogoutAll, s.logoutAll)
 	pages.HandleFunc("GET "+pathSessions, s.sessions)
 	pages.HandleFunc("POST "+pathRevoke, s.revoke)
 	pages.HandleFunc("POST "+pathRevokeOthers, s.revokeOthers)
 	pages.HandleFunc("GET "+pathFrom, s.from)
+	pages.HandleFunc("GET "+pathHealth, healthz)
+	pages.HandleFunc("GET "+pathReady, s.readyz)
 	pages.HandleFunc(prefix, func(w http.ResponseWriter, r *http.Request) {
 		s.render(w, r, http.StatusNotFound, "message.html", pageData{Title: "Not found", Message: "There is no such page."})
 	})
@@ -187,14 +197,6 @@ func (s *server) handler() http.Handler {
 	mux := http.NewServeMux()
 	mux.Handle(prefix, securityHeaders(csrf.Handler(pages)))
 	mux.HandleFunc(pathAuth, s.forwardAuth) // any method: proxies forward the original one
-	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Cache-Control", "no-store")
-		fmt.Fprintln(w, "ok")
-	})
-	mux.HandleFunc("GET /readyz", s.readyz)
-	if s.opt.MetricsListen == "" {
-		mux.Handle("GET /metrics", s.metricsHandler())
-	}
 	if s.proxy != nil {
 		mux.HandleFunc("/", s.protect)
 	} else {
@@ -205,8 +207,22 @@ func (s *server) handler() http.Handler {
 	return s.bodyDeadline(s.mgr.Handler(mux))
 }
 
-func (s *server) metricsHandler() http.Handler {
-	return promhttp.HandlerFor(s.metrics.reg, promhttp.HandlerOpts{})
+// opsHandler serves the operations endpoints for --ops-listen: /healthz,
+// /readyz and /metrics. They are never on the main listener, where they
+// would be public and, in proxy mode, hide the application's own paths of
+// those names.
+func (s *server) opsHandler() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /healthz", healthz)
+	mux.HandleFunc("GET /readyz", s.readyz)
+	mux.Handle("GET /metrics", promhttp.HandlerFor(s.metrics.reg, promhttp.HandlerOpts{}))
+	return mux
+}
+
+// healthz answers 200 while the process serves.
+func healthz(w http.ResponseWriter, _ *http.Request) {
+	w.Header().Set("Cache-Control", "no-store")
+	fmt.Fprintln(w, "ok")
 }
 
 // securityHeaders keeps sessiond's pages out of frames and caches and
@@ -247,8 +263,22 @@ func (s *server) sessionError(w http.ResponseWriter, r *http.Request, err error)
 	http.Error(w, "session store unavailable", http.StatusServiceUnavailable)
 }
 
-// currentUser returns the request's logged-in user, or "". A session of a
-// user who has since been removed from the users file is ended.
+// userEntryKey is the session value holding the stamp of the users-file
+// entry whose password logged the session in (see userStamp).
+const userEntryKey = "sessiond.user-entry"
+
+// logIn logs sess in as user, whose password matched the users-file entry
+// with the given stamp.
+func logIn(sess *sesame.Session, user, stamp string) error {
+	if err := sess.Login(user); err != nil {
+		return err
+	}
+	return sess.Put(userEntryKey, stamp)
+}
+
+// currentUser returns the request's logged-in user, or "". A session whose
+// user has since been removed from the users file, or given a new
+// password, is ended: its stamp is no longer the user's.
 func (s *server) currentUser(r *http.Request) (string, *sesame.Session, error) {
 	sess, err := sesame.FromContext(r.Context())
 	if err != nil {
@@ -258,12 +288,43 @@ func (s *server) currentUser(r *http.Request) (string, *sesame.Session, error) {
 	if err := sess.Err(); err != nil {
 		return "", sess, err
 	}
-	if u != "" && !s.users.Exists(u) {
-		s.log.Info("ending the session of a removed user", "user", u)
+	if u == "" {
+		return "", sess, nil
+	}
+	stamp, _ := sesame.Get[string](sess, userEntryKey)
+	if current, ok := s.users.Stamp(u); !ok || stamp != current {
+		s.log.Info("ending a session: its user was removed or given a new password since it logged in", "user", u)
 		_ = sess.Destroy()
 		return "", sess, nil
 	}
 	return u, sess, nil
+}
+
+// endSessionsOf is the users file's onChange: it ends every session of
+// users whose entry changed (a new password) or went away, in the store,
+// or with sealed cookies through a revocation. currentUser refuses their
+// sessions anyway; this removes them from the store and the sessions
+// lists at once, and is what a store without a user index cannot do.
+func (s *server) endSessionsOf(users []string) {
+	for _, u := range users {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		err := s.mgr.RevokeAll(ctx, u)
+		cancel()
+		switch {
+		case err == nil:
+			s.log.Info("ended every session of a user given a new password or removed", "user", u)
+		case errors.Is(err, sesame.ErrNoUserIndex):
+			s.log.Info("a user was given a new password or removed; this store cannot list their sessions, which end at their next request", "user", u)
+		default:
+			s.log.Error("ending the sessions of a user given a new password or removed; they end at their next request", "user", u, "err", err)
+		}
+	}
+}
+
+// shortHandle is the start of a session's handle, enough to tell a
+// user's sessions apart on the sessions page.
+func shortHandle(h string) string {
+	return h[:min(len(h), 6)]
 }
 
 // formatTime shows a time for people.

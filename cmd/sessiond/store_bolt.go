@@ -11,10 +11,11 @@ import (
 )
 
 // Bolt: bolt://PATH is one bbolt file (created 0600), the embedded,
-// persistent default. bolt:///abs/file.db and bolt://relative/file.db both
-// work. The file is locked while sessiond runs.
+// persistent default. bolt:///abs/file.db and bolt://relative/file.db
+// (in the data directory) both work. The file is locked while sessiond
+// runs.
 func init() {
-	storeKinds["bolt"] = storeKind{check: checkPath, open: openBolt, example: "bolt://FILE"}
+	storeKinds["bolt"] = storeKind{check: checkPath, open: openBolt, example: "bolt://FILE", path: true}
 	delete(plannedStores, "bolt")
 }
 

@@ -30,6 +30,9 @@ type storeKind struct {
 	open func(u storeURL, log *slog.Logger) (sesame.Store, io.Closer, error)
 	// example is shown in --help.
 	example string
+	// path: what follows "://" is a file system path, which, when
+	// relative, is taken relative to the data directory.
+	path bool
 }
 
 // storeKinds holds every scheme this build supports. Files named
@@ -51,6 +54,7 @@ var storeKinds = map[string]storeKind{
 	"file": {
 		example: "file://DIR",
 		check:   checkPath,
+		path:    true,
 		open: func(u storeURL, log *slog.Logger) (sesame.Store, io.Closer, error) {
 			s, err := filestore.New(u.Rest, filestore.WithSweepErrorHandler(func(err error) {
 				log.Warn("file store sweep failed", "err", err)
@@ -85,8 +89,9 @@ func storeSchemesHelp() string {
 }
 
 // parseStoreURL splits and checks a --store value. Everything after "://"
-// is kept verbatim (file://relative/dir and file:///abs/dir both work),
-// except that a DSN-style URL is kept whole in Raw for drivers that want it.
+// is kept verbatim (file://relative/dir and file:///abs/dir both work; see
+// in for where a relative one is), and the whole URL in Raw for drivers
+// that want it.
 func parseStoreURL(s string) (storeURL, error) {
 	scheme, rest, ok := strings.Cut(s, "://")
 	if !ok || scheme == "" {
@@ -104,6 +109,17 @@ func parseStoreURL(s string) (storeURL, error) {
 		return storeURL{}, fmt.Errorf("--store %s://: %v", scheme, err)
 	}
 	return storeURL{Scheme: scheme, Rest: rest, Raw: s}, nil
+}
+
+// in returns u with a relative path (bolt://sessions.db,
+// file://sessions) made relative to dataDir instead of the working
+// directory.
+func (u storeURL) in(dataDir string) storeURL {
+	if storeKinds[u.Scheme].path && !filepath.IsAbs(u.Rest) {
+		u.Rest = filepath.Join(dataDir, u.Rest)
+		u.Raw = u.Scheme + "://" + u.Rest
+	}
+	return u
 }
 
 // plannedStores names schemes whose store module is not in this build yet.

@@ -41,6 +41,8 @@ func TestParseOptions(t *testing.T) {
 			return len(o.TrustedProxies) == 2 && o.TrustedProxies[1] == netip.MustParsePrefix("127.0.0.1/32")
 		}, ""},
 		{"store memory", []string{"--store", "memory://"}, nil, func(o *options) bool { return o.Store == "memory://" }, ""},
+		{"metrics-listen is the old name of ops-listen", []string{"--metrics-listen", "127.0.0.1:9100"}, nil, func(o *options) bool { return o.OpsListen == "127.0.0.1:9100" }, ""},
+		{"ops listener from the environment", nil, map[string]string{"SESSIOND_OPS_LISTEN": ":9100"}, func(o *options) bool { return o.OpsListen == ":9100" }, ""},
 		{"bad env value", nil, map[string]string{"SESSIOND_IDLE_TIMEOUT": "soon"}, nil, "SESSIOND_IDLE_TIMEOUT"},
 		{"tls needs both", []string{"--tls-cert", "c.pem"}, nil, nil, "--tls-key"},
 		{"lifetime below idle", []string{"--lifetime", "1m", "--idle-timeout", "5m"}, nil, nil, "--lifetime"},
@@ -88,7 +90,7 @@ func TestParseOptions(t *testing.T) {
 
 func TestHelpListsEveryFlagWithItsVariable(t *testing.T) {
 	var b strings.Builder
-	if code := run(t.Context(), []string{"--help"}, nil, io.Discard, &b, func(string) string { return "" }); code != 0 {
+	if code := run(t.Context(), []string{"--help"}, nil, &b, io.Discard, func(string) string { return "" }); code != 0 {
 		t.Fatalf("exit %d", code)
 	}
 	fs := newFlagSet(&options{}, func(string) string { return "" })
@@ -174,7 +176,10 @@ func TestSafeBack(t *testing.T) {
 		{"/", "/"},
 		{"/app?x=1&y=2#frag", "/app?x=1&y=2#frag"},
 		{"/_sessiond/", "/_sessiond/"},
+		{"/_sessiond/sessions", "/_sessiond/sessions"},
 		{"/_sessiond/logout", "D"},
+		{"/_sessiond/logout-all", "D"},
+		{"/_sessiond/sessions/revoke", "D"},
 		{"//evil.example", "D"},
 		{"///evil.example", "D"},
 		{"/\\evil.example", "D"},
@@ -370,7 +375,7 @@ func TestPasswordsAndUsersFile(t *testing.T) {
 		user, password string
 		want           bool
 	}{{"carol", "longenough", true}, {"carol", "nope", false}, {"nobody", "longenough", false}} {
-		if got, err := db.Verify(t.Context(), tt.user, tt.password); got != tt.want || err != nil {
+		if _, got, err := db.Verify(t.Context(), tt.user, tt.password); got != tt.want || err != nil {
 			t.Errorf("Verify(%q, %q) = %v, %v; want %v", tt.user, tt.password, got, err, tt.want)
 		}
 	}
@@ -380,7 +385,7 @@ func TestPasswordsAndUsersFile(t *testing.T) {
 	}
 	ctx, cancel := context.WithCancel(t.Context())
 	cancel()
-	if ok, err := db.Verify(ctx, "carol", "longenough"); ok || !errors.Is(err, context.Canceled) {
+	if _, ok, err := db.Verify(ctx, "carol", "longenough"); ok || !errors.Is(err, context.Canceled) {
 		t.Errorf("Verify with every slot taken and the request gone = %v, %v", ok, err)
 	}
 	for range cap(db.sem) {

@@ -5,10 +5,12 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
+	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"log/slog"
 	"os"
 	"runtime"
 	"slices"
@@ -101,6 +103,17 @@ func validUserName(u string) bool {
 	return true
 }
 
+// userStamp names one version of a user's entry in the users file: a
+// short hash of the password hash, which changes with every `user add`
+// (each has a new salt). A session keeps the stamp of the entry its
+// password was checked against, and ends once the entry has another (a
+// new password, or a removal and a new user of the same name), whether
+// the server saw the change happen or was stopped at the time.
+func userStamp(hash string) string {
+	sum := sha256.Sum256([]byte("sessiond users-file entry\x00" + hash))
+	return base64.RawURLEncoding.EncodeToString(sum[:12])
+}
+
 // userDB is the users file: one "name:hash" line per user, "#" comments.
 // A running server rereads it when it changes, so `sessiond user add` and
 // `user remove` take effect without a restart.
@@ -109,9 +122,13 @@ type userDB struct {
 
 	mu      sync.Mutex
 	users   map[string]string // name → hash
-	modTime time.Time
-	size    int64
+	stamps  map[string]string // name → userStamp of the hash
+	file    os.FileInfo       // the file as last read; nil if it was missing
 	checked time.Time
+
+	// onChange, if set, is called after a reload with the users whose
+	// entry changed or went away. Set it before the userDB is shared.
+	onChange func(users []string)
 
 	// dummy is hashed for unknown users so that their failures take as
 	// long as wrong passwords.
@@ -185,42 +202,94 @@ func writeUsersFile(path string, users map[string]string) error {
 }
 
 // reload rereads the file if it changed (checked at most once a second
-// unless force).
+// unless force, which also rereads an unchanged file), then tells onChange
+// whose entry changed or went away.
 func (db *userDB) reload(force bool) error {
 	db.mu.Lock()
-	defer db.mu.Unlock()
+	changed, err := db.refresh(force)
+	db.mu.Unlock()
+	if len(changed) > 0 && db.onChange != nil {
+		db.onChange(changed)
+	}
+	return err
+}
+
+// refresh is reload's work under db.mu. A file replaced by another (as
+// `sessiond user add` does, by a rename) counts as changed even when its
+// size and time are the same.
+func (db *userDB) refresh(force bool) (changed []string, err error) {
 	now := time.Now()
 	if !force && now.Sub(db.checked) < time.Second {
-		return nil
+		return nil, nil
 	}
 	db.checked = now
 	st, err := os.Stat(db.path)
-	var mt time.Time
-	var size int64
-	if err == nil {
-		mt, size = st.ModTime(), st.Size()
-	} else if !errors.Is(err, os.ErrNotExist) {
-		return err
+	if err != nil && !errors.Is(err, os.ErrNotExist) {
+		return nil, err
 	}
-	if !force && mt.Equal(db.modTime) && size == db.size {
-		return nil
+	if !force && sameFile(st, db.file) {
+		return nil, nil
 	}
 	users, err := readUsersFile(db.path)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	db.users, db.modTime, db.size = users, mt, size
-	return nil
+	stamps := make(map[string]string, len(users))
+	for name, hash := range users {
+		stamps[name] = userStamp(hash)
+	}
+	for name, old := range db.stamps {
+		if stamps[name] != old {
+			changed = append(changed, name)
+		}
+	}
+	slices.Sort(changed)
+	db.users, db.stamps, db.file = users, stamps, st
+	return changed, nil
 }
 
-// Exists reports whether user is in the file. A session whose user was
-// removed stops being accepted.
-func (db *userDB) Exists(user string) bool {
+// sameFile reports whether a and b (nil for a missing file) are the same
+// file, unmodified.
+func sameFile(a, b os.FileInfo) bool {
+	if a == nil || b == nil {
+		return a == nil && b == nil
+	}
+	return os.SameFile(a, b) && a.ModTime().Equal(b.ModTime()) && a.Size() == b.Size()
+}
+
+// watch rereads the file about every interval until ctx ends, so that
+// changes take effect (and end sessions) without waiting for a request.
+// A file that cannot be read is logged once; the last good users stay.
+func (db *userDB) watch(ctx context.Context, every time.Duration, log *slog.Logger) {
+	t := time.NewTicker(every)
+	defer t.Stop()
+	var lastErr string
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		err := db.reload(false)
+		switch {
+		case err != nil && err.Error() != lastErr:
+			log.Error("reading the users file; keeping the users read before", "file", db.path, "err", err)
+			lastErr = err.Error()
+		case err == nil && lastErr != "":
+			log.Info("the users file can be read again", "file", db.path)
+			lastErr = ""
+		}
+	}
+}
+
+// Stamp returns the stamp of user's entry (see userStamp), and false if
+// there is no such user.
+func (db *userDB) Stamp(user string) (string, bool) {
 	_ = db.reload(false) // on a read error, keep the last good set
 	db.mu.Lock()
 	defer db.mu.Unlock()
-	_, ok := db.users[user]
-	return ok
+	st, ok := db.stamps[user]
+	return st, ok
 }
 
 // Len returns how many users there are.
@@ -232,11 +301,14 @@ func (db *userDB) Len() int {
 
 // Verify checks a password, taking as long for an unknown user as for a
 // known one. Hashes run a few at a time (hashSlots); if ctx ends while
-// Verify waits for its turn, it returns ctx's error without hashing.
-func (db *userDB) Verify(ctx context.Context, user, password string) (bool, error) {
+// Verify waits for its turn, it returns ctx's error without hashing. A
+// session logged in with it keeps stamp, the stamp of the entry the
+// password matched (see userStamp).
+func (db *userDB) Verify(ctx context.Context, user, password string) (stamp string, ok bool, err error) {
 	_ = db.reload(false)
 	db.mu.Lock()
 	h, ok := db.users[user]
+	stamp = db.stamps[user]
 	db.mu.Unlock()
 	if !ok {
 		h = db.dummy
@@ -248,11 +320,14 @@ func (db *userDB) Verify(ctx context.Context, user, password string) (bool, erro
 	select {
 	case db.sem <- struct{}{}:
 	case <-ctx.Done():
-		return false, ctx.Err()
+		return "", false, ctx.Err()
 	}
 	defer func() { <-db.sem }()
 	db.hashes.Add(1)
-	return verifyPassword(h, password) && ok, nil
+	if !verifyPassword(h, password) || !ok {
+		return "", false, nil
+	}
+	return stamp, true, nil
 }
 
 // addUser sets user's password in the file at path.
