@@ -1,0 +1,325 @@
+package main
+
+import (
+	"archive/zip"
+	"bytes"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+)
+
+// tree is a repository in the shape of this one: a root module, two store
+// modules that require it, one that requires a store, and a tool module.
+var tree = map[string]string{
+	"go.work": `go 1.26.0
+
+use (
+	.
+	./cmd/app
+	./store/a
+	./store/b
+	./internal/tools
+)
+
+replace example.com/m v0.1.0 => .
+
+replace example.com/m/store/a v0.1.0 => ./store/a
+`,
+	"go.mod":           "module example.com/m\n\ngo 1.26.0\n",
+	"m.go":             "package m\n\nimport _ \"example.com/m/internal/x\"\n",
+	"internal/x/x.go":  "package x\n",
+	"store/mem/mem.go": "package mem\n",
+	"store/a/go.mod": `module example.com/m/store/a
+
+go 1.26.0
+
+require example.com/m v0.1.0
+`,
+	"store/a/a.go":              "package a\n\nimport (\n\t_ \"example.com/m\"\n\t_ \"example.com/m/store/a/internal/y\"\n)\n",
+	"store/a/internal/y/y.go":   "package y\n",
+	"store/a/testdata/t.go":     "package t\n\nimport _ \"example.com/m/internal/x\"\n",
+	"store/b/go.mod":            "module example.com/m/store/b\n\ngo 1.26.0\n\nrequire example.com/m v0.1.0\n",
+	"store/b/b.go":              "package b\n",
+	"cmd/app/go.mod":            "module example.com/m/cmd/app\n\ngo 1.26.0\n\nrequire (\n\texample.com/m v0.1.0\n\texample.com/m/store/a v0.1.0\n)\n",
+	"cmd/app/main.go":           "package main\n",
+	"internal/tools/go.mod":     "module example.com/m/internal/tools\n\ngo 1.26.0\n",
+	"internal/tools/t/t.go":     "package main\n",
+	".ci/consumer/main.go":      "package main\n\nimport _ \"example.com/m/internal/x\"\n",
+	"store/a/_old/old.go":       "package old\n\nimport _ \"example.com/m/internal/x\"\n",
+	"store/a/internal/y/y_test": "not Go\n",
+}
+
+// writeTree writes tree, with the files of change put over it (an empty
+// content deletes a file), into a new directory, and returns it.
+func writeTree(t *testing.T, change map[string]string) string {
+	t.Helper()
+	dir := t.TempDir()
+	files := map[string]string{}
+	for name, data := range tree {
+		files[name] = data
+	}
+	for name, data := range change {
+		files[name] = data
+	}
+	for name, data := range files {
+		if data == "" {
+			continue
+		}
+		p := filepath.Join(dir, filepath.FromSlash(name))
+		if err := os.MkdirAll(filepath.Dir(p), 0o777); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, []byte(data), 0o666); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return dir
+}
+
+func load(t *testing.T, dir string) *Repo {
+	t.Helper()
+	r, err := Load(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r
+}
+
+func TestPublishedListsDependenciesFirstAndLeavesOutInternalModules(t *testing.T) {
+	mods, err := load(t, writeTree(t, nil)).Published()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, m := range mods {
+		got = append(got, m.Dir+" "+m.Path)
+	}
+	want := []string{
+		". example.com/m",
+		"store/a example.com/m/store/a",
+		"cmd/app example.com/m/cmd/app",
+		"store/b example.com/m/store/b",
+	}
+	if !slices.Equal(got, want) {
+		t.Errorf("Published() = %q; want %q", got, want)
+	}
+}
+
+func TestPublishedRefusesACycle(t *testing.T) {
+	r := load(t, writeTree(t, map[string]string{
+		"go.mod": "module example.com/m\n\ngo 1.26.0\n\nrequire example.com/m/store/a v0.1.0\n",
+	}))
+	if _, err := r.Published(); err == nil || !strings.Contains(err.Error(), "cycle") {
+		t.Errorf("Published() error = %v; want one about a cycle", err)
+	}
+}
+
+func TestCheck(t *testing.T) {
+	tests := []struct {
+		name   string
+		change map[string]string
+		want   []string // one substring per problem, in order
+	}{
+		{"the layout of this repository", nil, nil},
+		{
+			"replace in a published go.mod",
+			map[string]string{"store/b/go.mod": tree["store/b/go.mod"] + "\nreplace example.com/m => ../..\n"},
+			[]string{"store/b/go.mod: replace example.com/m: a published go.mod has no replace"},
+		},
+		{
+			"replace in an unpublished go.mod",
+			map[string]string{"internal/tools/go.mod": tree["internal/tools/go.mod"] + "\nreplace example.com/other => ../other\n"},
+			nil,
+		},
+		{
+			"two versions",
+			map[string]string{"store/b/go.mod": strings.Replace(tree["store/b/go.mod"], "v0.1.0", "v0.2.0", 1)},
+			[]string{
+				"more than one version: v0.1.0 (cmd/app/go.mod requires example.com/m, ",
+				"go.work lacks `replace example.com/m v0.2.0 => .`",
+			},
+		},
+		{
+			"a requirement on an unpublished module",
+			map[string]string{"store/b/go.mod": tree["store/b/go.mod"] + "\nrequire example.com/m/internal/tools v0.1.0\n"},
+			[]string{
+				"store/b/go.mod requires example.com/m/internal/tools, which is not published",
+				"go.work lacks `replace example.com/m/internal/tools v0.1.0 => ./internal/tools`",
+			},
+		},
+		{
+			"go.work without a replace",
+			map[string]string{"go.work": strings.Replace(tree["go.work"], "replace example.com/m/store/a v0.1.0 => ./store/a\n", "", 1)},
+			[]string{"go.work lacks `replace example.com/m/store/a v0.1.0 => ./store/a`"},
+		},
+		{
+			"go.work replaces every version",
+			map[string]string{"go.work": strings.Replace(tree["go.work"], "example.com/m v0.1.0 => .", "example.com/m => .", 1)},
+			[]string{
+				"go.work: replace example.com/m: replace only the version",
+				"go.work lacks `replace example.com/m v0.1.0 => .`",
+			},
+		},
+		{
+			"go.work replaces a version nobody requires",
+			map[string]string{"go.work": tree["go.work"] + "\nreplace example.com/m/store/b v0.1.0 => ./store/b\n"},
+			[]string{"go.work: replace example.com/m/store/b v0.1.0: no module requires that version"},
+		},
+		{
+			"go.work replaces with the wrong directory",
+			map[string]string{"go.work": strings.Replace(tree["go.work"], "=> ./store/a", "=> ./store/b", 1)},
+			[]string{"go.work: replace example.com/m/store/a v0.1.0 => ./store/b: want => ./store/a"},
+		},
+		{
+			"a store imports the root module's internal package",
+			map[string]string{"store/b/b.go": "package b\n\nimport \"example.com/m/internal/x\"\n\nvar _ = x.X\n"},
+			[]string{"store/b/b.go imports example.com/m/internal/x, an internal package of module example.com/m"},
+		},
+		{
+			"in a test file with a build constraint",
+			map[string]string{"store/b/b_windows_test.go": "//go:build windows\n\npackage b_test\n\nimport _ \"example.com/m/internal/x\"\n"},
+			[]string{"store/b/b_windows_test.go imports example.com/m/internal/x"},
+		},
+		{
+			"the root module imports a store's internal package",
+			map[string]string{"m.go": "package m\n\nimport _ \"example.com/m/store/a/internal/y\"\n"},
+			[]string{"m.go imports example.com/m/store/a/internal/y, an internal package of module example.com/m/store/a"},
+		},
+		{
+			"an unpublished module imports the root module's internal package",
+			map[string]string{"internal/tools/t/t.go": "package main\n\nimport _ \"example.com/m/internal/x\"\n"},
+			[]string{"internal/tools/t/t.go imports example.com/m/internal/x"},
+		},
+		{
+			"a file that does not parse",
+			map[string]string{"store/b/b.go": "package b\n\nimport (\n"},
+			[]string{"store/b/b.go:"},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got := load(t, writeTree(t, tt.change)).Check()
+			if len(got) != len(tt.want) {
+				t.Fatalf("Check() = %q; want %d problems: %q", got, len(tt.want), tt.want)
+			}
+			for i := range got {
+				if !strings.Contains(got[i], tt.want[i]) {
+					t.Errorf("problem %d = %q; want it to contain %q", i, got[i], tt.want[i])
+				}
+			}
+		})
+	}
+}
+
+func TestSetVersion(t *testing.T) {
+	dir := writeTree(t, map[string]string{
+		// A module that requires nothing of the repository yet, and a
+		// go.work that replaces every version: SetVersion mends both.
+		"store/b/go.mod": "module example.com/m/store/b\n\ngo 1.26.0\n",
+		"go.work":        strings.Replace(tree["go.work"], "example.com/m v0.1.0 => .", "example.com/m => .", 1),
+	})
+	if err := load(t, dir).SetVersion("v0.2.0"); err != nil {
+		t.Fatal(err)
+	}
+	r := load(t, dir)
+	if problems := r.Check(); len(problems) > 0 {
+		t.Errorf("Check() after SetVersion = %q", problems)
+	}
+	app, err := os.ReadFile(filepath.Join(dir, "cmd", "app", "go.mod"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := "require (\n\texample.com/m v0.2.0\n\texample.com/m/store/a v0.2.0\n)\n"; !strings.Contains(string(app), want) {
+		t.Errorf("cmd/app/go.mod =\n%s\nwant it to contain\n%s", app, want)
+	}
+	work, err := os.ReadFile(filepath.Join(dir, "go.work"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{
+		"example.com/m v0.2.0 => .\n",
+		"example.com/m/store/a v0.2.0 => ./store/a\n",
+	} {
+		if !strings.Contains(string(work), want) {
+			t.Errorf("go.work =\n%s\nwant it to contain %q", work, want)
+		}
+	}
+	if strings.Contains(string(work), "v0.1.0") {
+		t.Errorf("go.work =\n%s\nstill replaces v0.1.0", work)
+	}
+}
+
+func TestSetVersionRefusesVersionsTheModulesCannotHave(t *testing.T) {
+	for _, v := range []string{"", "0.2.0", "v0.2", "v2.0.0", "v0.2.0+meta"} {
+		if err := load(t, writeTree(t, nil)).SetVersion(v); err == nil {
+			t.Errorf("SetVersion(%q) = nil; want an error", v)
+		}
+	}
+}
+
+func TestWriteProxy(t *testing.T) {
+	r := load(t, writeTree(t, nil))
+	out := t.TempDir()
+	at := time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC)
+	if err := r.WriteProxy(out, "v0.3.0", at); err != nil {
+		t.Fatal(err)
+	}
+	zipFiles := map[string][]string{
+		"example.com/m": {
+			".ci/consumer/main.go", "go.mod", "go.work", "internal/x/x.go", "m.go", "store/mem/mem.go",
+		},
+		"example.com/m/store/a": {
+			"_old/old.go", "a.go", "go.mod", "internal/y/y.go", "internal/y/y_test", "testdata/t.go",
+		},
+		"example.com/m/store/b": {"b.go", "go.mod"},
+		"example.com/m/cmd/app": {"go.mod", "main.go"},
+	}
+	for path, want := range zipFiles {
+		at := filepath.Join(out, filepath.FromSlash(path), "@v")
+		read := func(name string) []byte {
+			t.Helper()
+			data, err := os.ReadFile(filepath.Join(at, name))
+			if err != nil {
+				t.Fatal(err)
+			}
+			return data
+		}
+		if got := string(read("list")); got != "v0.3.0\n" {
+			t.Errorf("%s: list = %q", path, got)
+		}
+		if got, want := string(read("v0.3.0.info")), `{"Version":"v0.3.0","Time":"2030-01-02T03:04:05Z"}`; got != want {
+			t.Errorf("%s: info = %s; want %s", path, got, want)
+		}
+		dir := r.module(path).Dir
+		if got, want := string(read("v0.3.0.mod")), tree[strings.TrimPrefix(dir+"/go.mod", "./")]; got != want {
+			t.Errorf("%s: mod = %q; want %q", path, got, want)
+		}
+		z := read("v0.3.0.zip")
+		zr, err := zip.NewReader(bytes.NewReader(z), int64(len(z)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got []string
+		for _, f := range zr.File {
+			got = append(got, strings.TrimPrefix(f.Name, path+"@v0.3.0/"))
+		}
+		slices.Sort(got)
+		if !slices.Equal(got, want) {
+			t.Errorf("%s: zip holds %q; want %q", path, got, want)
+		}
+	}
+	if _, err := os.Stat(filepath.Join(out, "example.com", "m", "internal")); !os.IsNotExist(err) {
+		t.Errorf("the proxy holds the unpublished tools module (Stat: %v)", err)
+	}
+}
+
+func TestWriteProxyWantsTheRootLicenseInEveryModule(t *testing.T) {
+	r := load(t, writeTree(t, map[string]string{"LICENSE": "license\n"}))
+	err := r.WriteProxy(t.TempDir(), "v0.3.0", time.Now())
+	if err == nil || !strings.Contains(err.Error(), "has no LICENSE") {
+		t.Errorf("WriteProxy with a LICENSE in the root alone: %v; want an error about LICENSE", err)
+	}
+}
