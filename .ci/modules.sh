@@ -2,8 +2,10 @@
 # The modules as a user gets them. In a scratch copy of the repository,
 # scripts/release.sh -n prepares the next release (every module requiring
 # the others at it), packs the published modules into a file-based module
-# proxy, and builds each module on its own, outside the workspace. Then
-# this script checks that
+# proxy, and builds each module on its own, outside the workspace; in a
+# clone of HEAD, scripts/release.sh makes that release, commit and tags,
+# and checks the go.sum files against the tags. Then this script checks
+# that
 #
 #   - every go.mod and go.sum is tidy, apart from the lines of this
 #     repository's own modules, which only a release sets;
@@ -35,6 +37,18 @@ if ! scripts/release.sh -n -o "$work/release" "$version" > "$work/release.log" 2
   exit 1
 fi
 tree=$work/release/tree proxy=$work/release/proxy
+
+# The release itself, in a throwaway clone of HEAD: the commit, the tags,
+# and the go command's own hashes of the modules at the tags, which must
+# be those the release recorded in the go.sum files.
+git clone -q "$PWD" "$work/clone"
+if ! (cd "$work/clone" &&
+  git config user.name "release check" && git config user.email "release-check@localhost" &&
+  scripts/release.sh "$version") > "$work/clone.log" 2>&1; then
+  cat "$work/clone.log"
+  echo "modules: scripts/release.sh $version failed in a clone of HEAD" >&2
+  exit 1
+fi
 published=$(go run ./internal/tools/modules list)
 own=$(head -n 1 <<< "$published" | cut -d ' ' -f 2)
 
@@ -101,4 +115,4 @@ export GOWORK=off GOFLAGS="-mod=mod -modcacherw" GOMODCACHE=$work/modcache GONOS
   fi
   echo "$out"
 ) > "$work/consumer.log" 2>&1 || { cat "$work/consumer.log"; exit 1; }
-echo "modules: $version of every published module builds on its own; go get and the consumer program work"
+echo "modules: $version of every published module releases, builds on its own, and works with go get"

@@ -15,8 +15,11 @@
 #
 # Then it copies go.work and the go.mod and go.sum files back, commits
 # "Release vX.Y.Z" and tags every published module at it: vX.Y.Z for the
-# root module, store/redisstore/vX.Y.Z for store/redisstore, and so on. It
-# pushes nothing; it prints the command that does.
+# root module, store/redisstore/vX.Y.Z for store/redisstore, and so on.
+# Last, the go command fetches the modules from the new tags of this
+# repository, as a module proxy will from the public one, and must find
+# the hashes the go.sum files record; if not, the tags and the commit are
+# undone. It pushes nothing; it prints the command that does.
 #
 #   -n      dry run: prepare and check the release in the scratch tree, print
 #           what it changes, and the commit and tags it would make; the
@@ -143,5 +146,20 @@ git commit -q -m "Release $version" -m "Every module requires the others at $ver
 for tag in "${tags[@]}"; do
   git tag -a -m "Release $version" "$tag"
 done
+
+# The go command, fetching the new tags straight from this repository as a
+# module proxy fetches them from the public one, must compute the hashes
+# that the go.sum files record.
+printf '[url "%s"]\n\tinsteadOf = https://%s\n' "$repo" "$own" > "$work/gitconfig"
+while read -r dir path; do
+  if ! (cd "$repo/$dir" &&
+    GIT_CONFIG_GLOBAL=$work/gitconfig GOWORK=off GOFLAGS=-modcacherw \
+      GOMODCACHE="$work/verify-modcache" GOPROXY="file://$local_cache,$default_proxy" \
+      GONOPROXY="$own" GONOSUMDB="$own" go mod download); then
+    git tag -d "${tags[@]}" > /dev/null
+    git reset -q --keep HEAD^
+    die "$path: the tags give other hashes than go.sum records (above); the tags and the commit are undone"
+  fi
+done <<< "$published"
 echo "Committed \"Release $version\" and tagged: ${tags[*]}"
 echo "Push with: git push origin HEAD ${tags[*]}"
