@@ -12,23 +12,24 @@
 #   - README.md has an install line `go get MODULE@latest` for the core
 #     module and for every store module;
 #   - a new module outside the workspace can run those lines against the
-#     proxy (the checksum database is not asked about modules it has never
-#     seen), get the release, build every package of it, and run a program
-#     (.ci/consumer) that keeps a session in memstore and in boltstore.
+#     proxy (the checksum database is not asked about this repository's
+#     modules, which it has never seen), get the release, build every
+#     package of it, and run a program (.ci/consumer) that keeps a session
+#     in memstore and in boltstore.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 
-# The next release: the patch after the newest tag, or the first, v0.1.0
-# (a v0 version, as the API may still change).
-newest=$(git tag -l 'v[0-9]*' | sort -V | tail -n 1)
+# The next release: the patch after the newest one (pre-releases aside),
+# or the first, v0.1.0.
+newest=$(git tag -l 'v[0-9]*' | grep -v -- - | sort -V | tail -n 1 || true)
 if [ -z "$newest" ]; then
   version=v0.1.0
 else
   IFS=. read -r major minor patch <<< "${newest#v}"
-  version=v$major.$minor.$((${patch%%-*} + 1))
+  version=v$major.$minor.$((patch + 1))
 fi
 
 if ! scripts/release.sh -n -o "$work/release" "$version" > "$work/release.log" 2>&1; then

@@ -52,8 +52,10 @@ repo=$PWD
 if ! $dry && [ -n "$(git status --porcelain)" ]; then
   die "the working tree has changes; commit or stash them first"
 fi
-newest=$(git tag -l 'v[0-9]*' | sort -V | tail -n 1)
-if [ -n "$newest" ] && [ "$(printf '%s\n' "$newest" "$version" | sort -V | tail -n 1)" != "$version" ]; then
+# The newest release (pre-releases aside) must come before the version,
+# and before its pre-releases.
+newest=$(git tag -l 'v[0-9]*' | grep -v -- - | sort -V | tail -n 1 || true)
+if [ -n "$newest" ] && [ "$(printf '%s\n' "${version%%-*}" "$newest" | sort -V | tail -n 1)" = "$newest" ]; then
   die "$version does not come after the newest release, $newest"
 fi
 
@@ -83,6 +85,14 @@ git ls-files -z -co --exclude-standard |
 published=$("$modules" list -root "$tree")
 own=$(head -n 1 <<< "$published" | cut -d ' ' -f 2)
 
+tags=()
+while read -r dir path; do
+  if [ "$dir" = . ]; then tags+=("$version"); else tags+=("$dir/$version"); fi
+done <<< "$published"
+for tag in "${tags[@]}"; do
+  if git rev-parse -q --verify "refs/tags/$tag" > /dev/null; then die "tag $tag exists"; fi
+done
+
 # gomod DIR ARGS... runs the go command in module DIR of the scratch tree as
 # a user's go command would see the module: outside the workspace, with the
 # release's modules coming from its proxy. Third-party modules come from the
@@ -111,14 +121,6 @@ while read -r dir path; do
   echo "go build ./... (on its own): $path" >&2
   gomod "$dir" build -trimpath ./...
 done <<< "$published"
-
-tags=()
-while read -r dir path; do
-  if [ "$dir" = . ]; then tags+=("$version"); else tags+=("$dir/$version"); fi
-done <<< "$published"
-for tag in "${tags[@]}"; do
-  if git rev-parse -q --verify "refs/tags/$tag" > /dev/null; then die "tag $tag exists"; fi
-done
 
 changed=(go.work)
 while read -r dir path; do

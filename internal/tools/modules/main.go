@@ -48,6 +48,11 @@ func run(args []string, stdout io.Writer) error {
 	if len(args) == 0 {
 		return fmt.Errorf("no subcommand\n%s", usage)
 	}
+	switch args[0] {
+	case "list", "check", "setversion", "proxy":
+	default:
+		return fmt.Errorf("unknown subcommand %q\n%s", args[0], usage)
+	}
 	fs := flag.NewFlagSet(args[0], flag.ContinueOnError)
 	root := fs.String("root", ".", "the repository's root `directory`, where go.work is")
 	var version, out *string
@@ -96,8 +101,7 @@ func run(args []string, stdout io.Writer) error {
 		return nil
 	case "setversion":
 		return r.SetVersion(*version)
-	case "proxy":
+	default: // "proxy"
 		return r.WriteProxy(*out, *version, time.Now().UTC().Truncate(time.Second))
 	}
-	return fmt.Errorf("unknown subcommand %q\n%s", args[0], usage)
 }

@@ -323,3 +323,43 @@ func TestWriteProxyWantsTheRootLicenseInEveryModule(t *testing.T) {
 		t.Errorf("WriteProxy with a LICENSE in the root alone: %v; want an error about LICENSE", err)
 	}
 }
+
+func TestRun(t *testing.T) {
+	dir := writeTree(t, nil)
+	broken := writeTree(t, map[string]string{"store/b/b.go": "package b\n\nimport _ \"example.com/m/internal/x\"\n"})
+	tests := []struct {
+		args    []string
+		wantOut string
+		wantErr string // "" for none
+	}{
+		{nil, "", "no subcommand"},
+		{[]string{"frob"}, "", `unknown subcommand "frob"`},
+		{[]string{"setversion", "-root", dir}, "", "setversion: -version is required"},
+		{[]string{"proxy", "-root", dir, "-version", "v0.1.0"}, "", "proxy: -o is required"},
+		{[]string{"list", "-root", dir, "extra"}, "", `list: unexpected arguments ["extra"]`},
+		{[]string{"list", "-root", filepath.Join(dir, "store")}, "", "go.work"},
+		{
+			[]string{"list", "-root", dir},
+			". example.com/m\nstore/a example.com/m/store/a\ncmd/app example.com/m/cmd/app\nstore/b example.com/m/store/b\n",
+			"",
+		},
+		{[]string{"check", "-root", dir}, "", ""},
+		{
+			[]string{"check", "-root", broken},
+			"store/b/b.go imports example.com/m/internal/x, an internal package of module example.com/m\n",
+			"breaks the rules above",
+		},
+	}
+	for _, tt := range tests {
+		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {
+			var out bytes.Buffer
+			err := run(tt.args, &out)
+			if tt.wantErr == "" && err != nil || tt.wantErr != "" && (err == nil || !strings.Contains(err.Error(), tt.wantErr)) {
+				t.Errorf("run(%q) error = %v; want one containing %q", tt.args, err, tt.wantErr)
+			}
+			if out.String() != tt.wantOut {
+				t.Errorf("run(%q) printed %q; want %q", tt.args, out.String(), tt.wantOut)
+			}
+		})
+	}
+}
