@@ -22,22 +22,15 @@ cd "$(dirname "$0")/.."
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 
-# The next release: the patch after the newest one (pre-releases aside),
-# or the first, v0.1.0.
-newest=$(git tag -l 'v[0-9]*' | grep -v -- - | sort -V | tail -n 1 || true)
-if [ -z "$newest" ]; then
-  version=v0.1.0
-else
-  IFS=. read -r major minor patch <<< "${newest#v}"
-  version=v$major.$minor.$((patch + 1))
-fi
-
-if ! scripts/release.sh -n -o "$work/release" "$version" > "$work/release.log" 2>&1; then
+if ! scripts/release.sh -n -o "$work/release" next > "$work/release.log" 2>&1; then
   cat "$work/release.log"
-  echo "modules: scripts/release.sh -n $version failed" >&2
+  echo "modules: scripts/release.sh -n next failed" >&2
   exit 1
 fi
 tree=$work/release/tree proxy=$work/release/proxy
+published=$(go run ./internal/tools/modules list)
+own=$(head -n 1 <<< "$published" | cut -d ' ' -f 2)
+version=$(cat "$proxy/$own/@v/list")
 
 # The release itself, in a throwaway clone of HEAD: the commit, the tags,
 # and the go command's own hashes of the modules at the tags, which must
@@ -50,8 +43,6 @@ if ! (cd "$work/clone" &&
   echo "modules: scripts/release.sh $version failed in a clone of HEAD" >&2
   exit 1
 fi
-published=$(go run ./internal/tools/modules list)
-own=$(head -n 1 <<< "$published" | cut -d ' ' -f 2)
 
 # Tidy: the release ran `go mod tidy` in every published module; apart from
 # this repository's own requirements and checksums, nothing may change.
@@ -73,7 +64,7 @@ if ! (cd internal/tools && GOWORK=off \
   untidy=true
 fi
 if $untidy; then
-  echo "modules: go.mod or go.sum files are not tidy (above: what go mod tidy changes)" >&2
+  echo "modules: go.mod or go.sum files are not tidy (above: what go mod tidy changes); scripts/tidy.sh tidies them" >&2
   exit 1
 fi
 

@@ -2,6 +2,7 @@
 # Releases every module of this repository at one version.
 #
 #   scripts/release.sh [-n] [-o DIR] vX.Y.Z
+#   scripts/release.sh -n [-o DIR] next
 #
 # The modules require each other at the version being released, and each
 # go.sum holds the hashes of the others at that version, which a module
@@ -26,9 +27,11 @@
 #           repository is left as it is (uncommitted changes included)
 #   -o DIR  with -n: keep the scratch tree in DIR/tree and the release's
 #           module proxy in DIR/proxy (DIR must be empty or not exist)
+#   next    with -n: the patch after the newest release (pre-releases
+#           aside), or v0.1.0 before the first
 set -euo pipefail
 
-usage() { echo "usage: $0 [-n] [-o DIR] vX.Y.Z" >&2; exit 2; }
+usage() { echo "usage: $0 [-n] [-o DIR] vX.Y.Z | $0 -n [-o DIR] next" >&2; exit 2; }
 die() { echo "release: $*" >&2; exit 1; }
 
 dry=false keep=
@@ -42,8 +45,6 @@ done
 shift $((OPTIND - 1))
 [ $# -eq 1 ] || usage
 version=$1
-[[ $version =~ ^v(0|[1-9][0-9]*)\.(0|[1-9][0-9]*)\.(0|[1-9][0-9]*)(-[0-9A-Za-z.-]+)?$ ]] ||
-  die "$version is not a version vX.Y.Z (or vX.Y.Z-pre)"
 [ -z "$keep" ] || $dry || die "-o goes with -n"
 
 cd "$(dirname "$0")/.."
@@ -52,9 +53,20 @@ repo=$PWD
 if ! $dry && [ -n "$(git status --porcelain)" ]; then
   die "the working tree has changes; commit or stash them first"
 fi
+newest=$(git tag -l 'v[0-9]*' | grep -v -- - | sort -V | tail -n 1 || true)
+if [ "$version" = next ]; then
+  $dry || die "a release names its version; next goes with -n"
+  if [ -z "$newest" ]; then
+    version=v0.1.0
+  else
+    IFS=. read -r major minor patch <<< "${newest#v}"
+    version=v$major.$minor.$((patch + 1))
+  fi
+fi
+[[ $version =~ ^v(0|[1-9][0-9]*)\.(0|[1-9][0-9]*)\.(0|[1-9][0-9]*)(-[0-9A-Za-z.-]+)?$ ]] ||
+  die "$version is not a version vX.Y.Z (or vX.Y.Z-pre)"
 # The newest release (pre-releases aside) must come before the version,
 # and before its pre-releases.
-newest=$(git tag -l 'v[0-9]*' | grep -v -- - | sort -V | tail -n 1 || true)
 if [ -n "$newest" ] && [ "$(printf '%s\n' "${version%%-*}" "$newest" | sort -V | tail -n 1)" = "$newest" ]; then
   die "$version does not come after the newest release, $newest"
 fi

@@ -100,7 +100,7 @@ func (r *Repo) Check() []string {
 // directories of nested modules.
 func (r *Repo) foreignInternalImports(m *Module) ([]string, error) {
 	var problems []string
-	root := filepath.Join(r.Root, filepath.FromSlash(m.Dir))
+	root := r.file(m, "")
 	fset := token.NewFileSet()
 	err := filepath.WalkDir(root, func(name string, d fs.DirEntry, err error) error {
 		if err != nil {

@@ -9,6 +9,7 @@
 //	go run ./internal/tools/modules check [-root DIR]
 //	go run ./internal/tools/modules setversion -version V [-root DIR]
 //	go run ./internal/tools/modules proxy -version V -o DIR [-root DIR]
+//	go run ./internal/tools/modules tidyfrom -tree DIR [-root DIR]
 //
 // list prints "DIR PATH" for every published module, a module's
 // dependencies in this repository before it. check reports every broken
@@ -16,7 +17,10 @@
 // go.mod's requirements on the repository's own modules, and the versioned
 // replaces of go.work that give the workspace its local copies, to version
 // V. proxy writes DIR/<module>/@v/{list,V.info,V.mod,V.zip} for every
-// published module.
+// published module. tidyfrom takes the go.mod and go.sum files of the
+// published modules from the scratch tree DIR of `scripts/release.sh -n`,
+// where go mod tidy ran, keeping the lines about the repository's own
+// modules as they are (scripts/tidy.sh runs it).
 //
 // A module is published unless its path has an "internal" element (such as
 // this tool's module): nothing outside the repository can import it anyway.
@@ -41,7 +45,8 @@ const usage = `usage:
 	modules list [-root DIR]
 	modules check [-root DIR]
 	modules setversion -version V [-root DIR]
-	modules proxy -version V -o DIR [-root DIR]`
+	modules proxy -version V -o DIR [-root DIR]
+	modules tidyfrom -tree DIR [-root DIR]`
 
 // run runs the subcommand args[0] with the flags that follow it.
 func run(args []string, stdout io.Writer) error {
@@ -49,16 +54,18 @@ func run(args []string, stdout io.Writer) error {
 		return fmt.Errorf("no subcommand\n%s", usage)
 	}
 	switch args[0] {
-	case "list", "check", "setversion", "proxy":
+	case "list", "check", "setversion", "proxy", "tidyfrom":
 	default:
 		return fmt.Errorf("unknown subcommand %q\n%s", args[0], usage)
 	}
 	fs := flag.NewFlagSet(args[0], flag.ContinueOnError)
 	root := fs.String("root", ".", "the repository's root `directory`, where go.work is")
-	var version, out *string
+	var version, out, tree *string
 	switch args[0] {
 	case "setversion", "proxy":
 		version = fs.String("version", "", "the `version` to set, or to pack the modules at")
+	case "tidyfrom":
+		tree = fs.String("tree", "", "the scratch tree's `directory`")
 	}
 	if args[0] == "proxy" {
 		out = fs.String("o", "", "the proxy's `directory`")
@@ -74,6 +81,9 @@ func run(args []string, stdout io.Writer) error {
 	}
 	if out != nil && *out == "" {
 		return fmt.Errorf("proxy: -o is required")
+	}
+	if tree != nil && *tree == "" {
+		return fmt.Errorf("tidyfrom: -tree is required")
 	}
 
 	r, err := Load(*root)
@@ -101,6 +111,12 @@ func run(args []string, stdout io.Writer) error {
 		return nil
 	case "setversion":
 		return r.SetVersion(*version)
+	case "tidyfrom":
+		t, err := Load(*tree)
+		if err != nil {
+			return err
+		}
+		return r.TakeTidy(t)
 	default: // "proxy"
 		return r.WriteProxy(*out, *version, time.Now().UTC().Truncate(time.Second))
 	}

@@ -252,6 +252,37 @@ func TestSetVersion(t *testing.T) {
 	}
 }
 
+func TestSetVersionDropsTheChecksumsOfTheRepositorysModules(t *testing.T) {
+	const others = "golang.org/x/crypto v0.1.0 h1:c=\ngolang.org/x/crypto v0.1.0/go.mod h1:cm=\n"
+	dir := writeTree(t, map[string]string{
+		"store/a/go.sum": "example.com/m v0.1.0 h1:m=\nexample.com/m v0.1.0/go.mod h1:mm=\n" + others,
+		"cmd/app/go.sum": "example.com/m/store/a v0.1.0 h1:a=\n",
+		"store/b/go.sum": others,
+	})
+	if err := load(t, dir).SetVersion("v0.2.0"); err != nil {
+		t.Fatal(err)
+	}
+	for name, want := range map[string]string{
+		"store/a/go.sum": others,
+		"store/b/go.sum": others,
+		"cmd/app/go.sum": "", // no line left: no file, as the go command leaves it
+	} {
+		got, err := os.ReadFile(filepath.Join(dir, filepath.FromSlash(name)))
+		if want == "" {
+			if !os.IsNotExist(err) {
+				t.Errorf("%s: %q, %v; want no file", name, got, err)
+			}
+			continue
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		if string(got) != want {
+			t.Errorf("%s =\n%s\nwant\n%s", name, got, want)
+		}
+	}
+}
+
 func TestSetVersionRefusesVersionsTheModulesCannotHave(t *testing.T) {
 	for _, v := range []string{"", "0.2.0", "v0.2", "v2.0.0", "v0.2.0+meta"} {
 		if err := load(t, writeTree(t, nil)).SetVersion(v); err == nil {
@@ -336,6 +367,7 @@ func TestRun(t *testing.T) {
 		{[]string{"frob"}, "", `unknown subcommand "frob"`},
 		{[]string{"setversion", "-root", dir}, "", "setversion: -version is required"},
 		{[]string{"proxy", "-root", dir, "-version", "v0.1.0"}, "", "proxy: -o is required"},
+		{[]string{"tidyfrom", "-root", dir}, "", "tidyfrom: -tree is required"},
 		{[]string{"list", "-root", dir, "extra"}, "", `list: unexpected arguments ["extra"]`},
 		{[]string{"list", "-root", filepath.Join(dir, "store")}, "", "go.work"},
 		{
@@ -361,5 +393,59 @@ func TestRun(t *testing.T) {
 				t.Errorf("run(%q) printed %q; want %q", tt.args, out.String(), tt.wantOut)
 			}
 		})
+	}
+}
+
+func TestTakeTidy(t *testing.T) {
+	// The repository: store/a's go.sum has the hashes of the released
+	// v0.1.0 of the root module, and a line tidy drops.
+	repo := writeTree(t, map[string]string{
+		"store/a/go.sum": "example.com/m v0.1.0 h1:released=\nexample.com/m v0.1.0/go.mod h1:releasedmod=\n" +
+			"example.com/gone v1.0.0/go.mod h1:gone=\n",
+	})
+	// The scratch tree of a release of v0.2.0 whose go mod tidy added a
+	// requirement and its checksums, and the hashes of the root at v0.2.0.
+	scratch := writeTree(t, map[string]string{
+		"store/a/go.mod": strings.Replace(tree["store/a/go.mod"], "require example.com/m v0.1.0\n",
+			"require (\n\texample.com/m v0.2.0\n\tgolang.org/x/crypto v0.10.0\n)\n", 1),
+		"store/a/go.sum": "example.com/m v0.2.0 h1:new=\nexample.com/m v0.2.0/go.mod h1:newmod=\n" +
+			"golang.org/x/crypto v0.10.0/go.mod h1:cm=\ngolang.org/x/crypto v0.10.0 h1:c=\ngolang.org/x/crypto v0.9.0/go.mod h1:old=\n",
+	})
+	if err := load(t, scratch).SetVersion("v0.2.0"); err != nil {
+		t.Fatal(err)
+	}
+	if err := load(t, repo).TakeTidy(load(t, scratch)); err != nil {
+		t.Fatal(err)
+	}
+
+	mod, err := os.ReadFile(filepath.Join(repo, "store", "a", "go.mod"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := "require (\n\texample.com/m v0.1.0\n\tgolang.org/x/crypto v0.10.0\n)\n"; !strings.Contains(string(mod), want) {
+		t.Errorf("store/a/go.mod =\n%s\nwant it to contain\n%s", mod, want)
+	}
+	sum, err := os.ReadFile(filepath.Join(repo, "store", "a", "go.sum"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Sorted as the go command sorts: by path, then by semantic version
+	// (v0.9.0 before v0.10.0), the go.mod line after the module's.
+	want := "example.com/m v0.1.0 h1:released=\nexample.com/m v0.1.0/go.mod h1:releasedmod=\n" +
+		"golang.org/x/crypto v0.9.0/go.mod h1:old=\ngolang.org/x/crypto v0.10.0 h1:c=\ngolang.org/x/crypto v0.10.0/go.mod h1:cm=\n"
+	if string(sum) != want {
+		t.Errorf("store/a/go.sum =\n%s\nwant\n%s", sum, want)
+	}
+	if problems := load(t, repo).Check(); len(problems) > 0 {
+		t.Errorf("Check() after TakeTidy = %q", problems)
+	}
+}
+
+func TestTakeTidyRefusesAMalformedGoSum(t *testing.T) {
+	repo := writeTree(t, nil)
+	scratch := writeTree(t, map[string]string{"store/b/go.sum": "example.com/x v1.0.0\n"})
+	err := load(t, repo).TakeTidy(load(t, scratch))
+	if err == nil || !strings.Contains(err.Error(), "go.sum:1: not a go.sum line") {
+		t.Errorf("TakeTidy with a two-field go.sum line: %v; want an error naming the line", err)
 	}
 }

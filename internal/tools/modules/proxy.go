@@ -42,7 +42,7 @@ func (r *Repo) WriteProxy(dir, v string, t time.Time) error {
 		return err
 	}
 	for _, m := range mods {
-		src := filepath.Join(r.Root, filepath.FromSlash(m.Dir))
+		src := r.file(m, "")
 		if _, err := os.Stat(filepath.Join(src, "LICENSE")); rootLicense == nil && m.Dir != "." && err != nil {
 			return fmt.Errorf("%s has no LICENSE: copy the root's there, as a module proxy would add it to the module's zip", m.Dir)
 		}

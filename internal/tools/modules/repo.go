@@ -69,6 +69,11 @@ func (m *Module) Published() bool {
 // goMod returns the name of the module's go.mod, relative to the root.
 func (m *Module) goMod() string { return path.Join(m.Dir, "go.mod") }
 
+// file returns the name of the file base in module m's directory.
+func (r *Repo) file(m *Module, base string) string {
+	return filepath.Join(r.Root, filepath.FromSlash(m.Dir), base)
+}
+
 // module returns the repository's module with the given path, or nil.
 func (r *Repo) module(path string) *Module {
 	for _, m := range r.Modules {
@@ -131,7 +136,9 @@ func paths(mods []*Module) string {
 // SetVersion sets every requirement of one of the repository's modules on
 // another to version v, and makes go.work's replaces give the workspace its
 // local copy of every module required at v. It writes the go.mod files and
-// go.work.
+// go.work, and drops the go.sum lines of the repository's modules, which
+// hold the hashes of other versions (go mod tidy, run against the modules
+// at v, writes them anew).
 func (r *Repo) SetVersion(v string) error {
 	if err := r.checkVersion(v); err != nil {
 		return err
@@ -154,8 +161,16 @@ func (r *Repo) SetVersion(v string) error {
 		}
 		if changed {
 			m.Mod.Cleanup()
-			name := filepath.Join(r.Root, filepath.FromSlash(m.Dir), "go.mod")
-			if err := os.WriteFile(name, modfile.Format(m.Mod.Syntax), 0o666); err != nil {
+			if err := os.WriteFile(r.file(m, "go.mod"), modfile.Format(m.Mod.Syntax), 0o666); err != nil {
+				return err
+			}
+		}
+		sum, err := readGoSum(r.file(m, "go.sum"))
+		if err != nil {
+			return err
+		}
+		if ours, others := sum.split(r); len(ours) > 0 {
+			if err := others.write(r.file(m, "go.sum")); err != nil {
 				return err
 			}
 		}
