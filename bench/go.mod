@@ -2,20 +2,14 @@ module github.com/sesame-go/sesame/bench
 
 go 1.26.0
 
-replace github.com/sesame-go/sesame => ..
-
-replace github.com/sesame-go/sesame/store/redisstore => ../store/redisstore
-
-replace github.com/sesame-go/sesame/store/boltstore => ../store/boltstore
-
 require (
 	github.com/alexedwards/scs/redisstore v0.0.0-20250417082927-ab20b3feb5e9
 	github.com/alexedwards/scs/v2 v2.9.0
 	github.com/gomodule/redigo v1.9.3
 	github.com/gorilla/sessions v1.4.0
-	github.com/sesame-go/sesame v0.0.0
-	github.com/sesame-go/sesame/store/boltstore v0.0.0
-	github.com/sesame-go/sesame/store/redisstore v0.0.0
+	github.com/sesame-go/sesame v0.1.0
+	github.com/sesame-go/sesame/store/boltstore v0.1.0
+	github.com/sesame-go/sesame/store/redisstore v0.1.0
 	golang.org/x/perf v0.0.0-20260908200009-22c9c6c9d4da
 )
 

@@ -10,12 +10,12 @@ require (
 	github.com/jackc/pgx/v5 v5.12.0
 	github.com/prometheus/client_golang v1.25.0
 	github.com/prometheus/client_model v0.6.3
-	github.com/sesame-go/sesame v0.0.0
-	github.com/sesame-go/sesame/store/boltstore v0.0.0
-	github.com/sesame-go/sesame/store/memcachestore v0.0.0
-	github.com/sesame-go/sesame/store/mysqlstore v0.0.0
-	github.com/sesame-go/sesame/store/pgstore v0.0.0
-	github.com/sesame-go/sesame/store/redisstore v0.0.0
+	github.com/sesame-go/sesame v0.1.0
+	github.com/sesame-go/sesame/store/boltstore v0.1.0
+	github.com/sesame-go/sesame/store/memcachestore v0.1.0
+	github.com/sesame-go/sesame/store/mysqlstore v0.1.0
+	github.com/sesame-go/sesame/store/pgstore v0.1.0
+	github.com/sesame-go/sesame/store/redisstore v0.1.0
 	golang.org/x/crypto v0.58.0
 	golang.org/x/term v0.47.0
 )
@@ -38,15 +38,3 @@ require (
 	golang.org/x/text v0.43.0 // indirect
 	google.golang.org/protobuf v1.36.12 // indirect
 )
-
-replace github.com/sesame-go/sesame => ../..
-
-replace github.com/sesame-go/sesame/store/redisstore => ../../store/redisstore
-
-replace github.com/sesame-go/sesame/store/pgstore => ../../store/pgstore
-
-replace github.com/sesame-go/sesame/store/boltstore => ../../store/boltstore
-
-replace github.com/sesame-go/sesame/store/mysqlstore => ../../store/mysqlstore
-
-replace github.com/sesame-go/sesame/store/memcachestore => ../../store/memcachestore

@@ -11,7 +11,7 @@ import (
 	"time"
 
 	"github.com/sesame-go/sesame"
-	"github.com/sesame-go/sesame/internal/sweeper"
+	"github.com/sesame-go/sesame/store/sweeper"
 	"go.etcd.io/bbolt"
 	bolterrors "go.etcd.io/bbolt/errors"
 )

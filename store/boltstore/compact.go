@@ -8,7 +8,7 @@ import (
 	"path/filepath"
 	"strings"
 
-	"github.com/sesame-go/sesame/internal/dirsync"
+	"github.com/sesame-go/sesame/store/boltstore/internal/dirsync"
 	"go.etcd.io/bbolt"
 )
 

@@ -18,7 +18,7 @@ import (
 
 	"github.com/sesame-go/sesame"
 	"github.com/sesame-go/sesame/internal/dirsync"
-	"github.com/sesame-go/sesame/internal/sweeper"
+	"github.com/sesame-go/sesame/store/sweeper"
 )
 
 // ErrClosed reports a call on a Store after Close.

@@ -23,7 +23,7 @@ import (
 	"time"
 
 	"github.com/sesame-go/sesame"
-	"github.com/sesame-go/sesame/internal/sweeper"
+	"github.com/sesame-go/sesame/store/sweeper"
 )
 
 // DefaultSweepInterval is how often the sweeper reclaims expired records

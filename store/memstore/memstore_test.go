@@ -203,7 +203,7 @@ func TestCloseStopsTheSweeper(t *testing.T) {
 func sweepers() int {
 	buf := make([]byte, 1<<20)
 	buf = buf[:runtime.Stack(buf, true)]
-	return strings.Count(string(buf), "internal/sweeper.(*Sweeper).run(")
+	return strings.Count(string(buf), "store/sweeper.(*Sweeper).run(")
 }
 
 // TestRandomOperationsKeepTheShardsConsistent runs random saves, deletes,

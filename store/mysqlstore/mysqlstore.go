@@ -13,7 +13,7 @@ import (
 
 	"github.com/go-sql-driver/mysql"
 	"github.com/sesame-go/sesame"
-	"github.com/sesame-go/sesame/internal/sweeper"
+	"github.com/sesame-go/sesame/store/sweeper"
 )
 
 // Defaults for the Config fields left zero.

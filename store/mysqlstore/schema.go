@@ -6,7 +6,7 @@ import (
 	"fmt"
 	"strings"
 
-	"github.com/sesame-go/sesame/internal/sqlname"
+	"github.com/sesame-go/sesame/store/sqltable"
 )
 
 // maxTableLen is MySQL's limit on identifiers. Index names are per table,
@@ -19,7 +19,7 @@ const maxTableLen = 64
 // name free of quoting questions (and of case-sensitivity differences
 // between servers). Names are quoted in SQL anyway, so a reserved word
 // such as "user" is allowed.
-func ValidTable(name string) bool { return sqlname.Valid(name, maxTableLen) }
+func ValidTable(name string) bool { return sqltable.ValidName(name, maxTableLen) }
 
 // schemaTemplate is the SQL that Migrate runs, with {{table}} standing for
 // the table name. Schema returns it for a given table.

@@ -14,7 +14,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/sesame-go/sesame"
-	"github.com/sesame-go/sesame/internal/sweeper"
+	"github.com/sesame-go/sesame/store/sweeper"
 )
 
 // Defaults for the Config fields left zero.

@@ -8,7 +8,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
-	"github.com/sesame-go/sesame/internal/sqlname"
+	"github.com/sesame-go/sesame/store/sqltable"
 )
 
 // maxTableLen leaves room in PostgreSQL's 63-byte identifiers for the
@@ -21,7 +21,7 @@ const maxTableLen = 63 - len("_expires_at_idx")
 // name free of quoting questions, and leaves room for the names of the
 // sequence and indexes derived from it. Names are quoted in SQL anyway, so
 // a reserved word such as "user" is allowed.
-func ValidTable(name string) bool { return sqlname.Valid(name, maxTableLen) }
+func ValidTable(name string) bool { return sqltable.ValidName(name, maxTableLen) }
 
 // schemaTemplate is the SQL that Migrate runs, with {{table}} standing for
 // the table name. Schema returns it for a given table.

@@ -1,8 +1,8 @@
-package sqlname
+package sqltable
 
 import "testing"
 
-func TestValid(t *testing.T) {
+func TestValidName(t *testing.T) {
 	tests := []struct {
 		name string
 		max  int
@@ -21,8 +21,8 @@ func TestValid(t *testing.T) {
 		{"é", 10, false},
 	}
 	for _, tt := range tests {
-		if got := Valid(tt.name, tt.max); got != tt.want {
-			t.Errorf("Valid(%q, %d) = %v; want %v", tt.name, tt.max, got, tt.want)
+		if got := ValidName(tt.name, tt.max); got != tt.want {
+			t.Errorf("ValidName(%q, %d) = %v; want %v", tt.name, tt.max, got, tt.want)
 		}
 	}
 }

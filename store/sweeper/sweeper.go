@@ -1,10 +1,17 @@
 // Package sweeper runs a store's background sweep: a goroutine that calls
 // a sweep function every interval until it is stopped.
 //
-// It is the one copy of the plumbing the stores under store/ share: the
-// ticker, the context that Stop cancels, the bound on each sweep, the error
-// callback, and an idempotent Stop that waits for the goroutine. What a
-// sweep does, and in what batches, stays in the store's sweep function.
+// Sesame checks every session's deadlines itself on each load, so a store
+// sweeps only to reclaim space: memstore, filestore, boltstore, pgstore and
+// mysqlstore sweep with it, and a store written outside this repository
+// may too. It holds the plumbing: the ticker, the context that Stop
+// cancels, the bound on each sweep, the error callback, and an idempotent
+// Stop that waits for the goroutine. What a sweep does, and in what
+// batches, stays in the store's sweep function:
+//
+//	s.sweeper = sweeper.Start(cfg.SweepInterval, s.deleteExpired, s.logError)
+//	...
+//	s.sweeper.Stop() // in Close
 package sweeper
 
 import (
