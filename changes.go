@@ -50,10 +50,13 @@ type changeLog struct {
 	// revocation mark (set by RevokeOthers and by a Login that read it).
 	notBefore int64
 
-	// ended and endedUser are the store key and the user of a session
-	// this request destroyed: the record to delete, the user to tell the
-	// hooks about. They outlive forget.
-	ended, endedUser string
+	// ended is the store key of a session this request destroyed, to
+	// delete. loggedOut describes a logged-in session this request saw
+	// end (destroyed, revoked, found expired, or named by a cookie that
+	// no longer names a live session: then it is zero, its user unknown),
+	// for the hooks. Both outlive forget.
+	ended     string
+	loggedOut *SessionInfo
 }
 
 // dirty reports whether the request changed anything that must be saved.

@@ -39,8 +39,8 @@ func (s *Session) commit() error {
 	if !s.headerSent {
 		s.varyOnCookie()
 	}
-	login, logout := s.log.login, s.log.endedUser
-	s.log.endedUser = ""
+	login, logout := s.log.login, s.log.loggedOut
+	s.log.loggedOut = nil
 	extended, err := s.m.backend.save(s)
 	if err != nil {
 		return err
@@ -58,25 +58,26 @@ func (s *Session) commit() error {
 // logged-in session whose idle deadline was just extended, or of a
 // logged-in session that ended. Hooks set cookies of their own, so they
 // run only while the response header can still change.
-func (s *Session) tellHooks(login, logout string, extended bool) {
-	user := string(s.cur.rec.user)
+func (s *Session) tellHooks(login string, logout *SessionInfo, extended bool) {
 	switch {
-	case login == "" && logout == "" && !(extended && user != ""):
-	case s.headerSent && logout != "":
+	case login == "" && logout == nil && !(extended && len(s.cur.rec.user) > 0):
+	case s.headerSent && logout != nil:
 		s.m.log.WarnContext(s.req.Context(), "sesame: session ended after the response header; Config.Hooks were not told")
 	case s.headerSent:
 		// A late extension: the hooks hear of the next one.
 	case login != "":
+		info := s.infoLocked()
 		for _, h := range s.m.hooks {
-			h.LoggedIn(s.out, s.req, login)
+			h.LoggedIn(s.out, s.req, info)
 		}
-	case logout != "":
+	case logout != nil:
 		for _, h := range s.m.hooks {
-			h.LoggedOut(s.out, s.req, logout)
+			h.LoggedOut(s.out, s.req, *logout)
 		}
 	default:
+		info := s.infoLocked()
 		for _, h := range s.m.hooks {
-			h.Extended(s.out, s.req, user)
+			h.Extended(s.out, s.req, info)
 		}
 	}
 }

@@ -26,14 +26,14 @@ func (h *recordingHook) add(w http.ResponseWriter, call string) {
 	http.SetCookie(w, &http.Cookie{Name: "hooked", Value: "1"})
 }
 
-func (h *recordingHook) LoggedIn(w http.ResponseWriter, r *http.Request, user string) {
-	h.add(w, "in "+user)
+func (h *recordingHook) LoggedIn(w http.ResponseWriter, r *http.Request, info sesame.SessionInfo) {
+	h.add(w, "in "+info.User+" until "+info.IdleDeadline.UTC().Format(time.TimeOnly))
 }
-func (h *recordingHook) Extended(w http.ResponseWriter, r *http.Request, user string) {
-	h.add(w, "extended "+user)
+func (h *recordingHook) Extended(w http.ResponseWriter, r *http.Request, info sesame.SessionInfo) {
+	h.add(w, "extended "+info.User+" until "+info.IdleDeadline.UTC().Format(time.TimeOnly))
 }
-func (h *recordingHook) LoggedOut(w http.ResponseWriter, r *http.Request, user string) {
-	h.add(w, "out "+user)
+func (h *recordingHook) LoggedOut(w http.ResponseWriter, r *http.Request, info sesame.SessionInfo) {
+	h.add(w, "out "+info.User)
 }
 
 // take returns the calls so far and forgets them.
@@ -50,20 +50,32 @@ func (h *recordingHook) take() []string {
 // deadline is really extended) and a logout, in the order listed, and
 // nothing of anonymous sessions or ordinary writes.
 func TestHooksHearLoginExtensionAndLogout(t *testing.T) {
-	kinds := map[string]func(t *testing.T, hooks []sesame.Hook) *env{
-		"server-side": func(t *testing.T, hooks []sesame.Hook) *env {
+	// A store forgets a record at its idle deadline, so a server-side
+	// session found expired is one the store no longer has: whose it was
+	// cannot be known, and the hooks hear of a logout of an unknown user,
+	// even for an anonymous session. A sealed cookie still says whose it
+	// was.
+	kinds := []struct {
+		name              string
+		new               func(t *testing.T, hooks []sesame.Hook) *env
+		expired, anonGone []string
+	}{
+		{"server-side", func(t *testing.T, hooks []sesame.Hook) *env {
 			return newEnv(t, sesame.Config{Hooks: hooks})
-		},
-		"sealed": func(t *testing.T, hooks []sesame.Hook) *env {
+		}, []string{"out "}, []string{"out "}},
+		{"server-side, store keeps expired records", func(t *testing.T, hooks []sesame.Hook) *env {
+			return newEnvWrapping(t, sesame.Config{Hooks: hooks}, keepExpired)
+		}, []string{"out bob"}, nil},
+		{"sealed", func(t *testing.T, hooks []sesame.Hook) *env {
 			revocations := memstore.New(memstore.Config{})
 			t.Cleanup(func() { revocations.Close() })
 			return newEnv(t, sesame.Config{Seal: newRing(t, genKey(t)), Revocations: revocations, Hooks: hooks})
-		},
+		}, []string{"out bob"}, nil},
 	}
-	for name, newKind := range kinds {
-		t.Run(name, func(t *testing.T) {
+	for _, kind := range kinds {
+		t.Run(kind.name, func(t *testing.T) {
 			first, second := &recordingHook{}, &recordingHook{}
-			e := newKind(t, []sesame.Hook{first, second})
+			e := kind.new(t, []sesame.Hook{first, second})
 			step := func(what string, cookie string, fn func(s *sesame.Session), want ...string) string {
 				t.Helper()
 				rec := e.do(cookie, func(s *sesame.Session, w http.ResponseWriter, r *http.Request) { fn(s) })
@@ -80,15 +92,25 @@ func TestHooksHearLoginExtensionAndLogout(t *testing.T) {
 				}
 				return cookie
 			}
+			until := func() string { return e.clock.Now().Add(sesame.DefaultIdleTimeout).UTC().Format(time.TimeOnly) }
 			anon := step("anonymous write", "", func(s *sesame.Session) { s.Put("k", 1) })
-			cookie := step("login", anon, func(s *sesame.Session) { s.Login("alice") }, "in alice")
+			cookie := step("login", anon, func(s *sesame.Session) { s.Login("alice") }, "in alice until "+until())
 			cookie = step("write", cookie, func(s *sesame.Session) { s.Put("k", 2) })
 			step("read", cookie, func(s *sesame.Session) { s.User() })
 			e.clock.Advance(sesame.DefaultIdleTimeout / 20)
-			cookie = step("read after IdleTimeout/20", cookie, func(s *sesame.Session) { s.User() }, "extended alice")
+			cookie = step("read after IdleTimeout/20", cookie, func(s *sesame.Session) { s.User() }, "extended alice until "+until())
 			step("read right after", cookie, func(s *sesame.Session) { s.User() })
 			step("logout", cookie, func(s *sesame.Session) { s.Destroy() }, "out alice")
+			anon = step("anonymous write", "", func(s *sesame.Session) { s.Put("k", 1) })
 			step("destroying an anonymous session", anon, func(s *sesame.Session) { s.Destroy() })
+
+			cookie = step("login again", "", func(s *sesame.Session) { s.Login("bob") }, "in bob until "+until())
+			e.clock.Advance(sesame.DefaultIdleTimeout + time.Second)
+			step("expired", cookie, func(s *sesame.Session) { s.User() }, kind.expired...)
+			anon = step("anonymous write", "", func(s *sesame.Session) { s.Put("k", 1) })
+			e.clock.Advance(sesame.DefaultIdleTimeout + time.Second)
+			step("an anonymous session expired", anon, func(s *sesame.Session) { s.User() }, kind.anonGone...)
+			step("a cookie naming no session", "AAAA"+cookie[4:], func(s *sesame.Session) { s.User() }, "out ")
 		})
 	}
 }

@@ -17,6 +17,7 @@ func (s *Session) load() error {
 	s.reply.hadCookie, s.reply.clear = true, true
 	if state == cookieMalformed {
 		s.m.emit(s.req.Context(), EventInvalid, "", "")
+		s.endedUnseen()
 		return nil
 	}
 	if err := s.m.backend.load(s, value); err != nil {
@@ -25,6 +26,23 @@ func (s *Session) load() error {
 	}
 	s.reply.clear = s.cur.key == ""
 	return nil
+}
+
+// ended records that the cookie named a session of rec that has ended
+// (expired, or revoked with its user known), so that the hooks hear of
+// it. An anonymous session's end concerns no hook.
+func (s *Session) ended(rec *record, handle string) {
+	if len(rec.user) > 0 {
+		info := infoOf(rec, handle, true)
+		s.log.loggedOut = &info
+	}
+}
+
+// endedUnseen records that the cookie names no live session, and that
+// what it named cannot be known: it may have been logged in, so the
+// hooks hear of a logout whose user is unknown.
+func (s *Session) endedUnseen() {
+	s.log.loggedOut = &SessionInfo{}
 }
 
 // lock locks s and loads it if needed.

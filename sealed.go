@@ -58,11 +58,13 @@ func (b *sealed) load(s *Session, value string) error {
 	var rec record
 	if err != nil || decodeRecord(plain, &rec) != nil || rec.flags&flagDead != 0 {
 		m.emit(ctx, EventInvalid, "", "")
+		s.endedUnseen()
 		return nil
 	}
 	key := sealedHandle(value)
 	if rec.expired(s.clock()) {
 		m.emit(ctx, EventExpired, key, string(rec.user))
+		s.ended(&rec, key)
 		return nil
 	}
 	if len(rec.user) > 0 && b.revoked != nil {
@@ -72,6 +74,7 @@ func (b *sealed) load(s *Session, value string) error {
 		}
 		if rec.created <= nvb {
 			m.emit(ctx, EventInvalid, key, string(rec.user))
+			s.ended(&rec, key)
 			return nil
 		}
 	}

@@ -66,6 +66,7 @@ func (b serverSide) load(s *Session, value string) error {
 	id, ok := parseID(value)
 	if !ok {
 		m.emit(ctx, EventInvalid, "", "")
+		s.endedUnseen()
 		return nil
 	}
 	key := storeKey(id)
@@ -78,6 +79,7 @@ func (b serverSide) load(s *Session, value string) error {
 		s.cur = loadedRecord{id: id, key: key, version: ver, rec: rec}
 	case recordExpired:
 		m.emit(ctx, EventExpired, key, string(rec.user))
+		s.ended(&rec, key)
 		// Expired is gone: reclaim it now rather than wait for the store.
 		if err := m.store.Delete(ctx, key); err != nil {
 			m.log.WarnContext(ctx, "sesame: deleting expired session", "session", shortKey(key), "error", err)
@@ -85,8 +87,11 @@ func (b serverSide) load(s *Session, value string) error {
 	case recordCorrupt:
 		m.log.ErrorContext(ctx, "sesame: ignoring corrupt session record", "session", shortKey(key))
 		m.emit(ctx, EventInvalid, key, "")
+		s.endedUnseen()
 	default:
+		// Unknown, revoked, or forgotten by the store at its expiry.
 		m.emit(ctx, EventInvalid, key, "")
+		s.endedUnseen()
 	}
 	return nil
 }
@@ -264,7 +269,7 @@ func (b serverSide) saveExisting(ctx context.Context, s *Session, now int64) err
 		if !errors.Is(err, ErrConflict) {
 			return fmt.Errorf("sesame: saving session %s: %w", shortKey(s.cur.key), err)
 		}
-		key := s.cur.key
+		key, read := s.cur.key, s.cur.rec
 		live, err := b.rebase(ctx, s, now, attempt)
 		if err != nil {
 			return err
@@ -273,6 +278,7 @@ func (b serverSide) saveExisting(ctx context.Context, s *Session, now int64) err
 			b.m.log.InfoContext(ctx, "sesame: session ended by another request; dropping this request's changes", "session", shortKey(key))
 			s.log.forget()
 			s.reply.clear = true
+			s.ended(&read, key)
 			return nil
 		}
 	}

@@ -261,7 +261,9 @@ func (s *Session) destroyLocked() {
 		s.log.ended = s.cur.key
 	}
 	if u := s.userLocked(); u != "" {
-		s.log.endedUser = u
+		info := infoOf(&s.cur.rec, s.cur.key, true)
+		info.User = u
+		s.log.loggedOut = &info
 	}
 	s.cur = loadedRecord{}
 	s.log.ops, s.log.renew, s.log.login, s.log.persist = nil, false, "", persistUnchanged
@@ -333,6 +335,11 @@ func (s *Session) Info() SessionInfo {
 	if s.lock() != nil {
 		return SessionInfo{}
 	}
+	return s.infoLocked()
+}
+
+// infoLocked is Info for a caller that holds s.mu.
+func (s *Session) infoLocked() SessionInfo {
 	return infoOf(&s.cur.rec, s.cur.key, true)
 }
 

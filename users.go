@@ -20,6 +20,8 @@ var ErrNotLoggedIn = errors.New("sesame: session is not logged in")
 type SessionInfo struct {
 	// Handle names the session for Revoke; it is not the session id.
 	Handle string
+	// User is the user the session belongs to ("" if anonymous).
+	User string
 	// Created is when the session began (at login).
 	Created time.Time
 	// LastSeen is when a request last used it, to within IdleTimeout/20.
@@ -36,6 +38,7 @@ type SessionInfo struct {
 func infoOf(r *record, handle string, current bool) SessionInfo {
 	return SessionInfo{
 		Handle:       handle,
+		User:         string(r.user),
 		Created:      msTime(r.created),
 		LastSeen:     msTime(r.lastSeen),
 		IdleDeadline: msTime(r.idleDeadline),

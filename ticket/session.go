@@ -3,11 +3,13 @@ package ticket
 import (
 	"log/slog"
 	"net/http"
+
+	"github.com/sesame-go/sesame"
 )
 
 // SessionHook shares a Sesame session's login with applications behind
-// Apache or Plone: it is a hook for sesame.Config.Hooks (it implements
-// sesame.Hook, which package ticket does not import), wired in one line:
+// Apache or Plone: it is a sesame.Hook, for sesame.Config.Hooks, wired in
+// one line:
 //
 //	sesame.Config{Store: store, Hooks: []sesame.Hook{ticket.SessionHook{Issuer: issuer}}}
 //
@@ -30,18 +32,20 @@ type SessionHook struct {
 	Logger *slog.Logger
 }
 
-// LoggedIn issues the ticket of user.
-func (h SessionHook) LoggedIn(w http.ResponseWriter, r *http.Request, user string) {
-	h.issue(w, r, user)
+// LoggedIn issues the ticket of the session's user.
+func (h SessionHook) LoggedIn(w http.ResponseWriter, r *http.Request, info sesame.SessionInfo) {
+	h.issue(w, r, info.User)
 }
 
-// Extended issues the ticket of user again, valid from now.
-func (h SessionHook) Extended(w http.ResponseWriter, r *http.Request, user string) {
-	h.issue(w, r, user)
+// Extended issues the ticket of the session's user again, valid from now.
+func (h SessionHook) Extended(w http.ResponseWriter, r *http.Request, info sesame.SessionInfo) {
+	h.issue(w, r, info.User)
 }
 
-// LoggedOut clears the ticket cookie.
-func (h SessionHook) LoggedOut(w http.ResponseWriter, r *http.Request, user string) {
+// LoggedOut clears the ticket cookie, also when the session that ended
+// cannot be known (a revoked session's cookie, say): a ticket must not
+// outlive it in this browser.
+func (h SessionHook) LoggedOut(w http.ResponseWriter, r *http.Request, info sesame.SessionInfo) {
 	h.Issuer.ClearCookie(w)
 }
 
