@@ -8,8 +8,9 @@ import (
 	"time"
 )
 
-// Decode failures. Every error Decode returns matches exactly one of these
-// with errors.Is.
+// Decode failures. Every error Decode returns for a cookie matches exactly
+// one of these with errors.Is. (Only a platform that forbids PBKDF2-SHA1,
+// in a FIPS 140-only mode, makes Decode fail otherwise.)
 var (
 	// ErrMalformed: the value is not a Beaker cookie this Codec can read
 	// (too short, not ASCII, bad base64, a payload that does not decrypt
@@ -334,15 +335,16 @@ func (c *Codec) Decode(value string) (*Session, error) {
 
 // Encode writes s as a cookie value Beaker reads, after stamping it as
 // Beaker's save does: a new ID and Created when they are empty, Accessed
-// set to now, and Expires from Config.CookieExpires when zero. The value
-// is ASCII and needs no quoting in a Set-Cookie header.
+// set to now, and Expires from Config.CookieExpires when zero. Times are
+// kept to the microsecond, as in the cookie. The value is ASCII and needs
+// no quoting in a Set-Cookie header.
 func (c *Codec) Encode(s *Session) (string, error) {
 	for k := range s.Values {
 		if reserved(k) {
 			return "", fmt.Errorf("%w: %q is Beaker's own key", ErrInvalidValue, k)
 		}
 	}
-	now := c.now()
+	now := c.now().Truncate(time.Microsecond) // what the cookie keeps
 	if s.ID == "" {
 		id, err := newID()
 		if err != nil {
@@ -353,6 +355,7 @@ func (c *Codec) Encode(s *Session) (string, error) {
 	if s.Created.IsZero() {
 		s.Created = now
 	}
+	s.Created = s.Created.Truncate(time.Microsecond)
 	s.Accessed = now
 	if s.Expires.IsZero() && c.expires > 0 {
 		s.Expires = now.Add(c.expires)

@@ -45,8 +45,14 @@ func (c *Codec) verify(sig, payload string) bool {
 	return subtle.ConstantTimeCompare([]byte(c.sign(payload)), []byte(sig)) == 1
 }
 
-func (c *Codec) deriveKey(nonce string) ([]byte, error) {
-	return pbkdf2.Key(sha1.New, c.encryptKey, []byte(string(c.validateKey)+nonce), 1, aesKeyLength)
+// cipherFor derives the AES key for a nonce. It fails only where the
+// platform forbids PBKDF2-SHA1 (a FIPS 140-only mode).
+func (c *Codec) cipherFor(nonce string) (cipher.Block, error) {
+	key, err := pbkdf2.Key(sha1.New, c.encryptKey, []byte(string(c.validateKey)+nonce), 1, aesKeyLength)
+	if err != nil {
+		return nil, fmt.Errorf("beaker: deriving the key: %w", err)
+	}
+	return aes.NewCipher(key)
 }
 
 // seal turns serialized data into the payload.
@@ -59,11 +65,7 @@ func (c *Codec) seal(data []byte) (string, error) {
 		return "", fmt.Errorf("beaker: reading random nonce: %w", err)
 	}
 	nonce := base64.StdEncoding.EncodeToString(raw)[:c.nonceB64Len]
-	key, err := c.deriveKey(nonce)
-	if err != nil {
-		return "", err
-	}
-	block, err := aes.NewCipher(key)
+	block, err := c.cipherFor(nonce)
 	if err != nil {
 		return "", err
 	}
@@ -105,11 +107,7 @@ func (c *Codec) open(payload string) ([]byte, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrMalformed, err)
 	}
-	key, err := c.deriveKey(nonce)
-	if err != nil {
-		return nil, err
-	}
-	block, err := aes.NewCipher(key)
+	block, err := c.cipherFor(nonce)
 	if err != nil {
 		return nil, err
 	}

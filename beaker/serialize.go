@@ -180,9 +180,11 @@ func unixTime(dict map[string]any, key string) (time.Time, error) {
 	if !(f >= minUnix && f <= maxUnix) {
 		return time.Time{}, fmt.Errorf("%w: %s %v is out of range", ErrMalformed, key, f)
 	}
+	// Microseconds, as time.time() and Encode give them: a float64 of
+	// seconds since the epoch holds them exactly enough to round back.
 	sec := math.Floor(f)
-	nsec := math.Round((f - sec) * 1e9)
-	return time.Unix(int64(sec), int64(nsec)), nil
+	usec := math.Round((f - sec) * 1e6)
+	return time.Unix(int64(sec), int64(usec)*1000), nil
 }
 
 func optionalString(dict map[string]any, key string) (string, error) {
