@@ -425,9 +425,9 @@ func TestCodecIsSafeForConcurrentUse(t *testing.T) {
 		c := mustNew(t, cb.cfg)
 		var wg sync.WaitGroup
 		errs := make(chan error, 64)
-		for g := range 16 {
+		for g := range 8 {
 			wg.Go(func() {
-				for i := range 20 {
+				for i := range 10 {
 					want := fmt.Sprintf("%d/%d", g, i)
 					v, err := c.Encode(&Session{Values: map[string]any{"k": want}})
 					if err != nil {
