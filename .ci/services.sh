@@ -14,6 +14,10 @@ command -v chromium >/dev/null || need+=(chromium)
 command -v nginx >/dev/null || [ -x /usr/sbin/nginx ] || need+=(nginx)
 # ticket.TestPloneInterop runs plone.session's tktauth.py (from ../shared/interop) with it.
 command -v python3 >/dev/null || need+=(python3)
+# beaker's interop tests run Debian's Beaker with both of its AES modules.
+for pkg in python3-beaker python3-pycryptodome python3-cryptography; do
+  dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q 'install ok installed' || need+=("$pkg")
+done
 if [ ${#need[@]} -gt 0 ]; then
   echo "installing: ${need[*]}"
   # Packages must not start their own daemons (Apache and nginx would take
