@@ -64,6 +64,9 @@ func compare(ctx context.Context, cfg *config) (rep *Report, err error) {
 		}
 		cs = append(cs, c)
 		fmt.Fprintf(cfg.Log, "%s: pid %d, http://%s, log %s\n", c.name, c.cmd.Process.Pid, c.addr, c.logPath)
+		if c.login == nil {
+			continue // the floor
+		}
 		if err := e.verify(c, "", ""); err != nil {
 			return nil, err
 		}
@@ -79,6 +82,9 @@ func compare(ctx context.Context, cfg *config) (rep *Report, err error) {
 	}
 	for range cfg.Logins {
 		for _, c := range cs {
+			if c.login == nil {
+				continue
+			}
 			start := time.Now()
 			cookie, err := c.login(ctx)
 			if err != nil {
@@ -97,6 +103,13 @@ func compare(ctx context.Context, cfg *config) (rep *Report, err error) {
 		want := e.user
 		if strings.HasPrefix(c.name, "oauth2-proxy/") {
 			want = providerUser
+		}
+		if c.login == nil {
+			// The floor names its user for any cookie.
+			if err := e.verify(c, "any=cookie", "bench"); err != nil {
+				return nil, err
+			}
+			continue
 		}
 		for _, s := range c.sessions {
 			if err := e.verify(c, s, want); err != nil {
@@ -137,14 +150,14 @@ func compare(ctx context.Context, cfg *config) (rep *Report, err error) {
 	for i, c := range cs {
 		s := summarize(rounds[i])
 		rep.Errors += s.Errors
-		slices.Sort(c.loginTimes)
-		rep.Contenders = append(rep.Contenders, Result{
-			Name:        c.name,
-			summary:     s,
-			LoginP50:    ms(percentile(c.loginTimes, 50)),
-			LoginMax:    ms(c.loginTimes[len(c.loginTimes)-1]),
-			LoginCPUPer: ms(c.loginCPU) / float64(len(c.loginTimes)),
-		})
+		res := Result{Name: c.name, summary: s, CookieBytes: len(c.sessions[0])}
+		if n := len(c.loginTimes); n > 0 {
+			slices.Sort(c.loginTimes)
+			res.LoginP50 = ms(percentile(c.loginTimes, 50))
+			res.LoginMax = ms(c.loginTimes[n-1])
+			res.LoginCPUPer = ms(c.loginCPU) / float64(n)
+		}
+		rep.Contenders = append(rep.Contenders, res)
 	}
 	rep.compare()
 	return rep, nil
@@ -199,6 +212,7 @@ type Result struct {
 	LoginP50    float64 `json:"login_p50_ms"`
 	LoginMax    float64 `json:"login_max_ms"`
 	LoginCPUPer float64 `json:"login_cpu_ms"` // server CPU per login
+	CookieBytes int     `json:"cookie_bytes"` // the Cookie header a check sends
 }
 
 // Comparison is sessiond's numbers over oauth2-proxy's in one comparable

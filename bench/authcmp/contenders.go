@@ -26,6 +26,7 @@ var contenderNames = []string{
 	"sessiond/bolt",
 	"sessiond/redis",
 	"sessiond/sealed",
+	floorName,
 }
 
 // comparison is a pair of configurations that do the same job.
@@ -51,7 +52,8 @@ type contender struct {
 	userHdr   string // the response header naming the user
 	usesRedis bool
 
-	// login logs a new session in and returns its Cookie header.
+	// login logs a new session in and returns its Cookie header; nil for
+	// the floor, which has no sessions.
 	login func(ctx context.Context) (string, error)
 	// sessions are the Cookie headers of the sessions logged in.
 	sessions []string
@@ -112,6 +114,8 @@ func (e *env) startContender(name string) (*contender, error) {
 		err = e.startSessiond(c, store, logPath)
 	case "oauth2-proxy":
 		err = e.startProxy(c, store, logPath)
+	case "floor":
+		err = e.startFloor(c, logPath)
 	default:
 		err = fmt.Errorf("unknown contender %q", name)
 	}

@@ -47,6 +47,7 @@ import (
 )
 
 func main() {
+	serveFloorIfAsked()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	os.Exit(run(ctx, os.Args[1:], os.Stdout, os.Stderr))
@@ -79,7 +80,7 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 	fs.DurationVar(&cfg.Warmup, "warmup", time.Second, "an unmeasured run of each contender before the first round")
 	fs.IntVar(&cfg.Conns, "conns", 16, "connections, each sending its next check when the last is answered")
 	fs.IntVar(&cfg.Logins, "logins", 16, "logins through each contender, timed; the checks use these sessions, round robin over the connections")
-	fs.DurationVar(&cfg.Timeout, "timeout", 10*time.Second, "a check not answered within this is an error")
+	fs.DurationVar(&cfg.Timeout, "timeout", 10*time.Second, "a check still unanswered this long after its round's end is an error")
 	fs.StringVar(&cfg.RedisAddr, "redis", "127.0.0.1:6379", "the Redis server (on 127.0.0.1) of the Redis configurations")
 	fs.StringVar(&cfg.Sessiond, "sessiond", "", "a sessiond binary to run instead of building one")
 	fs.StringVar(&cfg.Proxy, "oauth2-proxy", "", "an oauth2-proxy binary to run instead of building the bench module's tool")

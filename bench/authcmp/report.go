@@ -16,11 +16,12 @@ func (r *Report) about() string {
 func (r *Report) writeText(w io.Writer) {
 	fmt.Fprintf(w, "authcmp: %s\n\n", r.about())
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "contender\tchecks/s\trounds min–max\tp50 ms\tp99 ms\tCPU µs/check\tRedis CPU µs/check\tclient CPU µs/check\tlogin p50 ms\tlogin CPU ms\terrors\t")
+	fmt.Fprintln(tw, "contender\tchecks/s\trounds min–max\tp50 ms\tp99 ms\tCPU µs/check\tRedis CPU µs/check\tclient CPU µs/check\tlogin p50 ms\tlogin CPU ms\tcookie bytes\terrors\t")
 	for _, c := range r.Contenders {
 		lo, hi := slices.Min(c.Rounds), slices.Max(c.Rounds)
-		fmt.Fprintf(tw, "%s\t%.0f\t%.0f–%.0f\t%.2f\t%.2f\t%.1f\t%s\t%.1f\t%.1f\t%.2f\t%d\t\n",
-			c.Name, c.PerSec, lo, hi, c.P50, c.P99, c.CPUPer, redisCell(c), c.Client, c.LoginP50, c.LoginCPUPer, c.Errors)
+		fmt.Fprintf(tw, "%s\t%.0f\t%.0f–%.0f\t%.2f\t%.2f\t%.1f\t%s\t%.1f\t%s\t%s\t%d\t%d\t\n",
+			c.Name, c.PerSec, lo, hi, c.P50, c.P99, c.CPUPer, redisCell(c), c.Client,
+			orDash(c.LoginP50, "%.1f"), orDash(c.LoginCPUPer, "%.2f"), c.CookieBytes, c.Errors)
 	}
 	tw.Flush()
 	if len(r.Ratios) > 0 {
@@ -42,11 +43,11 @@ func (r *Report) writeText(w io.Writer) {
 // writeMarkdown prints the tables for the README.
 func (r *Report) writeMarkdown(w io.Writer) {
 	fmt.Fprintf(w, "Measured %s.\n\n", r.about())
-	fmt.Fprintln(w, "| contender | checks/s | p50 | p99 | CPU per check | Redis CPU per check | login (p50) | CPU per login |")
-	fmt.Fprintln(w, "|---|---:|---:|---:|---:|---:|---:|---:|")
+	fmt.Fprintln(w, "| contender | checks/s | p50 | p99 | CPU per check | Redis CPU per check | login (p50) | CPU per login | cookie |")
+	fmt.Fprintln(w, "|---|---:|---:|---:|---:|---:|---:|---:|---:|")
 	for _, c := range r.Contenders {
-		fmt.Fprintf(w, "| %s | %.0f | %.2f ms | %.2f ms | %.1f µs | %s | %.1f ms | %.2f ms |\n",
-			c.Name, c.PerSec, c.P50, c.P99, c.CPUPer, mdRedis(c), c.LoginP50, c.LoginCPUPer)
+		fmt.Fprintf(w, "| %s | %.0f | %.2f ms | %.2f ms | %.1f µs | %s | %s | %s | %d B |\n",
+			c.Name, c.PerSec, c.P50, c.P99, c.CPUPer, mdRedis(c), orDash(c.LoginP50, "%.1f ms"), orDash(c.LoginCPUPer, "%.2f ms"), c.CookieBytes)
 	}
 	if len(r.Ratios) > 0 {
 		fmt.Fprintln(w)
@@ -56,6 +57,14 @@ func (r *Report) writeMarkdown(w io.Writer) {
 			fmt.Fprintf(w, "| %s (%s vs %s) | %.1f× | %.2f× | %.1f× less | %s |\n", c.Label, c.Sessiond, c.Proxy, c.Throughput, c.P99, c.CPU, metOrMissed(c.GoalMet))
 		}
 	}
+}
+
+// orDash formats v, or gives a dash for no value.
+func orDash(v float64, format string) string {
+	if v == 0 {
+		return "—"
+	}
+	return fmt.Sprintf(format, v)
 }
 
 func redisCell(c Result) string {

@@ -181,11 +181,12 @@ func childEnv(extra ...string) []string {
 	return append(env, extra...)
 }
 
-// startSessiond starts sessiond on 127.0.0.1 and a port of the OS's
-// choosing, which it learns from the line sessiond prints.
-func startSessiond(ctx context.Context, bin string, args []string, logPath string) (*proc, string, error) {
-	cmd := exec.CommandContext(ctx, bin, append([]string{"--listen", "127.0.0.1:0"}, args...)...)
-	cmd.Env = childEnv()
+// startAnnounced starts cmd, a server that listens on 127.0.0.1 and a
+// port of the OS's choosing and prints a line announcing its address
+// after prefix ("sessiond is listening on http://"), and returns that
+// address.
+func startAnnounced(cmd *exec.Cmd, prefix, logPath string) (*proc, string, error) {
+	name := filepath.Base(cmd.Path)
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
 		return nil, "", err
@@ -198,7 +199,7 @@ func startSessiond(ctx context.Context, bin string, args []string, logPath strin
 	go func() {
 		sc := bufio.NewScanner(stdout)
 		for sc.Scan() {
-			if rest, ok := strings.CutPrefix(sc.Text(), "sessiond is listening on http://"); ok {
+			if rest, ok := strings.CutPrefix(sc.Text(), prefix); ok {
 				select {
 				case addrc <- strings.TrimSuffix(rest, "/"):
 				default:
@@ -209,13 +210,25 @@ func startSessiond(ctx context.Context, bin string, args []string, logPath strin
 	}()
 	select {
 	case addr := <-addrc:
+		if host, _, err := net.SplitHostPort(addr); err != nil || host != "127.0.0.1" {
+			p.stop(time.Second)
+			return nil, "", fmt.Errorf("%s listens on %q, want 127.0.0.1:PORT", name, addr)
+		}
 		return p, addr, nil
 	case <-p.done:
-		return nil, "", fmt.Errorf("sessiond exited at start (%v):\n%s", p.waitErr, p.logTail(20))
+		return nil, "", fmt.Errorf("%s exited at start (%v):\n%s", name, p.waitErr, p.logTail(20))
 	case <-time.After(30 * time.Second):
 		p.stop(time.Second)
-		return nil, "", errors.New("sessiond did not say where it listens within 30s")
+		return nil, "", fmt.Errorf("%s did not say where it listens within 30s", name)
 	}
+}
+
+// startSessiond starts sessiond on 127.0.0.1 and a port of the OS's
+// choosing, which it learns from the line sessiond prints.
+func startSessiond(ctx context.Context, bin string, args []string, logPath string) (*proc, string, error) {
+	cmd := exec.CommandContext(ctx, bin, append([]string{"--listen", "127.0.0.1:0"}, args...)...)
+	cmd.Env = childEnv()
+	return startAnnounced(cmd, "sessiond is listening on http://", logPath)
 }
 
 // startOAuth2Proxy starts oauth2-proxy on a listener the harness opens on

@@ -42,10 +42,12 @@ func checkRequest(host, path, cookie string) []byte {
 
 // wireConn is one keep-alive connection that sends req for each check.
 type wireConn struct {
-	addr string
-	req  []byte
-	conn net.Conn
-	br   *bufio.Reader
+	addr     string
+	req      []byte
+	deadline time.Time // no check may end later
+	conn     net.Conn
+	br       *bufio.Reader
+	set      time.Time // the deadline set on conn
 }
 
 // dial (re)connects.
@@ -55,7 +57,7 @@ func (c *wireConn) dial() error {
 	if err != nil {
 		return err
 	}
-	c.conn = conn
+	c.conn, c.set = conn, time.Time{}
 	if c.br == nil {
 		c.br = bufio.NewReaderSize(conn, maxHeaderLine)
 	} else {
@@ -74,14 +76,17 @@ func (c *wireConn) close() {
 // check sends the request and reads the response, reconnecting first if
 // the server closed the connection after the last one. It returns the
 // response's status.
-func (c *wireConn) check(timeout time.Duration) (int, error) {
+func (c *wireConn) check() (int, error) {
 	if c.conn == nil {
 		if err := c.dial(); err != nil {
 			return 0, err
 		}
 	}
-	if err := c.conn.SetDeadline(time.Now().Add(timeout)); err != nil {
-		return 0, err
+	if !c.set.Equal(c.deadline) {
+		if err := c.conn.SetDeadline(c.deadline); err != nil {
+			return 0, err
+		}
+		c.set = c.deadline
 	}
 	if _, err := c.conn.Write(c.req); err != nil {
 		c.close()
