@@ -4,9 +4,11 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"io"
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -78,9 +80,22 @@ func TestCompareSmoke(t *testing.T) {
 	if !strings.HasPrefix(rep.OAuth2Proxy, "v7.") {
 		t.Errorf("oauth2-proxy version %q, want v7.x from the bench module's tool directive", rep.OAuth2Proxy)
 	}
-	var text, md bytes.Buffer
+	// The report survives -json and -from.
+	path := filepath.Join(t.TempDir(), "run.json")
+	var js bytes.Buffer
+	enc := json.NewEncoder(&js)
+	if err := enc.Encode(rep); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path, js.Bytes(), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	var text, md, again bytes.Buffer
 	rep.writeText(&text)
 	rep.writeMarkdown(&md)
+	if code := run(ctx, []string{"-from", path, "-markdown"}, &again, io.Discard); code != 0 || again.String() != md.String() {
+		t.Errorf("-from %s -markdown: status %d, printed\n%s\nwant\n%s", path, code, again.String(), md.String())
+	}
 	for _, name := range contenderNames {
 		if !strings.Contains(text.String(), name) || !strings.Contains(md.String(), "| "+name+" |") {
 			t.Errorf("%s missing from the report:\n%s\n%s", name, text.String(), md.String())
@@ -195,7 +210,14 @@ func TestFlags(t *testing.T) {
 		{"-duration", "0s"},
 		{"-json", "-markdown"},
 		{"extra"},
+		{"-from", "/nonexistent/run.json"},
 	} {
+		if args[0] == "-from" {
+			if code := run(context.Background(), args, io.Discard, io.Discard); code != 2 {
+				t.Errorf("%q: exit status %d, want 2", args, code)
+			}
+			continue
+		}
 		if _, err := parseFlags(args, io.Discard); err == nil {
 			t.Errorf("%q accepted", args)
 		}

@@ -28,7 +28,8 @@
 //	go run ./bench/authcmp                           # 5 rounds of 5s each
 //	go run ./bench/authcmp -rounds 3 -duration 10s -conns 32
 //	go run ./bench/authcmp -only sessiond/redis,oauth2-proxy/redis
-//	go run ./bench/authcmp -markdown                 # the README's table
+//	go run ./bench/authcmp -json > run.json
+//	go run ./bench/authcmp -from run.json -markdown  # the README's tables
 package main
 
 import (
@@ -67,6 +68,7 @@ type config struct {
 	Proxy     string // a prebuilt binary, or "" to build one
 	JSON      bool
 	Markdown  bool
+	From      string // a -json report to print instead of measuring
 	Log       io.Writer
 }
 
@@ -86,6 +88,7 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 	fs.StringVar(&cfg.Proxy, "oauth2-proxy", "", "an oauth2-proxy binary to run instead of building the bench module's tool")
 	fs.BoolVar(&cfg.JSON, "json", false, "print the report as JSON")
 	fs.BoolVar(&cfg.Markdown, "markdown", false, "print the report as the README's Markdown table")
+	fs.StringVar(&cfg.From, "from", "", "print the report of an earlier -json run, from this file, instead of measuring")
 	if err := fs.Parse(args); err != nil {
 		return nil, err
 	}
@@ -128,7 +131,12 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return 2
 	}
 	cfg.Log = stderr
-	rep, err := compare(ctx, cfg)
+	var rep *Report
+	if cfg.From != "" {
+		rep, err = readReport(cfg.From)
+	} else {
+		rep, err = compare(ctx, cfg)
+	}
 	if err != nil {
 		fmt.Fprintln(stderr, "authcmp:", err)
 		return 2

@@ -1,11 +1,29 @@
 package main
 
 import (
+	"encoding/json"
 	"fmt"
 	"io"
+	"os"
 	"slices"
 	"text/tabwriter"
 )
+
+// readReport reads a report that -json printed.
+func readReport(path string) (*Report, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	var r Report
+	if err := json.Unmarshal(b, &r); err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	if len(r.Contenders) == 0 {
+		return nil, fmt.Errorf("%s: no contenders: not a report of authcmp -json", path)
+	}
+	return &r, nil
+}
 
 func (r *Report) about() string {
 	return fmt.Sprintf("%s, %s, %s, oauth2-proxy %s; %d connections, %d rounds of %gs per contender, %d logins each",
