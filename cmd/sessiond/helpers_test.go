@@ -21,7 +21,7 @@ import (
 var cheapArgon = argonParams{Memory: 64, Time: 1, Threads: 1}
 
 // testOptions are the defaults with a temporary data directory.
-func testOptions(t *testing.T) *options {
+func testOptions(t testing.TB) *options {
 	t.Helper()
 	o, err := parseOptions([]string{"--data-dir", t.TempDir()}, func(string) string { return "" }, io.Discard)
 	if err != nil {
@@ -32,7 +32,7 @@ func testOptions(t *testing.T) *options {
 
 // newTestServer builds a server over memstore with users alice and bob
 // (password "correct horse"). edit, if given, changes the options first.
-func newTestServer(t *testing.T, edit func(*options)) (*server, http.Handler) {
+func newTestServer(t testing.TB, edit func(*options)) (*server, http.Handler) {
 	t.Helper()
 	o := testOptions(t)
 	if edit != nil {
@@ -64,14 +64,14 @@ func newTestServer(t *testing.T, edit func(*options)) (*server, http.Handler) {
 // (including Secure ones, as browsers do for http://127.0.0.1) and does not
 // follow redirects.
 type client struct {
-	t       *testing.T
+	t       testing.TB
 	h       http.Handler
 	cookies map[string]string
 	ua      string
 	remote  string
 }
 
-func newClient(t *testing.T, h http.Handler) *client {
+func newClient(t testing.TB, h http.Handler) *client {
 	return &client{t: t, h: h, cookies: map[string]string{}, ua: "Mozilla/5.0 (X11; Linux x86_64) Firefox/128.0", remote: "192.0.2.1:4000"}
 }
 
@@ -150,7 +150,7 @@ func listenLoopback(t *testing.T) net.Listener {
 }
 
 // testRing returns a sealing key ring when o.Sealed, else nil.
-func testRing(t *testing.T, o *options) *seal.KeyRing {
+func testRing(t testing.TB, o *options) *seal.KeyRing {
 	t.Helper()
 	if !o.Sealed {
 		return nil

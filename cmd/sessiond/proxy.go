@@ -169,11 +169,11 @@ func (s *server) forwardAuth(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if user == "" {
-		s.metrics.authChecks.WithLabelValues("denied").Inc()
+		s.metrics.authDenied.Inc()
 		http.Error(w, "not logged in", http.StatusUnauthorized)
 		return
 	}
-	s.metrics.authChecks.WithLabelValues("ok").Inc()
+	s.metrics.authOK.Inc()
 	w.Header().Set(s.opt.UserHeader, user)
 	w.WriteHeader(http.StatusOK)
 }
@@ -194,7 +194,7 @@ func (s *server) protect(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if user == "" {
-		s.metrics.authChecks.WithLabelValues("denied").Inc()
+		s.metrics.authDenied.Inc()
 		if r.Method == http.MethodGet || r.Method == http.MethodHead {
 			w.Header().Set("Cache-Control", "no-store")
 			http.Redirect(w, r, s.toLogin(r, r.URL.RequestURI()), http.StatusSeeOther)
@@ -203,7 +203,7 @@ func (s *server) protect(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "not logged in", http.StatusUnauthorized)
 		return
 	}
-	s.metrics.authChecks.WithLabelValues("ok").Inc()
+	s.metrics.authOK.Inc()
 	ctx := context.WithValue(r.Context(), userKey{}, user)
 	if b, ok := r.Body.(*timedBody); ok {
 		b.upload(s.opt.UpstreamBodyRate)

@@ -204,7 +204,19 @@ func (s *server) handler() http.Handler {
 			http.Redirect(w, r, pathHome, http.StatusFound)
 		})
 	}
-	return s.bodyDeadline(s.mgr.Handler(mux))
+	all := s.mgr.Handler(mux)
+	// The check a proxy makes for every request it passes on goes
+	// straight to forwardAuth, past the mux's pattern matching; any other
+	// spelling of its path still reaches it through the mux, which cleans
+	// or redirects it as before.
+	auth := s.mgr.Handler(http.HandlerFunc(s.forwardAuth))
+	return s.bodyDeadline(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == pathAuth {
+			auth.ServeHTTP(w, r)
+			return
+		}
+		all.ServeHTTP(w, r)
+	}))
 }
 
 // opsHandler serves the operations endpoints for --ops-listen: /healthz,
