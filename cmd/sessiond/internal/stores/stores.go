@@ -1,4 +1,7 @@
-package main
+// Package stores opens the session store a --store URL names, such as
+// bolt://sessions.db or redis://127.0.0.1:6379. Builtin is the table of
+// every kind this build has.
+package stores
 
 import (
 	"errors"
@@ -15,56 +18,68 @@ import (
 	"github.com/sesame-go/sesame/store/memstore"
 )
 
-// storeURL is a parsed --store value: a scheme and what follows "://".
-type storeURL struct {
+// URL is a parsed --store value: a scheme and what follows "://".
+type URL struct {
 	Scheme string
 	Rest   string // path, host:port, host list or DSN; scheme-specific
 	Raw    string
 }
 
-// storeKind opens the stores of one URL scheme.
-type storeKind struct {
-	// check validates the part after "://" without connecting.
-	check func(rest string) error
-	// open connects or opens; the returned closer releases the store.
-	open func(u storeURL, log *slog.Logger) (sesame.Store, io.Closer, error)
-	// example is shown in --help.
-	example string
-	// path: what follows "://" is a file system path, which, when
+// Kind opens the stores of one URL scheme.
+type Kind struct {
+	// Check validates the part after "://" without connecting.
+	Check func(rest string) error
+	// Open connects or opens; the returned closer releases the store.
+	Open func(u URL, log *slog.Logger) (sesame.Store, io.Closer, error)
+	// Example is shown in --help.
+	Example string
+	// Path: what follows "://" is a file system path, which, when
 	// relative, is taken relative to the data directory.
-	path bool
+	Path bool
 }
 
-// storeKinds holds every scheme this build supports. Files named
-// store_*.go add theirs in init.
-var storeKinds = map[string]storeKind{
-	"memory": {
-		example: "memory://",
-		check: func(rest string) error {
-			if rest != "" {
-				return errors.New("memory:// takes nothing after the scheme")
-			}
-			return nil
+// Registry holds the kinds of store by URL scheme.
+type Registry map[string]Kind
+
+// Builtin returns every kind of store this build supports.
+func Builtin() Registry {
+	postgres := Kind{Check: checkPostgres, Open: openPostgres, Example: "postgres://USER@HOST/DB"}
+	return Registry{
+		"memory": {
+			Example: "memory://",
+			Check: func(rest string) error {
+				if rest != "" {
+					return errors.New("memory:// takes nothing after the scheme")
+				}
+				return nil
+			},
+			Open: func(URL, *slog.Logger) (sesame.Store, io.Closer, error) {
+				s := memstore.New(memstore.Config{})
+				return s, s, nil
+			},
 		},
-		open: func(storeURL, *slog.Logger) (sesame.Store, io.Closer, error) {
-			s := memstore.New(memstore.Config{})
-			return s, s, nil
+		"file": {
+			Example: "file://DIR",
+			Check:   checkPath,
+			Path:    true,
+			Open: func(u URL, log *slog.Logger) (sesame.Store, io.Closer, error) {
+				s, err := filestore.New(u.Rest, filestore.WithSweepErrorHandler(func(err error) {
+					log.Warn("file store sweep failed", "err", err)
+				}))
+				if err != nil {
+					return nil, nil, err
+				}
+				return s, s, nil
+			},
 		},
-	},
-	"file": {
-		example: "file://DIR",
-		check:   checkPath,
-		path:    true,
-		open: func(u storeURL, log *slog.Logger) (sesame.Store, io.Closer, error) {
-			s, err := filestore.New(u.Rest, filestore.WithSweepErrorHandler(func(err error) {
-				log.Warn("file store sweep failed", "err", err)
-			}))
-			if err != nil {
-				return nil, nil, err
-			}
-			return s, s, nil
-		},
-	},
+		"bolt":          {Check: checkPath, Open: openBolt, Example: "bolt://FILE", Path: true},
+		"redis":         {Check: checkRedis, Open: openRedis, Example: "redis://HOST:PORT"},
+		"redis-cluster": {Check: checkRedis, Open: openRedis, Example: "redis-cluster://H1:P1,H2:P2,..."},
+		"postgres":      postgres,
+		"postgresql":    postgres,
+		"mysql":         {Check: checkMySQL, Open: openMySQL, Example: "mysql://USER@HOST:PORT/DB"},
+		"memcache":      {Check: checkMemcache, Open: openMemcache, Example: "memcache://HOST:PORT"},
+	}
 }
 
 // checkPath accepts a non-empty file system path.
@@ -78,79 +93,78 @@ func checkPath(rest string) error {
 	return nil
 }
 
-// storeSchemesHelp lists the supported schemes for --help.
-func storeSchemesHelp() string {
+// Help lists the supported schemes for --help.
+func (r Registry) Help() string {
 	var ex []string
-	for _, k := range storeKinds {
-		ex = append(ex, k.example)
+	for _, k := range r {
+		ex = append(ex, k.Example)
 	}
 	slices.Sort(ex)
 	return strings.Join(slices.Compact(ex), ", ")
 }
 
-// parseStoreURL splits and checks a --store value. Everything after "://"
-// is kept verbatim (file://relative/dir and file:///abs/dir both work; see
-// in for where a relative one is), and the whole URL in Raw for drivers
-// that want it.
-func parseStoreURL(s string) (storeURL, error) {
+// Parse splits and checks a --store value. Everything after "://" is kept
+// verbatim (file://relative/dir and file:///abs/dir both work; see In for
+// where a relative one is), and the whole URL in Raw for drivers that
+// want it.
+func (r Registry) Parse(s string) (URL, error) {
 	scheme, rest, ok := strings.Cut(s, "://")
 	if !ok || scheme == "" {
-		return storeURL{}, fmt.Errorf("--store %q: want SCHEME://..., one of %s", s, storeSchemesHelp())
+		return URL{}, fmt.Errorf("--store %q: want SCHEME://..., one of %s", s, r.Help())
 	}
 	scheme = strings.ToLower(scheme)
-	k, ok := storeKinds[scheme]
+	k, ok := r[scheme]
 	if !ok {
-		if note, later := plannedStores[scheme]; later {
-			return storeURL{}, fmt.Errorf("--store %s://: %s", scheme, note)
-		}
-		return storeURL{}, fmt.Errorf("--store %q: unknown scheme %q, want one of %s", s, scheme, storeSchemesHelp())
+		return URL{}, fmt.Errorf("--store %q: unknown scheme %q, want one of %s", s, scheme, r.Help())
 	}
-	if err := k.check(rest); err != nil {
-		return storeURL{}, fmt.Errorf("--store %s://: %v", scheme, err)
+	if err := k.Check(rest); err != nil {
+		return URL{}, fmt.Errorf("--store %s://: %v", scheme, err)
 	}
-	return storeURL{Scheme: scheme, Rest: rest, Raw: s}, nil
+	return URL{Scheme: scheme, Rest: rest, Raw: s}, nil
 }
 
-// in returns u with a relative path (bolt://sessions.db,
+// In returns u with a relative path (bolt://sessions.db,
 // file://sessions) made relative to dataDir instead of the working
 // directory.
-func (u storeURL) in(dataDir string) storeURL {
-	if storeKinds[u.Scheme].path && !filepath.IsAbs(u.Rest) {
+func (r Registry) In(u URL, dataDir string) URL {
+	if r[u.Scheme].Path && !filepath.IsAbs(u.Rest) {
 		u.Rest = filepath.Join(dataDir, u.Rest)
 		u.Raw = u.Scheme + "://" + u.Rest
 	}
 	return u
 }
 
-// plannedStores names schemes whose store module is not in this build yet.
-var plannedStores = map[string]string{
-	"bolt":          "the embedded bolt store is not in this build yet",
-	"redis":         "the Redis store is not in this build yet",
-	"redis-cluster": "the Redis store is not in this build yet",
-	"postgres":      "the PostgreSQL store is not in this build yet",
-	"postgresql":    "the PostgreSQL store is not in this build yet",
-	"mysql":         "the MySQL store is not in this build yet",
-	"memcache":      "the memcached store is not in this build yet",
+// Open opens the store a URL from Parse names.
+func (r Registry) Open(u URL, log *slog.Logger) (sesame.Store, io.Closer, error) {
+	return r[u.Scheme].Open(u, log)
 }
 
-// openStore opens the store a URL names.
-func openStore(u storeURL, log *slog.Logger) (sesame.Store, io.Closer, error) {
-	return storeKinds[u.Scheme].open(u, log)
-}
-
-// defaultStore picks the store for a data directory when --store is not
-// given: the embedded bolt file when this build has it, unless the
-// directory already holds a file store from an earlier version, whose
-// sessions are kept by going on with it.
-func defaultStore(dataDir string) storeURL {
+// Default picks the store for a data directory when --store is not given:
+// the embedded bolt file, unless the directory already holds a file store
+// from an earlier version, whose sessions are kept by going on with it.
+func Default(dataDir string) URL {
 	fileDir := filepath.Join(dataDir, "sessions")
-	if _, ok := storeKinds["bolt"]; ok {
-		boltPath := filepath.Join(dataDir, "sessions.db")
-		_, errBolt := os.Stat(boltPath)
-		if st, err := os.Stat(fileDir); errors.Is(errBolt, os.ErrNotExist) && err == nil && st.IsDir() {
-			return storeURL{Scheme: "file", Rest: fileDir, Raw: "file://" + fileDir}
-		}
-		return storeURL{Scheme: "bolt", Rest: boltPath, Raw: "bolt://" + boltPath}
+	boltPath := filepath.Join(dataDir, "sessions.db")
+	_, errBolt := os.Stat(boltPath)
+	if st, err := os.Stat(fileDir); errors.Is(errBolt, os.ErrNotExist) && err == nil && st.IsDir() {
+		return URL{Scheme: "file", Rest: fileDir, Raw: "file://" + fileDir}
 	}
-	return storeURL{Scheme: "file", Rest: fileDir, Raw: "file://" + fileDir}
+	return URL{Scheme: "bolt", Rest: boltPath, Raw: "bolt://" + boltPath}
+}
+
+// Redact hides a password in a store URL for logs.
+func Redact(s string) string {
+	scheme, rest, ok := strings.Cut(s, "://")
+	if !ok {
+		return s
+	}
+	at := strings.LastIndex(rest, "@")
+	if at < 0 {
+		return s
+	}
+	cred := rest[:at]
+	if user, _, hasPw := strings.Cut(cred, ":"); hasPw {
+		cred = user + ":xxxxx"
+	}
+	return scheme + "://" + cred + rest[at:]
 }
