@@ -80,7 +80,7 @@ func headerKey(name string) string {
 // or what the client's address is. Client copies of them never reach the
 // upstream: an application that trusts one of them would otherwise take
 // the client's word for it. X-Real-IP and X-Forwarded-* are then set by
-// sessiond. The README lists them.
+// sessiond. sessiond's README (cmd/sessiond/README.md) lists them.
 var identityHeaders = []string{
 	// CGI's REMOTE_USER as a header, and Authelia's.
 	"Remote-User", "Remote-Email", "Remote-Groups", "Remote-Name",
