@@ -29,11 +29,9 @@ type server struct {
 	opt     *options
 	log     *slog.Logger
 	mgr     *sesame.Manager
-	store   sesame.Store // instrumented
 	users   *users.DB
 	metrics *ops.Metrics
-	tickets *ticket.Issuer // nil unless --ticket
-	ready   http.HandlerFunc
+	ready   http.HandlerFunc // the readiness probe, on both listeners
 	pages   *pages.Server
 	proxy   *proxy.Server
 }
@@ -51,26 +49,22 @@ type parts struct {
 
 // newServer builds the server over its parts.
 func newServer(opt *options, p parts) (*server, error) {
-	s := &server{
-		opt:     opt,
-		log:     p.log,
-		store:   ops.Instrument(p.store, p.metrics),
-		users:   p.users,
-		metrics: p.metrics,
-	}
-	s.ready = ops.Ready(s.store, s.log)
+	s := &server{opt: opt, log: p.log, users: p.users, metrics: p.metrics}
+	store := ops.Instrument(p.store, p.metrics)
+	s.ready = ops.Ready(store, s.log)
 	p.metrics.Registry.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{
 		Name: "sessiond_password_hashes_total",
 		Help: "Passwords hashed to check a login (unknown users included), which the login limiter bounds.",
 	}, func() float64 { return float64(p.users.Hashes()) }))
+	var tickets *ticket.Issuer // nil unless --ticket
 	if opt.Ticket {
 		var err error
-		if s.tickets, err = newTicketIssuer(opt, p.ticketSecret, s.clientAddr); err != nil {
+		if tickets, err = newTicketIssuer(opt, p.ticketSecret, s.clientAddr); err != nil {
 			return nil, err
 		}
 	}
 	cfg := sesame.Config{
-		Store:              s.store,
+		Store:              store,
 		IdleTimeout:        opt.IdleTimeout,
 		Lifetime:           opt.Lifetime,
 		InsecurePlainHTTP:  opt.InsecurePlainHTTP,
@@ -81,10 +75,10 @@ func newServer(opt *options, p parts) (*server, error) {
 		ErrorHandler:       s.sessionError,
 	}
 	if p.ring != nil {
-		cfg.Store, cfg.Seal, cfg.Revocations = nil, p.ring, s.store
+		cfg.Store, cfg.Seal, cfg.Revocations = nil, p.ring, store
 	}
-	if s.tickets != nil { // --ticket: issued at Login, cleared at logout
-		cfg.Hooks = append(cfg.Hooks, ticket.SessionHook{Issuer: s.tickets, Logger: p.log})
+	if tickets != nil { // --ticket: issued at Login, cleared at logout
+		cfg.Hooks = append(cfg.Hooks, ticket.SessionHook{Issuer: tickets, Logger: p.log})
 	}
 	mgr, err := sesame.New(cfg)
 	if err != nil {
