@@ -160,7 +160,10 @@ func prepareDataDir(opt *options, log *slog.Logger) error {
 // loadTicketSecret returns the ticket secret with --ticket: from the flag,
 // else generated once in the data dir.
 func loadTicketSecret(opt *options, log *slog.Logger) (string, error) {
-	if !opt.Ticket || opt.TicketSecret != "" {
+	if !opt.Ticket {
+		return "", nil
+	}
+	if opt.TicketSecret != "" {
 		return opt.TicketSecret, nil
 	}
 	p := filepath.Join(opt.DataDir, "ticket-secret")
