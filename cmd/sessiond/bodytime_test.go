@@ -12,6 +12,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/sesame-go/sesame/cmd/sessiond/internal/pages"
 )
 
 // slowPost sends a POST over a raw TCP connection, its body total bytes
@@ -89,7 +91,7 @@ func TestSlowBodiesAreCutOff(t *testing.T) {
 		wantStatus   int
 	}{
 		// 200 bytes, one every 100 ms: 20 s if nothing stops it.
-		{"login form one byte at a time", pathLogin, 500, 200, 1, 100 * time.Millisecond, true, http.StatusBadRequest},
+		{"login form one byte at a time", pages.PathLogin, 500, 200, 1, 100 * time.Millisecond, true, http.StatusBadRequest},
 		{"proxied body one byte at a time", "/upload", 100, 200, 1, 100 * time.Millisecond, true, http.StatusRequestTimeout},
 		// 64 KiB in 4 KiB chunks every 100 ms: 1.6 s, far over
 		// --body-timeout, each chunk earning 4 s at 1000 bytes/s.

@@ -11,6 +11,7 @@ import (
 	"github.com/chromedp/cdproto/network"
 	"github.com/chromedp/cdproto/page"
 	"github.com/chromedp/chromedp"
+	"github.com/sesame-go/sesame/cmd/sessiond/internal/pages"
 )
 
 // chromium is where Debian's chromium package puts the browser.
@@ -45,7 +46,7 @@ func newBrowser(t *testing.T, extra ...chromedp.ExecAllocatorOption) (context.Co
 // browserLogin fills in and submits the login form.
 func browserLogin(ctx context.Context, base, user, password string) error {
 	return chromedp.Do(ctx,
-		chromedp.Navigate(base+pathLogin),
+		chromedp.Navigate(base+pages.PathLogin),
 		chromedp.WaitVisible("#user"),
 		chromedp.SendKeys("#user", user),
 		chromedp.SendKeys("#password", password),
@@ -99,7 +100,7 @@ func TestBrowserLoginSessionsRevoke(t *testing.T) {
 	}
 
 	// The sessions page lists this session as the current one.
-	if err := chromedp.Do(ctx1, chromedp.Navigate(base+pathSessions), chromedp.WaitVisible("#sessions")); err != nil {
+	if err := chromedp.Do(ctx1, chromedp.Navigate(base+pages.PathSessions), chromedp.WaitVisible("#sessions")); err != nil {
 		t.Fatal(err)
 	}
 	rows, err := chromedp.Run(ctx1, chromedp.Text("#sessions tbody"))
@@ -113,7 +114,7 @@ func TestBrowserLoginSessionsRevoke(t *testing.T) {
 	if err := browserLogin(ctx2, base, "admin", pw); err != nil {
 		t.Fatalf("login in browser 2: %v", err)
 	}
-	if err := chromedp.Do(ctx2, chromedp.Navigate(base+pathSessions), chromedp.WaitVisible("#sessions")); err != nil {
+	if err := chromedp.Do(ctx2, chromedp.Navigate(base+pages.PathSessions), chromedp.WaitVisible("#sessions")); err != nil {
 		t.Fatal(err)
 	}
 	n, err := chromedp.Run(ctx2, chromedp.Evaluate[int]("document.querySelectorAll('#sessions tbody tr').length"))
@@ -141,15 +142,15 @@ func TestBrowserLoginSessionsRevoke(t *testing.T) {
 	}
 
 	// The first context's next request finds it logged out.
-	if err := chromedp.Do(ctx1, chromedp.Navigate(base+pathHome), chromedp.WaitVisible("#password")); err != nil {
+	if err := chromedp.Do(ctx1, chromedp.Navigate(base+pages.PathHome), chromedp.WaitVisible("#password")); err != nil {
 		t.Fatalf("browser 1 after revocation: %v", err)
 	}
 	loc, err := chromedp.Run(ctx1, chromedp.Location())
-	if err != nil || !strings.HasPrefix(loc, base+pathLogin) {
+	if err != nil || !strings.HasPrefix(loc, base+pages.PathLogin) {
 		t.Errorf("browser 1 is at %q (%v), want the login page", loc, err)
 	}
 	// The second context is still logged in.
-	if err := chromedp.Do(ctx2, chromedp.Navigate(base+pathHome), chromedp.WaitVisible("#who")); err != nil {
+	if err := chromedp.Do(ctx2, chromedp.Navigate(base+pages.PathHome), chromedp.WaitVisible("#who")); err != nil {
 		t.Errorf("browser 2 lost its session: %v", err)
 	}
 }
@@ -196,7 +197,7 @@ func TestBrowserPagesFitAPhone(t *testing.T) {
 			t.Errorf("%s is %d px wider than a 390 px screen (%v); screenshot %s", what, w, err, p)
 		}
 	}
-	if err := chromedp.Do(ctx, chromedp.Navigate(base+pathLogin), chromedp.WaitVisible("#user")); err != nil {
+	if err := chromedp.Do(ctx, chromedp.Navigate(base+pages.PathLogin), chromedp.WaitVisible("#user")); err != nil {
 		t.Fatal(err)
 	}
 	fits("the login page")
@@ -204,14 +205,14 @@ func TestBrowserPagesFitAPhone(t *testing.T) {
 		t.Fatal(err)
 	}
 	fits("the home page")
-	if err := chromedp.Do(ctx, chromedp.Navigate(base+pathSessions), chromedp.WaitVisible("#sessions")); err != nil {
+	if err := chromedp.Do(ctx, chromedp.Navigate(base+pages.PathSessions), chromedp.WaitVisible("#sessions")); err != nil {
 		t.Fatal(err)
 	}
 	if n, err := chromedp.Run(ctx, chromedp.Evaluate[int]("document.querySelectorAll('#sessions tbody tr').length")); err != nil || n != 2 {
 		t.Fatalf("%d sessions listed (%v), want 2", n, err)
 	}
 	fits("the sessions page")
-	if err := chromedp.Do(ctx, chromedp.Navigate(base+pathLogoutAll), chromedp.WaitVisible("#confirm")); err != nil {
+	if err := chromedp.Do(ctx, chromedp.Navigate(base+pages.PathLogoutAll), chromedp.WaitVisible("#confirm")); err != nil {
 		t.Fatal(err)
 	}
 	fits("the log-out-everywhere question")

@@ -13,12 +13,15 @@ import (
 	"testing"
 	"time"
 
+	"github.com/sesame-go/sesame/cmd/sessiond/internal/ops"
+	"github.com/sesame-go/sesame/cmd/sessiond/internal/pages"
+	"github.com/sesame-go/sesame/cmd/sessiond/internal/users"
 	"github.com/sesame-go/sesame/seal"
 	"github.com/sesame-go/sesame/store/memstore"
 )
 
 // cheapArgon keeps password hashing fast in tests.
-var cheapArgon = argonParams{Memory: 64, Time: 1, Threads: 1}
+var cheapArgon = users.Params{Memory: 64, Time: 1, Threads: 1}
 
 // testOptions are the defaults with a temporary data directory.
 func testOptions(t testing.TB) *options {
@@ -34,16 +37,23 @@ func testOptions(t testing.TB) *options {
 // (password "correct horse"). edit, if given, changes the options first.
 func newTestServer(t testing.TB, edit func(*options)) (*server, http.Handler) {
 	t.Helper()
+	return newTestServerLimits(t, edit, nil)
+}
+
+// newTestServerLimits is newTestServer with the given login limits (nil:
+// the defaults).
+func newTestServerLimits(t testing.TB, edit func(*options), limits *pages.Limits) (*server, http.Handler) {
+	t.Helper()
 	o := testOptions(t)
 	if edit != nil {
 		edit(o)
 	}
 	for _, u := range []string{"alice", "bob"} {
-		if err := addUser(o.usersPath(), u, "correct horse", cheapArgon); err != nil {
+		if err := users.Add(o.usersPath(), u, "correct horse", cheapArgon); err != nil {
 			t.Fatal(err)
 		}
 	}
-	users, err := newUserDB(o.usersPath(), cheapArgon)
+	db, err := users.Open(o.usersPath(), cheapArgon)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -53,7 +63,15 @@ func newTestServer(t testing.TB, edit func(*options)) (*server, http.Handler) {
 	if testing.Verbose() {
 		log = slog.New(slog.NewTextHandler(os.Stderr, nil))
 	}
-	s, err := newServer(o, st, users, log, newMetrics(), strings.Repeat("s", 32), testRing(t, o))
+	s, err := newServer(o, parts{
+		store:        st,
+		users:        db,
+		log:          log,
+		metrics:      ops.NewMetrics(),
+		ticketSecret: strings.Repeat("s", 32),
+		ring:         testRing(t, o),
+		limits:       limits,
+	})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -107,7 +125,7 @@ func (c *client) post(path string, form url.Values) *http.Response {
 }
 
 func (c *client) login(user, password string) *http.Response {
-	return c.post(pathLogin, url.Values{"user": {user}, "password": {password}})
+	return c.post(pages.PathLogin, url.Values{"user": {user}, "password": {password}})
 }
 
 func body(t *testing.T, res *http.Response) string {

@@ -12,24 +12,17 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/sesame-go/sesame/cmd/sessiond/internal/limit"
+	"github.com/sesame-go/sesame/cmd/sessiond/internal/pages"
+	"github.com/sesame-go/sesame/cmd/sessiond/internal/users"
 )
 
 // holdHashing takes every hashing slot of db, so that logins that get as
 // far as the password check wait there; release lets them go on.
-func holdHashing(t *testing.T, db *userDB) (release func()) {
+func holdHashing(t *testing.T, db *users.DB) (release func()) {
 	t.Helper()
-	for range cap(db.sem) {
-		db.sem <- struct{}{}
-	}
-	released := false
-	release = func() {
-		if !released {
-			released = true
-			for range cap(db.sem) {
-				<-db.sem
-			}
-		}
-	}
+	release = db.HoldHashing()
 	t.Cleanup(release)
 	return release
 }
@@ -43,7 +36,7 @@ type loginResult struct {
 // postLogin sends one login form over real HTTP, from xff when the server
 // trusts the loopback proxy.
 func postLogin(t *testing.T, base string, form url.Values, xff string) loginResult {
-	req, err := http.NewRequest("POST", base+pathLogin, strings.NewReader(form.Encode()))
+	req, err := http.NewRequest("POST", base+pages.PathLogin, strings.NewReader(form.Encode()))
 	if err != nil {
 		t.Error(err)
 		return loginResult{}
@@ -72,7 +65,7 @@ func postLogin(t *testing.T, base string, form url.Values, xff string) loginResu
 // until at least answered of them have been answered (or, if the limiter
 // lets too many through, until a generous time has passed), then lets the
 // password checks run and returns every answer.
-func burst(t *testing.T, base string, db *userDB, forms []url.Values, answered int) []loginResult {
+func burst(t *testing.T, base string, db *users.DB, forms []url.Values, answered int) []loginResult {
 	t.Helper()
 	release := holdHashing(t, db)
 	out := make(chan loginResult, len(forms))
@@ -126,7 +119,7 @@ func TestConcurrentLoginBurstIsLimited(t *testing.T) {
 			for _, r := range got {
 				counts[r.status]++
 			}
-			if hashed := s.users.hashes.Load(); hashed > uint64(tt.limit) {
+			if hashed := s.users.Hashes(); hashed > uint64(tt.limit) {
 				t.Errorf("%d of %d concurrent attempts reached the password check, want at most %d (answers %v)", hashed, n, tt.limit, counts)
 			}
 			if counts[http.StatusUnauthorized] > tt.limit || counts[http.StatusUnauthorized]+counts[http.StatusTooManyRequests] != n {
@@ -174,7 +167,7 @@ func TestBurstWithRightPasswordAfterLimitDoesNotLogIn(t *testing.T) {
 	if r.loggedIn || r.status != http.StatusTooManyRequests {
 		t.Errorf("right password after a spent burst: %d, logged in %v; want 429", r.status, r.loggedIn)
 	}
-	if hashed := s.users.hashes.Load(); hashed > 5 {
+	if hashed := s.users.Hashes(); hashed > 5 {
 		t.Errorf("%d passwords checked, want at most 5", hashed)
 	}
 }
@@ -204,13 +197,13 @@ func behindProxy(o *options) {
 // address bucket is still limiting, a new address is refused rather than
 // another bucket forgotten, until they fill up again.
 func TestLoginLimitSurvivesFlood(t *testing.T) {
-	s, h := newTestServer(t, behindProxy)
 	// Tables of 100, so that a flood of a thousand does what ten thousand
 	// do to the real ones.
 	clock := newTestClock()
-	s.userLimit = newLimiter(5, 30*time.Second, 100)
-	s.ipLimit = newLimiter(20, 5*time.Second, 100)
-	s.userLimit.now, s.ipLimit.now = clock.now, clock.now
+	limits := pages.DefaultLimits()
+	limits.User = limit.New(limit.Config{Burst: 5, Every: 30 * time.Second, Max: 100, Now: clock.now})
+	limits.IP = limit.New(limit.Config{Burst: 20, Every: 5 * time.Second, Max: 100, Now: clock.now})
+	s, h := newTestServerLimits(t, behindProxy, &limits)
 	srv := httptest.NewServer(h)
 	defer srv.Close()
 
@@ -252,18 +245,18 @@ func TestLoginLimitSurvivesFlood(t *testing.T) {
 	if r := postLogin(t, srv.URL, right, home); r.loggedIn || r.status != http.StatusTooManyRequests {
 		t.Errorf("locked user after the flood: %d, logged in %v; want 429", r.status, r.loggedIn)
 	}
-	if n := s.userLimit.Len(); n != 1 {
+	if n := limits.User.Len(); n != 1 {
 		t.Errorf("%d user buckets after a flood of made-up names, want 1 (alice's)", n)
 	}
 
 	// Every address bucket is still limiting: a new address fails closed,
 	// even with the right password, and no password is checked.
-	hashed := s.users.hashes.Load()
+	hashed := s.users.Hashes()
 	bob := url.Values{"user": {"bob"}, "password": {"correct horse"}}
 	if r := postLogin(t, srv.URL, bob, "192.0.2.77"); r.loggedIn || r.status != http.StatusServiceUnavailable {
 		t.Errorf("new address with a full table: %d, logged in %v; want 503", r.status, r.loggedIn)
 	}
-	if s.users.hashes.Load() != hashed {
+	if s.users.Hashes() != hashed {
 		t.Error("a refused login had its password checked")
 	}
 	// Once the flood's buckets have filled up again, there is room.
@@ -306,7 +299,7 @@ func TestUnknownNamesAnswerLikeUsers(t *testing.T) {
 	defer srv.Close()
 	want := []int{401, 401, 401, 401, 401, 429, 429}
 	for i, name := range []string{"alice", "nosuchuser", "not a name"} {
-		before := s.users.hashes.Load()
+		before := s.users.Hashes()
 		var got []int
 		for range want {
 			got = append(got, postLogin(t, srv.URL, url.Values{"user": {name}, "password": {"wrong"}}, fmt.Sprintf("192.0.2.%d", 10+i)).status)
@@ -314,7 +307,7 @@ func TestUnknownNamesAnswerLikeUsers(t *testing.T) {
 		if !slices.Equal(got, want) {
 			t.Errorf("%q: answers %v, want %v", name, got, want)
 		}
-		if hashed := s.users.hashes.Load() - before; validUserName(name) && hashed != 5 {
+		if hashed := s.users.Hashes() - before; users.ValidName(name) && hashed != 5 {
 			t.Errorf("%q: %d passwords hashed, want 5", name, hashed)
 		}
 	}

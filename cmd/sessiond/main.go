@@ -16,8 +16,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
-	"net/http"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -26,9 +24,9 @@ import (
 	"slices"
 	"strings"
 	"syscall"
-	"time"
 
-	"github.com/sesame-go/sesame/seal"
+	"github.com/sesame-go/sesame/cmd/sessiond/internal/datadir"
+	"github.com/sesame-go/sesame/cmd/sessiond/internal/users"
 	"golang.org/x/term"
 )
 
@@ -164,219 +162,6 @@ func parseLevel(s string) (slog.Level, error) {
 	return l, nil
 }
 
-// serve runs the service until ctx ends, then shuts down gracefully.
-// ready, if not nil, is called with the base URL once it listens.
-func serve(ctx context.Context, opt *options, stdout, stderr io.Writer, ready func(base string)) error {
-	log := newLogger(opt, stderr)
-	if was, err := ensureDataDir(opt.DataDir); err != nil {
-		return err
-	} else if was != 0 {
-		log.Warn("the data directory was open to other users: made it private (0700)", "dir", opt.DataDir, "mode", fmt.Sprintf("%04o", was))
-	}
-
-	// Users. A first run makes an administrator with a random password,
-	// once the service is sure to start, so the password is never lost.
-	usersPath := opt.usersPath()
-	_, statErr := os.Stat(usersPath)
-	firstRun := errors.Is(statErr, os.ErrNotExist)
-	users, err := newUserDB(usersPath, defaultArgon)
-	if err != nil {
-		return err
-	}
-
-	// Ticket secret: from the flag, else generated once in the data dir.
-	var ticketSecret string
-	if opt.Ticket {
-		ticketSecret = opt.TicketSecret
-		if ticketSecret == "" {
-			p := filepath.Join(opt.DataDir, "ticket-secret")
-			s, created, err := loadOrCreateSecret(p, randomSecret)
-			if err != nil {
-				return fmt.Errorf("ticket secret: %w", err)
-			}
-			if created {
-				log.Info("generated a ticket secret; give Apache the same TKTAuthSecret", "file", p)
-			}
-			ticketSecret = s
-		}
-	}
-
-	// Sealing keys: from the flag, else generated once in the data dir.
-	var ring *seal.KeyRing
-	if opt.Sealed {
-		text := opt.SealKeys
-		if text == "" {
-			p := filepath.Join(opt.DataDir, "seal-keys")
-			s, created, err := loadOrCreateSecret(p, seal.GenerateKey)
-			if err != nil {
-				return fmt.Errorf("seal keys: %w", err)
-			}
-			if created {
-				log.Info("generated a sealing key", "file", p)
-			}
-			text = s
-		}
-		if ring, err = seal.ParseKeyRing(text); err != nil {
-			return fmt.Errorf("seal keys: %w", err)
-		}
-	}
-
-	// Store.
-	su := defaultStore(opt.DataDir)
-	if opt.Store != "" {
-		if su, err = parseStoreURL(opt.Store); err != nil {
-			return err
-		}
-		su = su.in(opt.DataDir)
-	}
-	st, closer, err := openStore(su, log)
-	if err != nil {
-		return fmt.Errorf("opening store %s: %w", redactURL(su.Raw), err)
-	}
-	defer func() {
-		if err := closer.Close(); err != nil {
-			log.Error("closing the store", "err", err)
-		}
-	}()
-	if opt.InsecurePlainHTTP {
-		log.Warn("--insecure-plain-http: cookies are sent without Secure; never use this in production")
-	}
-
-	m := newMetrics()
-	srv, err := newServer(opt, st, users, log, m, ticketSecret, ring)
-	if err != nil {
-		return err
-	}
-
-	ln, err := net.Listen("tcp", opt.Listen)
-	if err != nil {
-		return err
-	}
-	hs := &http.Server{
-		Handler:           srv.handler(),
-		ReadHeaderTimeout: 10 * time.Second,
-		IdleTimeout:       2 * time.Minute,
-		MaxHeaderBytes:    64 << 10,
-		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
-	}
-	scheme := "http"
-	if opt.TLSCert != "" {
-		scheme = "https"
-	}
-	base := scheme + "://" + displayAddr(ln.Addr().String())
-
-	var opsSrv *http.Server
-	var opsBase string
-	if opt.OpsListen != "" {
-		oln, err := net.Listen("tcp", opt.OpsListen)
-		if err != nil {
-			ln.Close()
-			return err
-		}
-		opsSrv = &http.Server{Handler: srv.opsHandler(), ReadHeaderTimeout: 10 * time.Second}
-		go func() { _ = opsSrv.Serve(oln) }()
-		opsBase = "http://" + displayAddr(oln.Addr().String())
-	}
-
-	var firstPassword string
-	if firstRun {
-		firstPassword = randomString(15)
-		err := addUser(usersPath, "admin", firstPassword, defaultArgon)
-		if err == nil {
-			err = users.reload(true)
-		}
-		if err != nil {
-			ln.Close()
-			return fmt.Errorf("creating the first user: %w", err)
-		}
-	}
-	// Reread the users file as it changes, ending the sessions of users
-	// removed or given a new password, until serve returns.
-	watchCtx, stopWatch := context.WithCancel(ctx)
-	watched := make(chan struct{})
-	go func() { users.watch(watchCtx, time.Second, log); close(watched) }()
-	defer func() { stopWatch(); <-watched }()
-	if users.Len() == 0 {
-		log.Warn("the users file has no users: add one with `sessiond user add NAME`", "file", usersPath)
-	}
-
-	errc := make(chan error, 1)
-	go func() {
-		if opt.TLSCert != "" {
-			errc <- hs.ServeTLS(ln, opt.TLSCert, opt.TLSKey)
-		} else {
-			errc <- hs.Serve(ln)
-		}
-	}()
-
-	log.Info("sessiond listening", "url", base+"/", "store", redactURL(su.Raw), "data_dir", opt.DataDir, "upstream", opt.Upstream)
-	if opsBase != "" {
-		log.Info("operations endpoints: /healthz, /readyz, /metrics", "url", opsBase+"/")
-		fmt.Fprintf(stdout, "Operations endpoints (/healthz, /readyz, /metrics) on %s/\n", opsBase)
-	}
-	fmt.Fprintf(stdout, "sessiond is listening on %s/\n", base)
-	if firstPassword != "" {
-		fmt.Fprintf(stdout, "First run: created user \"admin\" with password %s\n", firstPassword)
-		fmt.Fprintf(stdout, "(shown only this once; change it with `sessiond user add admin`, users are in %s)\n", usersPath)
-	}
-	fmt.Fprintf(stdout, "Log in at %s%s\n", base, pathLogin)
-	if note := plainHTTPListenNote(opt, ln.Addr()); note != "" {
-		fmt.Fprintln(stdout, note)
-		log.Warn("plain HTTP on a non-loopback address: browsers reaching it by another name than localhost drop the session cookie; " + plainHTTPAdvice)
-	}
-	if ready != nil {
-		ready(base)
-	}
-
-	select {
-	case err := <-errc:
-		if !errors.Is(err, http.ErrServerClosed) {
-			return err
-		}
-	case <-ctx.Done():
-		log.Info("shutting down: finishing requests in flight", "timeout", opt.ShutdownTimeout.String())
-		sctx, cancel := context.WithTimeout(context.Background(), opt.ShutdownTimeout)
-		defer cancel()
-		if opsSrv != nil {
-			_ = opsSrv.Shutdown(sctx)
-		}
-		if err := hs.Shutdown(sctx); err != nil {
-			return fmt.Errorf("shutdown: %w", err)
-		}
-		log.Info("stopped")
-	}
-	return nil
-}
-
-// displayAddr turns a listener address into one a browser can open.
-func displayAddr(a string) string {
-	host, port, err := net.SplitHostPort(a)
-	if err != nil {
-		return a
-	}
-	if host == "" || host == "0.0.0.0" || host == "::" {
-		host = "localhost"
-	}
-	return net.JoinHostPort(host, port)
-}
-
-// redactURL hides a password in a store URL for logs.
-func redactURL(s string) string {
-	scheme, rest, ok := strings.Cut(s, "://")
-	if !ok {
-		return s
-	}
-	at := strings.LastIndex(rest, "@")
-	if at < 0 {
-		return s
-	}
-	cred := rest[:at]
-	if user, _, hasPw := strings.Cut(cred, ":"); hasPw {
-		cred = user + ":xxxxx"
-	}
-	return scheme + "://" + cred + rest[at:]
-}
-
 // userCommand is `sessiond user add|remove|list`.
 func userCommand(args []string, stdin io.Reader, stdout, stderr io.Writer, getenv func(string) string) error {
 	uf, pos, err := parseUserFlags(args, getenv, stdout)
@@ -389,37 +174,37 @@ func userCommand(args []string, stdin io.Reader, stdout, stderr io.Writer, geten
 	path := uf.usersPath()
 	switch {
 	case pos[0] == "list" && len(pos) == 1:
-		users, err := readUsersFile(path)
+		list, err := users.ReadFile(path)
 		if err != nil {
 			return err
 		}
-		for _, n := range sortedKeys(users) {
+		for _, n := range sortedKeys(list) {
 			fmt.Fprintln(stdout, n)
 		}
 		return nil
 	case pos[0] == "remove" && len(pos) == 2:
-		if err := removeUser(path, pos[1]); err != nil {
+		if err := users.Remove(path, pos[1]); err != nil {
 			return err
 		}
 		fmt.Fprintf(stdout, "removed %q from %s; a running sessiond ends their sessions within seconds, a stopped one when it starts\n", pos[1], path)
 		return nil
 	case pos[0] == "add" && len(pos) == 2:
 		if uf.UsersFile == "" {
-			if was, err := ensureDataDir(uf.DataDir); err != nil {
+			if was, err := datadir.Prepare(uf.DataDir); err != nil {
 				return err
 			} else if was != 0 {
 				fmt.Fprintf(stderr, "sessiond: the data directory %s had mode %04o: made it private (0700)\n", uf.DataDir, was)
 			}
-		} else if err := ensureDir(filepath.Dir(path)); err != nil {
+		} else if err := datadir.Mkdir(filepath.Dir(path)); err != nil {
 			return err
 		}
 		var password string
 		if uf.Generate {
-			password = randomString(15)
+			password = datadir.RandomString(15)
 		} else if password, err = readPassword(stdin, stderr); err != nil {
 			return err
 		}
-		if err := addUser(path, pos[1], password, defaultArgon); err != nil {
+		if err := users.Add(path, pos[1], password, users.DefaultParams); err != nil {
 			return err
 		}
 		if uf.Generate {
@@ -452,7 +237,7 @@ func readPassword(stdin io.Reader, stderr io.Writer) (string, error) {
 		}
 		return string(a), nil
 	}
-	line, err := bufio.NewReader(io.LimitReader(stdin, maxPasswordLen+2)).ReadString('\n')
+	line, err := bufio.NewReader(io.LimitReader(stdin, users.MaxPasswordLen+2)).ReadString('\n')
 	if err != nil && !errors.Is(err, io.EOF) {
 		return "", err
 	}

@@ -12,6 +12,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/sesame-go/sesame/cmd/sessiond/internal/pages"
 )
 
 // nginxConf is the forward-auth set-up the README documents, with test
@@ -161,7 +163,7 @@ func TestNginxForwardAuth(t *testing.T) {
 	}
 	res = get(loc, nil, nil)
 	res.Body.Close()
-	wantLogin := pathLogin + "?back=" + url.QueryEscape("/app/page?x=1")
+	wantLogin := pages.PathLogin + "?back=" + url.QueryEscape("/app/page?x=1")
 	if res.StatusCode != 303 || res.Header.Get("Location") != wantLogin {
 		t.Fatalf("from: %d %q, want %q", res.StatusCode, res.Header.Get("Location"), wantLogin)
 	}
@@ -169,14 +171,14 @@ func TestNginxForwardAuth(t *testing.T) {
 		t.Fatal("the upstream was reached without a session")
 	}
 	// The auth endpoint itself is internal to nginx.
-	res = get(pathAuth, nil, nil)
+	res = get(pages.PathAuth, nil, nil)
 	res.Body.Close()
 	if res.StatusCode != 404 {
-		t.Errorf("external %s: %d, want 404", pathAuth, res.StatusCode)
+		t.Errorf("external %s: %d, want 404", pages.PathAuth, res.StatusCode)
 	}
 
 	// Log in through nginx and come back.
-	res, err := noRedirect.PostForm(front+pathLogin, url.Values{"user": {"admin"}, "password": {pw}, "back": {"/app/page?x=1"}})
+	res, err := noRedirect.PostForm(front+pages.PathLogin, url.Values{"user": {"admin"}, "password": {pw}, "back": {"/app/page?x=1"}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -198,7 +200,7 @@ func TestNginxForwardAuth(t *testing.T) {
 	}
 
 	// Logging out through nginx ends access.
-	req, _ := http.NewRequest("POST", front+pathLogout, nil)
+	req, _ := http.NewRequest("POST", front+pages.PathLogout, nil)
 	req.AddCookie(cookie)
 	if res, err = noRedirect.Do(req); err != nil {
 		t.Fatal(err)
@@ -248,7 +250,7 @@ func TestNginxKeepsActiveSealedSessionAlive(t *testing.T) {
 	pw := firstPasswordRE.FindStringSubmatch(out.String())[1]
 	front := startNginx(t, base, upLn.Addr().String())
 
-	res, err := noRedirect.PostForm(front+pathLogin, url.Values{"user": {"admin"}, "password": {pw}})
+	res, err := noRedirect.PostForm(front+pages.PathLogin, url.Values{"user": {"admin"}, "password": {pw}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -291,7 +293,7 @@ func TestNginxKeepsActiveSealedSessionAlive(t *testing.T) {
 	}
 	// Idle for longer than the idle timeout: sent to log in.
 	time.Sleep(idle + idle/2)
-	if res := get(); res.StatusCode != 302 || !strings.Contains(res.Header.Get("Location"), pathFrom) {
+	if res := get(); res.StatusCode != 302 || !strings.Contains(res.Header.Get("Location"), pages.PathFrom) {
 		t.Errorf("after %v idle: %d %q, want 302 to log in", idle+idle/2, res.StatusCode, res.Header.Get("Location"))
 	}
 }

@@ -19,6 +19,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/sesame-go/sesame/cmd/sessiond/internal/pages"
 )
 
 // selfSigned writes a certificate and key for 127.0.0.1 into dir.
@@ -73,10 +75,10 @@ func TestHTTPSAndOpsListener(t *testing.T) {
 		res.Body.Close()
 		return res.StatusCode, string(b)
 	}
-	if code, _ := get(c, base+pathHealth); code != 200 {
-		t.Errorf("https %s: %d", pathHealth, code)
+	if code, _ := get(c, base+pages.PathHealth); code != 200 {
+		t.Errorf("https %s: %d", pages.PathHealth, code)
 	}
-	for _, p := range []string{"/metrics", "/healthz", "/readyz", prefix + "metrics"} {
+	for _, p := range []string{"/metrics", "/healthz", "/readyz", pages.Prefix + "metrics"} {
 		if code, _ := get(c, base+p); code != 404 {
 			t.Errorf("%s on the main listener: %d, want 404", p, code)
 		}
@@ -106,7 +108,7 @@ func TestOpsPathsBelongToTheUpstream(t *testing.T) {
 	c := newClient(t, h)
 	// Anonymous: sent to log in like any other application path.
 	for _, p := range []string{"/metrics", "/healthz", "/readyz"} {
-		if res := c.get(p); res.StatusCode != 303 || !strings.HasPrefix(res.Header.Get("Location"), pathLogin) {
+		if res := c.get(p); res.StatusCode != 303 || !strings.HasPrefix(res.Header.Get("Location"), pages.PathLogin) {
 			t.Errorf("anonymous %s: %d %q, want the login redirect", p, res.StatusCode, res.Header.Get("Location"))
 		}
 	}
@@ -116,7 +118,7 @@ func TestOpsPathsBelongToTheUpstream(t *testing.T) {
 			t.Errorf("logged-in %s did not reach the upstream: %d", p, res.StatusCode)
 		}
 	}
-	for _, p := range []string{pathHealth, pathReady} {
+	for _, p := range []string{pages.PathHealth, pages.PathReady} {
 		if res := c.get(p); res.StatusCode != 200 || body(t, res) != "ok\n" {
 			t.Errorf("%s: %d", p, res.StatusCode)
 		}
@@ -174,5 +176,41 @@ func TestFailedStartKeepsFirstRun(t *testing.T) {
 	}
 	if _, err := os.Stat(filepath.Join(dir, "users")); !os.IsNotExist(err) {
 		t.Errorf("users file made by a failed start: %v", err)
+	}
+}
+
+// TestFailedServeReleasesListeners makes serve fail after it has opened
+// its listeners, the operations one included: once it has returned, both
+// addresses are free again and nothing answers on them.
+func TestFailedServeReleasesListeners(t *testing.T) {
+	tests := []struct {
+		name string
+		args func(dir string) []string
+	}{
+		{"the first user cannot be created", func(dir string) []string {
+			return []string{"--users-file", filepath.Join(dir, "no-such-dir", "users")}
+		}},
+		{"the TLS certificate cannot be read", func(dir string) []string {
+			return []string{"--tls-cert", filepath.Join(dir, "missing.pem"), "--tls-key", filepath.Join(dir, "missing.key")}
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			dir := t.TempDir()
+			addr, opsAddr := freePort(t), freePort(t)
+			args := append([]string{"--data-dir", dir, "--store", "memory://", "--listen", addr, "--ops-listen", opsAddr}, tt.args(dir)...)
+			var errOut strings.Builder
+			if code := run(t.Context(), args, nil, io.Discard, &errOut, func(string) string { return "" }); code != 1 {
+				t.Fatalf("exit %d, want 1; stderr:\n%s", code, errOut.String())
+			}
+			for _, a := range []string{addr, opsAddr} {
+				ln, err := net.Listen("tcp", a)
+				if err != nil {
+					t.Errorf("%s still taken after serve failed: %v", a, err)
+					continue
+				}
+				ln.Close()
+			}
+		})
 	}
 }

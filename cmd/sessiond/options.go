@@ -15,6 +15,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/sesame-go/sesame/cmd/sessiond/internal/stores"
 	"github.com/sesame-go/sesame/seal"
 )
 
@@ -142,7 +143,7 @@ func newFlagSet(o *options, getenv func(string) string) *flag.FlagSet {
 	fs := flag.NewFlagSet("sessiond", flag.ContinueOnError)
 	fs.StringVar(&o.Listen, "listen", "127.0.0.1:8080", "address to listen on (host:port)")
 	fs.StringVar(&o.DataDir, "data-dir", defaultDataDir(getenv), "directory for the store, the users file and generated keys (created 0700)")
-	fs.StringVar(&o.Store, "store", "", "session store URL: "+storeSchemesHelp()+" (default: the embedded store in --data-dir)")
+	fs.StringVar(&o.Store, "store", "", "session store URL: "+stores.Builtin().Help()+" (default: the embedded store in --data-dir)")
 	fs.StringVar(&o.UsersFile, "users-file", "", "users file of name:argon2id-hash lines (default <data-dir>/users)")
 	fs.StringVar(&o.Upstream, "upstream", "", "reverse proxy mode: protect this http(s) URL, passing the user in --user-header")
 	fs.StringVar(&o.UserHeader, "user-header", "X-Auth-User", "header naming the logged-in user, for forward auth and the upstream; client copies are removed")
@@ -265,7 +266,7 @@ func (o *options) check() error {
 		errs = append(errs, err)
 	}
 	if o.Store != "" {
-		if _, err := parseStoreURL(o.Store); err != nil {
+		if _, err := stores.Builtin().Parse(o.Store); err != nil {
 			errs = append(errs, err)
 		}
 	}

@@ -1,63 +1,17 @@
 package main
 
 import (
-	"crypto/tls"
 	"net"
 	"net/http"
 	"net/http/httptest"
-	"net/netip"
 	"net/url"
 	"strings"
 	"testing"
 
 	"github.com/chromedp/cdproto/page"
 	"github.com/chromedp/chromedp"
+	"github.com/sesame-go/sesame/cmd/sessiond/internal/pages"
 )
-
-func TestPlainHTTPHost(t *testing.T) {
-	tests := []struct {
-		name     string
-		url      string // the request as sessiond sees it
-		remote   string
-		header   map[string]string
-		tls      bool
-		insecure bool
-		want     string
-	}{
-		{"localhost", "http://localhost:8080/", "127.0.0.1:1", nil, false, false, ""},
-		{"127.0.0.1", "http://127.0.0.1:8080/", "127.0.0.1:1", nil, false, false, ""},
-		{"::1", "http://[::1]:8080/", "[::1]:1", nil, false, false, ""},
-		{"*.localhost", "http://app.localhost:8080/", "127.0.0.1:1", nil, false, false, ""},
-		{"LAN address", "http://192.168.1.20:8080/", "192.168.1.7:1", nil, false, false, "192.168.1.20:8080"},
-		{"host name", "http://vm.example:8080/", "192.0.2.1:1", nil, false, false, "vm.example:8080"},
-		{"host name, no port", "http://vm.example/", "192.0.2.1:1", nil, false, false, "vm.example"},
-		{"HTTPS", "https://vm.example/", "192.0.2.1:1", nil, true, false, ""},
-		{"development mode", "http://vm.example:8080/", "192.0.2.1:1", nil, false, true, ""},
-		{"trusted TLS proxy", "http://app.example/", "127.0.0.1:1", nil, false, false, ""},
-		{"trusted proxy says https", "http://app.example/", "127.0.0.1:1", map[string]string{"X-Forwarded-Proto": "https"}, false, false, ""},
-		{"trusted proxy says http", "http://app.example/", "127.0.0.1:1", map[string]string{"X-Forwarded-Proto": "http"}, false, false, "app.example"},
-		{"untrusted peer's X-Forwarded-Proto", "http://vm.example/", "192.0.2.1:1", map[string]string{"X-Forwarded-Proto": "https"}, false, false, "vm.example"},
-		{"Origin http", "http://app.example/", "127.0.0.1:1", map[string]string{"Origin": "http://app.example"}, false, false, "app.example"},
-		{"Origin https", "http://app.example/", "192.0.2.1:1", map[string]string{"Origin": "https://app.example"}, false, false, ""},
-		{"Origin localhost", "http://vm.example/", "192.0.2.1:1", map[string]string{"Origin": "http://localhost:8080"}, false, false, ""},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			s := &server{opt: &options{InsecurePlainHTTP: tt.insecure, TrustedProxies: []netip.Prefix{netip.MustParsePrefix("127.0.0.1/32")}}}
-			r := httptest.NewRequest("GET", tt.url, nil)
-			r.RemoteAddr = tt.remote
-			if tt.tls {
-				r.TLS = &tls.ConnectionState{}
-			}
-			for k, v := range tt.header {
-				r.Header.Set(k, v)
-			}
-			if got := s.plainHTTPHost(r); got != tt.want {
-				t.Errorf("plainHTTPHost = %q, want %q", got, tt.want)
-			}
-		})
-	}
-}
 
 // TestPlainHTTPLoginSaysWhy: a browser on http://vm.example:8080 would drop
 // the cookie, so the login page says so and what to do, and a login from
@@ -67,17 +21,17 @@ func TestPlainHTTPLoginSaysWhy(t *testing.T) {
 	c := newClient(t, h)
 	c.remote = "192.0.2.1:4000" // the browser itself, not a proxy
 
-	page := body(t, c.do(httptest.NewRequest("GET", "http://vm.example:8080"+pathLogin, nil)))
+	page := body(t, c.do(httptest.NewRequest("GET", "http://vm.example:8080"+pages.PathLogin, nil)))
 	if !strings.Contains(page, `id="plain-http"`) || !strings.Contains(page, "--insecure-plain-http") || !strings.Contains(page, "vm.example:8080") {
 		t.Errorf("login page on plain HTTP says nothing:\n%s", page)
 	}
-	if page := body(t, c.get(pathLogin)); strings.Contains(page, `id="plain-http"`) {
+	if page := body(t, c.get(pages.PathLogin)); strings.Contains(page, `id="plain-http"`) {
 		t.Error("the warning shows on http://127.0.0.1")
 	}
 
 	form := url.Values{"user": {"alice"}, "password": {"correct horse"}, "back": {"/app"}}
 	post := func(origin string) *http.Response {
-		r := httptest.NewRequest("POST", "http://vm.example:8080"+pathLogin, strings.NewReader(form.Encode()))
+		r := httptest.NewRequest("POST", "http://vm.example:8080"+pages.PathLogin, strings.NewReader(form.Encode()))
 		r.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 		r.Header.Set("Origin", origin)
 		return c.do(r)
@@ -133,7 +87,7 @@ func TestBrowserOnPlainHTTPHost(t *testing.T) {
 	pw := firstPasswordRE.FindStringSubmatch(out.String())[1]
 	base = strings.Replace(base, "127.0.0.1", "sessiond.test", 1)
 
-	if err := chromedp.Do(ctx, chromedp.Navigate(base+pathLogin), chromedp.WaitVisible("#user")); err != nil {
+	if err := chromedp.Do(ctx, chromedp.Navigate(base+pages.PathLogin), chromedp.WaitVisible("#user")); err != nil {
 		t.Fatal(err)
 	}
 	if n, err := chromedp.Run(ctx, chromedp.Evaluate[int]("document.querySelectorAll('#plain-http').length")); err != nil || n != 1 {

@@ -7,7 +7,16 @@ import (
 	"net/url"
 	"strings"
 	"testing"
+
+	"github.com/sesame-go/sesame/cmd/sessiond/internal/pages"
 )
+
+// sameHeader reports whether an application that reads headers the way
+// CGI-style servers do (case and '_' versus '-' folded) takes a and b for
+// the same header.
+func sameHeader(a, b string) bool {
+	return strings.EqualFold(strings.ReplaceAll(a, "_", "-"), strings.ReplaceAll(b, "_", "-"))
+}
 
 func TestReverseProxy(t *testing.T) {
 	type seen struct {
@@ -18,7 +27,7 @@ func TestReverseProxy(t *testing.T) {
 	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		s := seen{user: r.Header.Get("X-Auth-User"), cookie: r.Header.Get("Cookie"), path: r.URL.RequestURI(), host: r.Host}
 		for k := range r.Header {
-			if headerKey(k) == "x-auth-user" && len(r.Header[k]) != 1 || k != "X-Auth-User" && headerKey(k) == "x-auth-user" {
+			if sameHeader(k, "X-Auth-User") && len(r.Header[k]) != 1 || k != "X-Auth-User" && sameHeader(k, "X-Auth-User") {
 				s.forged = true
 			}
 		}
@@ -31,7 +40,7 @@ func TestReverseProxy(t *testing.T) {
 
 	// Anonymous GET: to the login page, with the way back.
 	res := c.get("/app/page?x=1")
-	if res.StatusCode != 303 || res.Header.Get("Location") != pathLogin+"?back="+url.QueryEscape("/app/page?x=1") {
+	if res.StatusCode != 303 || res.Header.Get("Location") != pages.PathLogin+"?back="+url.QueryEscape("/app/page?x=1") {
 		t.Fatalf("anonymous GET: %d %q", res.StatusCode, res.Header.Get("Location"))
 	}
 	// Anonymous POST: 401, nothing reaches the upstream.
@@ -49,7 +58,7 @@ func TestReverseProxy(t *testing.T) {
 	}
 
 	// Log in and come back.
-	res = c.post(pathLogin, url.Values{"user": {"alice"}, "password": {"correct horse"}, "back": {"/app/page?x=1"}})
+	res = c.post(pages.PathLogin, url.Values{"user": {"alice"}, "password": {"correct horse"}, "back": {"/app/page?x=1"}})
 	if res.StatusCode != 303 || res.Header.Get("Location") != "/app/page?x=1" {
 		t.Fatalf("login: %d %q", res.StatusCode, res.Header.Get("Location"))
 	}
@@ -72,7 +81,7 @@ func TestReverseProxy(t *testing.T) {
 		t.Errorf("upstream saw %q on host %q", s.path, s.host)
 	}
 	// sessiond's own paths are not proxied.
-	if res := c.get(pathHome); res.StatusCode != 200 || !strings.Contains(body(t, res), "Go to the application") {
+	if res := c.get(pages.PathHome); res.StatusCode != 200 || !strings.Contains(body(t, res), "Go to the application") {
 		t.Errorf("home in proxy mode: %d", res.StatusCode)
 	}
 	// Default back in proxy mode is the application.
@@ -86,10 +95,10 @@ func TestFromRedirectsToLoginWithBack(t *testing.T) {
 	_, h := newTestServer(t, nil)
 	c := newClient(t, h)
 	tests := []struct{ path, want string }{
-		{pathFrom + "app/x?a=1&b=2", pathLogin + "?back=" + url.QueryEscape("/app/x?a=1&b=2")},
-		{pathFrom + "/evil.example/", pathFrom + "evil.example/"}, // ServeMux cleans the path: a local path
-		{pathFrom + "evil.example/", pathLogin + "?back=%2Fevil.example%2F"},
-		{pathFrom, pathLogin},
+		{pages.PathFrom + "app/x?a=1&b=2", pages.PathLogin + "?back=" + url.QueryEscape("/app/x?a=1&b=2")},
+		{pages.PathFrom + "/evil.example/", pages.PathFrom + "evil.example/"}, // ServeMux cleans the path: a local path
+		{pages.PathFrom + "evil.example/", pages.PathLogin + "?back=%2Fevil.example%2F"},
+		{pages.PathFrom, pages.PathLogin},
 	}
 	for _, tt := range tests {
 		res := c.get(tt.path)
@@ -175,7 +184,7 @@ func TestProxyStripsIdentityHeaders(t *testing.T) {
 			set := map[string]string{"X-Real-Ip": tt.wantIP, "X-Forwarded-For": "127.0.0.1"}
 			for k, v := range got {
 				for f := range forged {
-					if headerKey(k) == headerKey(f) && (len(v) != 1 || v[0] != set[k]) {
+					if sameHeader(k, f) && (len(v) != 1 || v[0] != set[k]) {
 						t.Errorf("upstream got %s: %q", k, v)
 					}
 				}

@@ -11,6 +11,9 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/sesame-go/sesame/cmd/sessiond/internal/pages"
+	"github.com/sesame-go/sesame/cmd/sessiond/internal/stores"
 )
 
 // startServe runs serve as `sessiond --data-dir dir --listen 127.0.0.1:0`
@@ -91,7 +94,7 @@ func loginHTTP(t *testing.T, base, user, password string) *http.Cookie {
 
 func authAs(t *testing.T, base string, c *http.Cookie) (int, string) {
 	t.Helper()
-	req, _ := http.NewRequest("GET", base+pathAuth, nil)
+	req, _ := http.NewRequest("GET", base+pages.PathAuth, nil)
 	req.AddCookie(c)
 	res, err := noRedirect.Do(req)
 	if err != nil {
@@ -111,7 +114,7 @@ func TestRestartKeepsSessionsAndKeys(t *testing.T) {
 	if m == nil {
 		t.Fatalf("first run printed no password:\n%s", out.String())
 	}
-	if !strings.Contains(out.String(), "Log in at "+base+pathLogin) {
+	if !strings.Contains(out.String(), "Log in at "+base+pages.PathLogin) {
 		t.Errorf("first run printed no login URL:\n%s", out.String())
 	}
 	cookie := loginHTTP(t, base, "admin", m[1])
@@ -152,23 +155,7 @@ func TestRestartKeepsSessionsAndKeys(t *testing.T) {
 
 // defaultStoreName is the default store's file or directory in the data dir.
 func defaultStoreName() string {
-	return filepath.Base(defaultStore("/x").Rest)
-}
-
-func TestDefaultStore(t *testing.T) {
-	dir := t.TempDir()
-	if got := defaultStore(dir); got.Scheme != "bolt" || got.Rest != filepath.Join(dir, "sessions.db") {
-		t.Errorf("fresh dir: %+v", got)
-	}
-	// A data dir from before the bolt store keeps its file store.
-	os.Mkdir(filepath.Join(dir, "sessions"), 0o700)
-	if got := defaultStore(dir); got.Scheme != "file" {
-		t.Errorf("dir with a file store: %+v", got)
-	}
-	os.WriteFile(filepath.Join(dir, "sessions.db"), nil, 0o600)
-	if got := defaultStore(dir); got.Scheme != "bolt" {
-		t.Errorf("dir with both: %+v", got)
-	}
+	return filepath.Base(stores.Default("/x").Rest)
 }
 
 // TestGracefulShutdownFinishesInFlight stops the server while a slow

@@ -6,6 +6,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/sesame-go/sesame/cmd/sessiond/internal/pages"
 )
 
 func TestSealedMode(t *testing.T) {
@@ -13,24 +15,24 @@ func TestSealedMode(t *testing.T) {
 	a, b := newClient(t, h), newClient(t, h)
 	a.login("alice", "correct horse")
 	b.login("alice", "correct horse")
-	if res := a.get(pathAuth); res.StatusCode != 200 || res.Header.Get("X-Auth-User") != "alice" {
+	if res := a.get(pages.PathAuth); res.StatusCode != 200 || res.Header.Get("X-Auth-User") != "alice" {
 		t.Fatalf("sealed auth: %d", res.StatusCode)
 	}
-	page := body(t, a.get(pathSessions))
+	page := body(t, a.get(pages.PathSessions))
 	if !strings.Contains(page, "sealed cookies") || !strings.Contains(page, "This session") {
 		t.Errorf("sealed sessions page:\n%s", page)
 	}
-	if res := a.post(pathRevokeOthers, nil); res.StatusCode != 303 {
+	if res := a.post(pages.PathRevokeOthers, nil); res.StatusCode != 303 {
 		t.Fatalf("revoke others: %d", res.StatusCode)
 	}
-	if res := b.get(pathAuth); res.StatusCode != 401 {
+	if res := b.get(pages.PathAuth); res.StatusCode != 401 {
 		t.Errorf("other sealed session survived revoke-others: %d", res.StatusCode)
 	}
-	if res := a.get(pathAuth); res.StatusCode != 200 {
+	if res := a.get(pages.PathAuth); res.StatusCode != 200 {
 		t.Errorf("current sealed session ended: %d", res.StatusCode)
 	}
-	a.post(pathLogoutAll, url.Values{"confirm": {"yes"}})
-	if res := a.get(pathAuth); res.StatusCode != 401 {
+	a.post(pages.PathLogoutAll, url.Values{"confirm": {"yes"}})
+	if res := a.get(pages.PathAuth); res.StatusCode != 401 {
 		t.Errorf("sealed session survived logout-all: %d", res.StatusCode)
 	}
 }

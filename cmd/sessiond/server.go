@@ -3,133 +3,123 @@ package main
 import (
 	"cmp"
 	"context"
-	"embed"
 	"errors"
 	"fmt"
-	"html/template"
 	"log/slog"
 	"net/http"
-	"net/http/httputil"
 	"net/netip"
 	"net/url"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/sesame-go/sesame"
+	"github.com/sesame-go/sesame/cmd/sessiond/internal/clientip"
+	"github.com/sesame-go/sesame/cmd/sessiond/internal/ops"
+	"github.com/sesame-go/sesame/cmd/sessiond/internal/pages"
+	"github.com/sesame-go/sesame/cmd/sessiond/internal/proxy"
+	"github.com/sesame-go/sesame/cmd/sessiond/internal/users"
 	"github.com/sesame-go/sesame/seal"
 	"github.com/sesame-go/sesame/ticket"
 )
 
-// prefix is where sessiond's own pages live, so that they do not collide
-// with an upstream application's paths.
-const prefix = "/_sessiond/"
-
-// Paths of the pages and endpoints.
-const (
-	pathHome         = prefix
-	pathLogin        = prefix + "login"
-	pathLogout       = prefix + "logout"
-	pathLogoutAll    = prefix + "logout-all"
-	pathSessions     = prefix + "sessions"
-	pathRevoke       = prefix + "sessions/revoke"
-	pathRevokeOthers = prefix + "sessions/revoke-others"
-	pathAuth         = prefix + "auth"
-	pathFrom         = prefix + "from/"
-	pathHealth       = prefix + "healthz"
-	pathReady        = prefix + "readyz"
-)
-
-//go:embed templates/*.html
-var templateFS embed.FS
-
-// server is sessiond's HTTP side: pages, forward auth and the proxy.
+// server is sessiond's HTTP side, wired together: the pages, forward auth
+// and the proxy, on one Manager over an instrumented store.
 type server struct {
 	opt     *options
 	log     *slog.Logger
 	mgr     *sesame.Manager
-	store   sesame.Store
-	users   *userDB
-	metrics *metrics
-	tickets *ticket.Issuer // nil unless --ticket
-	proxy   *httputil.ReverseProxy
-	tmpl    *template.Template
-
-	userLimit *limiter // failed logins per user
-	nameLimit *limiter // failed logins per name that is no user: forgetful stand-ins
-	ipLimit   *limiter // failed logins per client address (IPv6: per /64)
-
-	cookieName string
-
-	plainHTTPWarned sync.Once // see warnPlainHTTP
+	users   *users.DB
+	metrics *ops.Metrics
+	ready   http.HandlerFunc // the readiness probe, on both listeners
+	pages   *pages.Server
+	proxy   *proxy.Server
 }
 
-// newServer builds the server over an opened store (which it instruments)
-// and a users file.
-// With ring set, sessions are sealed cookies and st keeps only revocations.
-func newServer(opt *options, st sesame.Store, users *userDB, log *slog.Logger, m *metrics, ticketSecret string, ring *seal.KeyRing) (*server, error) {
-	s := &server{
-		opt:       opt,
-		log:       log,
-		store:     instrument(st, m),
-		users:     users,
-		metrics:   m,
-		userLimit: newLimiter(5, 30*time.Second, 10000),
-		nameLimit: newLimiter(5, 30*time.Second, 10000),
-		ipLimit:   newLimiter(20, 5*time.Second, 10000),
-	}
-	s.nameLimit.forgetful = true
-	m.reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{
+// parts are what a server is built over.
+type parts struct {
+	store        sesame.Store // opened; newServer instruments it
+	users        *users.DB
+	log          *slog.Logger
+	metrics      *ops.Metrics
+	ticketSecret string        // with --ticket
+	ring         *seal.KeyRing // with --sealed: sessions are sealed cookies and the store keeps only revocations
+	limits       *pages.Limits // nil: pages.DefaultLimits
+}
+
+// newServer builds the server over its parts.
+func newServer(opt *options, p parts) (*server, error) {
+	s := &server{opt: opt, log: p.log, users: p.users, metrics: p.metrics}
+	store := ops.Instrument(p.store, p.metrics)
+	s.ready = ops.Ready(store, s.log)
+	p.metrics.Registry.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{
 		Name: "sessiond_password_hashes_total",
 		Help: "Passwords hashed to check a login (unknown users included), which the login limiter bounds.",
-	}, func() float64 { return float64(users.hashes.Load()) }))
+	}, func() float64 { return float64(p.users.Hashes()) }))
+	var tickets *ticket.Issuer // nil unless --ticket
 	if opt.Ticket {
 		var err error
-		if s.tickets, err = newTicketIssuer(opt, ticketSecret, s.clientAddr); err != nil {
+		if tickets, err = newTicketIssuer(opt, p.ticketSecret, s.clientAddr); err != nil {
 			return nil, err
 		}
 	}
 	cfg := sesame.Config{
-		Store:              s.store,
+		Store:              store,
 		IdleTimeout:        opt.IdleTimeout,
 		Lifetime:           opt.Lifetime,
 		InsecurePlainHTTP:  opt.InsecurePlainHTTP,
 		MaxSessionsPerUser: opt.MaxSessions,
-		OnEvent:            m.onEvent,
-		Logger:             log,
+		OnEvent:            p.metrics.OnEvent,
+		Logger:             p.log,
 		ClientIP:           s.clientIP,
 		ErrorHandler:       s.sessionError,
 	}
-	if ring != nil {
-		cfg.Store, cfg.Seal, cfg.Revocations = nil, ring, s.store
+	if p.ring != nil {
+		cfg.Store, cfg.Seal, cfg.Revocations = nil, p.ring, store
 	}
-	if s.tickets != nil { // --ticket: issued at Login, cleared at logout
-		cfg.Hooks = append(cfg.Hooks, ticket.SessionHook{Issuer: s.tickets, Logger: log})
+	if tickets != nil { // --ticket: issued at Login, cleared at logout
+		cfg.Hooks = append(cfg.Hooks, ticket.SessionHook{Issuer: tickets, Logger: p.log})
 	}
 	mgr, err := sesame.New(cfg)
 	if err != nil {
 		return nil, err
 	}
 	s.mgr = mgr
-	s.cookieName = mgr.CookieName()
-	users.onChange = s.endSessionsOf
+	p.users.OnChange = s.endSessionsOf
+	var up *url.URL
 	if opt.Upstream != "" {
-		up, err := url.Parse(opt.Upstream)
-		if err != nil {
+		if up, err = url.Parse(opt.Upstream); err != nil {
 			return nil, err
 		}
-		s.proxy = s.newProxy(up)
 	}
-	s.tmpl, err = template.New("").Funcs(template.FuncMap{
-		"when":  formatTime,
-		"ago":   ago,
-		"short": shortHandle,
-	}).ParseFS(templateFS, "templates/*.html")
+	s.pages, err = pages.New(pages.Config{
+		Manager:           mgr,
+		Users:             p.users,
+		Log:               p.log,
+		Metrics:           p.metrics,
+		TrustedProxies:    opt.TrustedProxies,
+		Proxy:             up != nil,
+		Sealed:            opt.Sealed,
+		InsecurePlainHTTP: opt.InsecurePlainHTTP,
+		Health:            ops.Healthz,
+		Ready:             s.ready,
+		Limits:            p.limits,
+	})
 	if err != nil {
 		return nil, err
 	}
+	s.proxy = proxy.New(proxy.Config{
+		Users:            p.users,
+		Log:              p.log,
+		Metrics:          p.metrics,
+		CookieName:       mgr.CookieName(),
+		UserHeader:       opt.UserHeader,
+		StripHeaders:     opt.StripHeaders,
+		TrustedProxies:   opt.TrustedProxies,
+		Upstream:         up,
+		UpstreamBodyRate: opt.UpstreamBodyRate,
+		LoginURL:         s.pages.ToLogin,
+	})
 	return s, nil
 }
 
@@ -169,49 +159,24 @@ func parseDigest(s string) (ticket.Digest, error) {
 
 // handler is the whole HTTP surface.
 func (s *server) handler() http.Handler {
-	pages := http.NewServeMux()
-	pages.HandleFunc("GET "+pathHome+"{$}", s.home)
-	pages.HandleFunc("GET "+pathLogin, s.loginPage)
-	pages.HandleFunc("POST "+pathLogin, s.refusePlainHTTPLogin(s.login))
-	pages.HandleFunc("POST "+pathLogout, s.logout)
-	pages.HandleFunc("GET "+pathLogoutAll, s.logoutAllPage)
-	pages.HandleFunc("POST "+pathLogoutAll, s.logoutAll)
-	pages.HandleFunc("GET "+pathSessions, s.sessions)
-	pages.HandleFunc("POST "+pathRevoke, s.revoke)
-	pages.HandleFunc("POST "+pathRevokeOthers, s.revokeOthers)
-	pages.HandleFunc("GET "+pathFrom, s.from)
-	pages.HandleFunc("GET "+pathHealth, healthz)
-	pages.HandleFunc("GET "+pathReady, s.readyz)
-	pages.HandleFunc(prefix, func(w http.ResponseWriter, r *http.Request) {
-		s.render(w, r, http.StatusNotFound, "message.html", pageData{Title: "Not found", Message: "There is no such page."})
-	})
-
-	// Cross-origin POSTs (login CSRF, forced logout, forced revocation)
-	// are refused by Sec-Fetch-Site / Origin checks; SameSite=Lax cookies
-	// are the second layer.
-	csrf := http.NewCrossOriginProtection()
-	csrf.SetDenyHandler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		s.render(w, r, http.StatusForbidden, "message.html", pageData{Title: "Forbidden", Message: "Cross-origin request refused."})
-	}))
-
 	mux := http.NewServeMux()
-	mux.Handle(prefix, securityHeaders(csrf.Handler(pages)))
-	mux.HandleFunc(pathAuth, s.forwardAuth) // any method: proxies forward the original one
-	if s.proxy != nil {
-		mux.HandleFunc("/", s.protect)
+	mux.Handle(pages.Prefix, s.pages.Handler())
+	mux.HandleFunc(pages.PathAuth, s.proxy.ForwardAuth) // any method: proxies forward the original one
+	if s.opt.Upstream != "" {
+		mux.HandleFunc("/", s.proxy.Protect)
 	} else {
 		mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, r *http.Request) {
-			http.Redirect(w, r, pathHome, http.StatusFound)
+			http.Redirect(w, r, pages.PathHome, http.StatusFound)
 		})
 	}
 	all := s.mgr.Handler(mux)
 	// The check a proxy makes for every request it passes on goes
-	// straight to forwardAuth, past the mux's pattern matching; any other
+	// straight to ForwardAuth, past the mux's pattern matching; any other
 	// spelling of its path still reaches it through the mux, which cleans
 	// or redirects it as before.
-	auth := s.mgr.Handler(http.HandlerFunc(s.forwardAuth))
-	return s.bodyDeadline(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.URL.Path == pathAuth {
+	auth := s.mgr.Handler(http.HandlerFunc(s.proxy.ForwardAuth))
+	return proxy.BodyDeadline(s.opt.BodyTimeout, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == pages.PathAuth {
 			auth.ServeHTTP(w, r)
 			return
 		}
@@ -219,50 +184,20 @@ func (s *server) handler() http.Handler {
 	}))
 }
 
-// opsHandler serves the operations endpoints for --ops-listen: /healthz,
-// /readyz and /metrics. They are never on the main listener, where they
-// would be public and, in proxy mode, hide the application's own paths of
-// those names.
+// opsHandler serves the operations endpoints for --ops-listen (see
+// ops.Handler).
 func (s *server) opsHandler() http.Handler {
-	mux := http.NewServeMux()
-	mux.HandleFunc("GET /healthz", healthz)
-	mux.HandleFunc("GET /readyz", s.readyz)
-	mux.Handle("GET /metrics", promhttp.HandlerFor(s.metrics.reg, promhttp.HandlerOpts{}))
-	return mux
+	return ops.Handler(s.metrics, s.ready)
 }
 
-// healthz answers 200 while the process serves.
-func healthz(w http.ResponseWriter, _ *http.Request) {
-	w.Header().Set("Cache-Control", "no-store")
-	fmt.Fprintln(w, "ok")
+// clientAddr is the client's address (see clientip.Addr).
+func (s *server) clientAddr(r *http.Request) netip.Addr {
+	return clientip.Addr(r, s.opt.TrustedProxies)
 }
 
-// securityHeaders keeps sessiond's pages out of frames and caches and
-// forbids scripts altogether.
-func securityHeaders(next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		h := w.Header()
-		h.Set("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
-		h.Set("X-Frame-Options", "DENY")
-		h.Set("X-Content-Type-Options", "nosniff")
-		h.Set("Referrer-Policy", "same-origin")
-		h.Set("Cache-Control", "no-store")
-		next.ServeHTTP(w, r)
-	})
-}
-
-// readyz answers 200 when the store answers a real Load.
-func (s *server) readyz(w http.ResponseWriter, r *http.Request) {
-	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
-	defer cancel()
-	w.Header().Set("Cache-Control", "no-store")
-	_, _, err := s.store.Load(ctx, "sessiond-readiness-probe")
-	if err != nil && !errors.Is(err, sesame.ErrNotFound) {
-		s.log.Warn("readiness: store failed", "err", err)
-		http.Error(w, "store unavailable", http.StatusServiceUnavailable)
-		return
-	}
-	fmt.Fprintln(w, "ok")
+// clientIP is clientAddr as text, for the Manager's session list.
+func (s *server) clientIP(r *http.Request) string {
+	return clientip.String(r, s.opt.TrustedProxies)
 }
 
 // sessionError is the Manager's ErrorHandler: a store failure is a 503
@@ -275,46 +210,9 @@ func (s *server) sessionError(w http.ResponseWriter, r *http.Request, err error)
 	http.Error(w, "session store unavailable", http.StatusServiceUnavailable)
 }
 
-// userEntryKey is the session value holding the stamp of the users-file
-// entry whose password logged the session in (see userStamp).
-const userEntryKey = "sessiond.user-entry"
-
-// logIn logs sess in as user, whose password matched the users-file entry
-// with the given stamp.
-func logIn(sess *sesame.Session, user, stamp string) error {
-	if err := sess.Login(user); err != nil {
-		return err
-	}
-	return sess.Put(userEntryKey, stamp)
-}
-
-// currentUser returns the request's logged-in user, or "". A session whose
-// user has since been removed from the users file, or given a new
-// password, is ended: its stamp is no longer the user's.
-func (s *server) currentUser(r *http.Request) (string, *sesame.Session, error) {
-	sess, err := sesame.FromContext(r.Context())
-	if err != nil {
-		return "", nil, err
-	}
-	u := sess.User()
-	if err := sess.Err(); err != nil {
-		return "", sess, err
-	}
-	if u == "" {
-		return "", sess, nil
-	}
-	stamp, _ := sesame.Get[string](sess, userEntryKey)
-	if current, ok := s.users.Stamp(u); !ok || stamp != current {
-		s.log.Info("ending a session: its user was removed or given a new password since it logged in", "user", u)
-		_ = sess.Destroy()
-		return "", sess, nil
-	}
-	return u, sess, nil
-}
-
-// endSessionsOf is the users file's onChange: it ends every session of
+// endSessionsOf is the users file's OnChange: it ends every session of
 // users whose entry changed (a new password) or went away, in the store,
-// or with sealed cookies through a revocation. currentUser refuses their
+// or with sealed cookies through a revocation. users.DB.Current refuses their
 // sessions anyway; this removes them from the store and the sessions
 // lists at once, and is what a store without a user index cannot do.
 func (s *server) endSessionsOf(users []string) {
@@ -331,49 +229,4 @@ func (s *server) endSessionsOf(users []string) {
 			s.log.Error("ending the sessions of a user given a new password or removed; they end at their next request", "user", u, "err", err)
 		}
 	}
-}
-
-// shortHandle is the start of a session's handle, enough to tell a
-// user's sessions apart on the sessions page.
-func shortHandle(h string) string {
-	return h[:min(len(h), 6)]
-}
-
-// formatTime shows a time for people.
-func formatTime(t time.Time) string {
-	if t.IsZero() {
-		return "—"
-	}
-	return t.Local().Format("2 Jan 2006 15:04:05 MST")
-}
-
-// ago says how long before now t was (or how long until it comes).
-func ago(t time.Time) string {
-	if t.IsZero() {
-		return ""
-	}
-	d := time.Since(t)
-	suffix := "ago"
-	if d < 0 {
-		d, suffix = -d, "from now"
-	}
-	switch {
-	case d < time.Minute:
-		if suffix == "ago" {
-			return "just now"
-		}
-		return "in under a minute"
-	case d < time.Hour:
-		return plural(int(d/time.Minute), "minute") + " " + suffix
-	case d < 48*time.Hour:
-		return plural(int(d/time.Hour), "hour") + " " + suffix
-	}
-	return plural(int(d/(24*time.Hour)), "day") + " " + suffix
-}
-
-func plural(n int, unit string) string {
-	if n == 1 {
-		return "1 " + unit
-	}
-	return fmt.Sprintf("%d %ss", n, unit)
 }

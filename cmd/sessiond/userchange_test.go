@@ -11,6 +11,8 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	dto "github.com/prometheus/client_model/go"
+	"github.com/sesame-go/sesame/cmd/sessiond/internal/pages"
+	"github.com/sesame-go/sesame/cmd/sessiond/internal/users"
 )
 
 // userCmd runs `sessiond user ARGS --data-dir dir` with stdin, as a person
@@ -28,7 +30,7 @@ func userCmd(t *testing.T, dir, stdin string, args ...string) {
 // password was right) and the session cookie, if any.
 func loginCode(t *testing.T, base, user, password string) (int, *http.Cookie) {
 	t.Helper()
-	res, err := noRedirect.PostForm(base+pathLogin, url.Values{"user": {user}, "password": {password}})
+	res, err := noRedirect.PostForm(base+pages.PathLogin, url.Values{"user": {user}, "password": {password}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -158,15 +160,15 @@ func TestUserChangeEndsSessionsInTheStore(t *testing.T) {
 					t.Fatalf("login %s: %d", user, res.StatusCode)
 				}
 			}
-			destroyed := s.metrics.events.WithLabelValues("destroyed")
+			destroyed := s.metrics.Events.WithLabelValues("destroyed")
 			before := counterValue(t, destroyed)
-			if err := addUser(s.users.path, "alice", "a new password", cheapArgon); err != nil {
+			if err := users.Add(s.opt.usersPath(), "alice", "a new password", cheapArgon); err != nil {
 				t.Fatal(err)
 			}
 			// The watcher, as serve runs it, notices; no request is made.
 			ctx, cancel := context.WithCancel(t.Context())
 			done := make(chan struct{})
-			go func() { s.users.watch(ctx, 20*time.Millisecond, s.log); close(done) }()
+			go func() { s.users.Watch(ctx, 20*time.Millisecond, s.log); close(done) }()
 			defer func() { cancel(); <-done }()
 			deadline := time.Now().Add(usersFileReread)
 			for counterValue(t, destroyed) == before {

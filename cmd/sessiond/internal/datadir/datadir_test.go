@@ -1,27 +1,13 @@
-package main
+package datadir
 
 import (
-	"io"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 )
 
-// openDir makes a directory with mode 0755, as mkdir under the usual
-// umask does.
-func openDir(t *testing.T) string {
-	t.Helper()
-	dir := filepath.Join(t.TempDir(), "data")
-	if err := os.Mkdir(dir, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.Chmod(dir, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	return dir
-}
-
+// dirMode returns the permission bits of dir.
 func dirMode(t *testing.T, dir string) os.FileMode {
 	t.Helper()
 	st, err := os.Stat(dir)
@@ -31,33 +17,7 @@ func dirMode(t *testing.T, dir string) os.FileMode {
 	return st.Mode().Perm()
 }
 
-// TestOpenDataDirIsMadePrivate starts the service, and adds a user, in a
-// data directory that others can read: both leave it 0700.
-func TestOpenDataDirIsMadePrivate(t *testing.T) {
-	if !hasUnixModes {
-		t.Skip("file modes do not control access here")
-	}
-	dir := openDir(t)
-	_, _, stop := startServe(t, "--data-dir", dir, "--store", "memory://")
-	stop()
-	if m := dirMode(t, dir); m != 0o700 {
-		t.Errorf("serve left the data directory %04o, want 0700", m)
-	}
-
-	dir = openDir(t)
-	var stderr strings.Builder
-	if code := run(t.Context(), []string{"user", "add", "eve", "--generate", "--data-dir", dir}, nil, io.Discard, &stderr, func(string) string { return "" }); code != 0 {
-		t.Fatalf("user add: exit %d: %s", code, stderr.String())
-	}
-	if m := dirMode(t, dir); m != 0o700 {
-		t.Errorf("user add left the data directory %04o, want 0700", m)
-	}
-	if !strings.Contains(stderr.String(), "made it private") {
-		t.Errorf("user add did not say it changed the mode: %q", stderr.String())
-	}
-}
-
-func TestEnsureDataDir(t *testing.T) {
+func TestPrepare(t *testing.T) {
 	if !hasUnixModes {
 		t.Skip("file modes do not control access here")
 	}
@@ -95,7 +55,7 @@ func TestEnsureDataDir(t *testing.T) {
 					t.Fatal(err)
 				}
 			}
-			was, err := ensureDataDir(dir)
+			was, err := Prepare(dir)
 			if tt.errHas != "" {
 				if err == nil || !strings.Contains(err.Error(), tt.errHas) || !strings.Contains(err.Error(), dir) {
 					t.Errorf("err %v, want one naming the directory and saying %q", err, tt.errHas)
@@ -110,5 +70,21 @@ func TestEnsureDataDir(t *testing.T) {
 				t.Errorf("mode %04o afterwards, want %04o", m, tt.after)
 			}
 		})
+	}
+}
+
+func TestSecretFile(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "ticket-secret")
+	s1, created, err := LoadOrCreateSecret(p, RandomSecret)
+	if err != nil || !created || len(s1) < 32 {
+		t.Fatalf("%q %v %v", s1, created, err)
+	}
+	os.Chmod(p, 0o644)
+	s2, created, err := LoadOrCreateSecret(p, RandomSecret)
+	if err != nil || created || s2 != s1 {
+		t.Fatalf("second load: %q %v %v", s2, created, err)
+	}
+	if st, _ := os.Stat(p); st.Mode().Perm() != 0o600 {
+		t.Errorf("mode %v not tightened", st.Mode().Perm())
 	}
 }

@@ -1,4 +1,7 @@
-package main
+// Package users is sessiond's users file: names with argon2id password
+// hashes, checked at login, reread while the server runs, and the stamp
+// that ties a session to the entry whose password logged it in.
+package users
 
 import (
 	"bufio"
@@ -20,32 +23,34 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/sesame-go/sesame/cmd/sessiond/internal/datadir"
 	"golang.org/x/crypto/argon2"
 )
 
-// argonParams are argon2id's cost parameters, kept in each hash so they can
+// Params are argon2id's cost parameters, kept in each hash so they can
 // change without invalidating existing passwords.
-type argonParams struct {
+type Params struct {
 	Memory  uint32 // KiB
 	Time    uint32
 	Threads uint8
 }
 
-// defaultArgon is RFC 9106's second recommended option (64 MiB, 3 passes)
+// DefaultParams is RFC 9106's second recommended option (64 MiB, 3 passes)
 // with two lanes.
-var defaultArgon = argonParams{Memory: 64 * 1024, Time: 3, Threads: 2}
+var DefaultParams = Params{Memory: 64 * 1024, Time: 3, Threads: 2}
 
 const (
 	argonSaltLen = 16
 	argonKeyLen  = 32
-	// maxPasswordLen bounds what is hashed; longer input is refused.
-	maxPasswordLen = 1024
-	maxUserLen     = 64
+	// MaxPasswordLen bounds what is hashed; longer input is refused.
+	MaxPasswordLen = 1024
+	// MaxNameLen bounds a user name (see ValidName).
+	MaxNameLen = 64
 )
 
 // hashPassword returns password's argon2id hash in the PHC string format:
 // $argon2id$v=19$m=65536,t=3,p=2$salt$hash.
-func hashPassword(password string, p argonParams) string {
+func hashPassword(password string, p Params) string {
 	salt := make([]byte, argonSaltLen)
 	_, _ = rand.Read(salt)
 	key := argon2.IDKey([]byte(password), salt, p.Time, p.Memory, p.Threads, argonKeyLen)
@@ -57,7 +62,7 @@ var errBadHash = errors.New("not an argon2id hash")
 
 // parseHash splits a PHC argon2id string, refusing parameters that would
 // make verification absurdly expensive.
-func parseHash(h string) (p argonParams, salt, key []byte, err error) {
+func parseHash(h string) (p Params, salt, key []byte, err error) {
 	f := strings.Split(h, "$")
 	if len(f) != 6 || f[0] != "" || f[1] != "argon2id" || f[2] != fmt.Sprintf("v=%d", argon2.Version) {
 		return p, nil, nil, errBadHash
@@ -88,10 +93,10 @@ func verifyPassword(h, password string) bool {
 	return subtle.ConstantTimeCompare(got, key) == 1
 }
 
-// validUserName accepts 1 to 64 printable characters without ':' or
+// ValidName accepts 1 to 64 printable characters without ':' or
 // white space, which keeps the users file, headers and tickets unambiguous.
-func validUserName(u string) bool {
-	if u == "" || len(u) > maxUserLen || !utf8.ValidString(u) {
+func ValidName(u string) bool {
+	if u == "" || len(u) > MaxNameLen || !utf8.ValidString(u) {
 		return false
 	}
 	for _, r := range u {
@@ -114,10 +119,10 @@ func userStamp(hash string) string {
 	return base64.RawURLEncoding.EncodeToString(sum[:12])
 }
 
-// userDB is the users file: one "name:hash" line per user, "#" comments.
+// DB is the users file: one "name:hash" line per user, "#" comments.
 // A running server rereads it when it changes, so `sessiond user add` and
 // `user remove` take effect without a restart.
-type userDB struct {
+type DB struct {
 	path string
 
 	mu      sync.Mutex
@@ -126,9 +131,9 @@ type userDB struct {
 	file    os.FileInfo       // the file as last read; nil if it was missing
 	checked time.Time
 
-	// onChange, if set, is called after a reload with the users whose
-	// entry changed or went away. Set it before the userDB is shared.
-	onChange func(users []string)
+	// OnChange, if set, is called after a reload with the users whose
+	// entry changed or went away. Set it before the DB is shared.
+	OnChange func(users []string)
 
 	// dummy is hashed for unknown users so that their failures take as
 	// long as wrong passwords.
@@ -136,7 +141,7 @@ type userDB struct {
 	// sem bounds concurrent hashing, each of which takes Memory KiB and
 	// keeps Threads CPUs busy (see hashSlots).
 	sem chan struct{}
-	// hashes counts the passwords Verify has hashed.
+	// hashes counts the passwords Verify has hashed (see Hashes).
 	hashes atomic.Uint64
 }
 
@@ -144,22 +149,23 @@ type userDB struct {
 // can run without one slowing the others, between 1 and 8. More would only
 // make each login slower, take another 64 MiB each, and starve every
 // other request of CPU; the logins over that wait their turn.
-func hashSlots(cpus int, p argonParams) int {
+func hashSlots(cpus int, p Params) int {
 	return min(8, max(1, cpus/int(p.Threads)))
 }
 
-// newUserDB loads the users file at path; unknown users are checked
-// against a dummy hash made with the given parameters.
-func newUserDB(path string, dummy argonParams) (*userDB, error) {
-	db := &userDB{path: path, dummy: hashPassword(randomString(16), dummy), sem: make(chan struct{}, hashSlots(runtime.GOMAXPROCS(0), defaultArgon))}
+// Open loads the users file at path; unknown users are checked against a
+// dummy hash made with the given parameters.
+func Open(path string, dummy Params) (*DB, error) {
+	db := &DB{path: path, dummy: hashPassword(datadir.RandomString(16), dummy), sem: make(chan struct{}, hashSlots(runtime.GOMAXPROCS(0), DefaultParams))}
 	if err := db.reload(true); err != nil {
 		return nil, err
 	}
 	return db, nil
 }
 
-// readUsersFile parses path; a missing file is an empty set.
-func readUsersFile(path string) (map[string]string, error) {
+// ReadFile parses the users file at path into names and hashes; a missing
+// file is an empty set.
+func ReadFile(path string) (map[string]string, error) {
 	b, err := os.ReadFile(path)
 	if errors.Is(err, os.ErrNotExist) {
 		return map[string]string{}, nil
@@ -175,7 +181,7 @@ func readUsersFile(path string) (map[string]string, error) {
 			continue
 		}
 		name, hash, ok := strings.Cut(line, ":")
-		if !ok || !validUserName(name) {
+		if !ok || !ValidName(name) {
 			return nil, fmt.Errorf("%s:%d: want name:hash", path, n)
 		}
 		if _, _, _, err := parseHash(hash); err != nil {
@@ -198,18 +204,22 @@ func writeUsersFile(path string, users map[string]string) error {
 	for _, n := range names {
 		b.WriteString(n + ":" + users[n] + "\n")
 	}
-	return writeFileAtomic(path, []byte(b.String()), false)
+	return datadir.WriteFileAtomic(path, []byte(b.String()), false)
 }
 
+// Reload rereads the file now, changed or not, then tells OnChange whose
+// entry changed or went away.
+func (db *DB) Reload() error { return db.reload(true) }
+
 // reload rereads the file if it changed (checked at most once a second
-// unless force, which also rereads an unchanged file), then tells onChange
+// unless force, which also rereads an unchanged file), then tells OnChange
 // whose entry changed or went away.
-func (db *userDB) reload(force bool) error {
+func (db *DB) reload(force bool) error {
 	db.mu.Lock()
 	changed, err := db.refresh(force)
 	db.mu.Unlock()
-	if len(changed) > 0 && db.onChange != nil {
-		db.onChange(changed)
+	if len(changed) > 0 && db.OnChange != nil {
+		db.OnChange(changed)
 	}
 	return err
 }
@@ -217,7 +227,7 @@ func (db *userDB) reload(force bool) error {
 // refresh is reload's work under db.mu. A file replaced by another (as
 // `sessiond user add` does, by a rename) counts as changed even when its
 // size and time are the same.
-func (db *userDB) refresh(force bool) (changed []string, err error) {
+func (db *DB) refresh(force bool) (changed []string, err error) {
 	now := time.Now()
 	if !force && now.Sub(db.checked) < time.Second {
 		return nil, nil
@@ -230,7 +240,7 @@ func (db *userDB) refresh(force bool) (changed []string, err error) {
 	if !force && sameFile(st, db.file) {
 		return nil, nil
 	}
-	users, err := readUsersFile(db.path)
+	users, err := ReadFile(db.path)
 	if err != nil {
 		return nil, err
 	}
@@ -257,10 +267,10 @@ func sameFile(a, b os.FileInfo) bool {
 	return os.SameFile(a, b) && a.ModTime().Equal(b.ModTime()) && a.Size() == b.Size()
 }
 
-// watch rereads the file about every interval until ctx ends, so that
+// Watch rereads the file about every interval until ctx ends, so that
 // changes take effect (and end sessions) without waiting for a request.
 // A file that cannot be read is logged once; the last good users stay.
-func (db *userDB) watch(ctx context.Context, every time.Duration, log *slog.Logger) {
+func (db *DB) Watch(ctx context.Context, every time.Duration, log *slog.Logger) {
 	t := time.NewTicker(every)
 	defer t.Stop()
 	var lastErr string
@@ -284,7 +294,7 @@ func (db *userDB) watch(ctx context.Context, every time.Duration, log *slog.Logg
 
 // Stamp returns the stamp of user's entry (see userStamp), and false if
 // there is no such user.
-func (db *userDB) Stamp(user string) (string, bool) {
+func (db *DB) Stamp(user string) (string, bool) {
 	_ = db.reload(false) // on a read error, keep the last good set
 	db.mu.Lock()
 	defer db.mu.Unlock()
@@ -293,10 +303,31 @@ func (db *userDB) Stamp(user string) (string, bool) {
 }
 
 // Len returns how many users there are.
-func (db *userDB) Len() int {
+func (db *DB) Len() int {
 	db.mu.Lock()
 	defer db.mu.Unlock()
 	return len(db.users)
+}
+
+// Hashes returns how many passwords Verify has hashed, unknown users'
+// included: what the login limiter bounds.
+func (db *DB) Hashes() uint64 { return db.hashes.Load() }
+
+// HoldHashing takes every hashing slot until release is called, so that
+// the Verify calls made meanwhile wait at the password check, as they do
+// when the slots are busy. Tests use it to hold logins in flight.
+func (db *DB) HoldHashing() (release func()) {
+	for range cap(db.sem) {
+		db.sem <- struct{}{}
+	}
+	var once sync.Once
+	return func() {
+		once.Do(func() {
+			for range cap(db.sem) {
+				<-db.sem
+			}
+		})
+	}
 }
 
 // Verify checks a password, taking as long for an unknown user as for a
@@ -304,7 +335,7 @@ func (db *userDB) Len() int {
 // Verify waits for its turn, it returns ctx's error without hashing. A
 // session logged in with it keeps stamp, the stamp of the entry the
 // password matched (see userStamp).
-func (db *userDB) Verify(ctx context.Context, user, password string) (stamp string, ok bool, err error) {
+func (db *DB) Verify(ctx context.Context, user, password string) (stamp string, ok bool, err error) {
 	_ = db.reload(false)
 	db.mu.Lock()
 	h, ok := db.users[user]
@@ -313,7 +344,7 @@ func (db *userDB) Verify(ctx context.Context, user, password string) (stamp stri
 	if !ok {
 		h = db.dummy
 	}
-	if len(password) > maxPasswordLen {
+	if len(password) > MaxPasswordLen {
 		password = ""
 		ok = false
 	}
@@ -330,13 +361,13 @@ func (db *userDB) Verify(ctx context.Context, user, password string) (stamp stri
 	return stamp, true, nil
 }
 
-// addUser sets user's password in the file at path.
-func addUser(path, user, password string, p argonParams) error {
-	if !validUserName(user) {
-		return fmt.Errorf("invalid user name %q: 1-%d characters, no spaces, ':', '!' or ','", user, maxUserLen)
+// Add sets user's password in the file at path.
+func Add(path, user, password string, p Params) error {
+	if !ValidName(user) {
+		return fmt.Errorf("invalid user name %q: 1-%d characters, no spaces, ':', '!' or ','", user, MaxNameLen)
 	}
-	if len(password) < 8 || len(password) > maxPasswordLen {
-		return fmt.Errorf("password must be 8 to %d bytes long", maxPasswordLen)
+	if len(password) < 8 || len(password) > MaxPasswordLen {
+		return fmt.Errorf("password must be 8 to %d bytes long", MaxPasswordLen)
 	}
 	hash := hashPassword(password, p) // slow on purpose: before the lock
 	return updateUsersFile(path, func(users map[string]string) error {
@@ -345,8 +376,8 @@ func addUser(path, user, password string, p argonParams) error {
 	})
 }
 
-// removeUser deletes user from the file at path.
-func removeUser(path, user string) error {
+// Remove deletes user from the file at path.
+func Remove(path, user string) error {
 	return updateUsersFile(path, func(users map[string]string) error {
 		if _, ok := users[user]; !ok {
 			return fmt.Errorf("no user %q in %s", user, path)
@@ -364,7 +395,7 @@ func updateUsersFile(path string, change func(users map[string]string) error) er
 		return fmt.Errorf("locking %s: %w", path, err)
 	}
 	defer unlock()
-	users, err := readUsersFile(path)
+	users, err := ReadFile(path)
 	if err != nil {
 		return err
 	}

@@ -1,4 +1,4 @@
-package main
+package stores
 
 import (
 	"errors"
@@ -11,14 +11,6 @@ import (
 	"github.com/sesame-go/sesame"
 	"github.com/sesame-go/sesame/store/memcachestore"
 )
-
-// memcached: memcache://host:port[,host:port...]. memcached cannot list a
-// user's sessions, so the sessions page shows none and "log out
-// everywhere" is unavailable; prefer another store when those matter.
-func init() {
-	storeKinds["memcache"] = storeKind{check: checkMemcache, open: openMemcache, example: "memcache://HOST:PORT"}
-	delete(plannedStores, "memcache")
-}
 
 func memcacheAddrs(rest string) ([]string, error) {
 	var out []string
@@ -36,7 +28,11 @@ func checkMemcache(rest string) error {
 	return err
 }
 
-func openMemcache(u storeURL, _ *slog.Logger) (sesame.Store, io.Closer, error) {
+// openMemcache opens memcached: memcache://host:port[,host:port...].
+// memcached cannot list a user's sessions, so the sessions page shows none
+// and "log out everywhere" is unavailable; prefer another store when those
+// matter.
+func openMemcache(u URL, _ *slog.Logger) (sesame.Store, io.Closer, error) {
 	addrs, err := memcacheAddrs(u.Rest)
 	if err != nil {
 		return nil, nil, err

@@ -1,6 +1,7 @@
-package main
+package pages
 
 import (
+	"net/http"
 	"net/url"
 	"strings"
 )
@@ -35,8 +36,35 @@ func safeBack(back, def string) string {
 	if p := u.Path; strings.HasPrefix(p, "//") || strings.HasPrefix(p, "/\\") {
 		return def
 	}
-	if strings.HasPrefix(u.Path, prefix) && u.Path != prefix && u.Path != pathSessions {
+	if strings.HasPrefix(u.Path, Prefix) && u.Path != Prefix && u.Path != PathSessions {
 		return def
 	}
 	return back
+}
+
+// loginURL is the login page with a return address.
+func loginURL(back string) string {
+	back = safeBack(back, "")
+	if back == "" || back == "/" {
+		return PathLogin
+	}
+	return PathLogin + "?back=" + url.QueryEscape(back)
+}
+
+// from serves /_sessiond/from/<original request URI>: the form of login
+// link a proxy can build without escaping (nginx: return 302
+// /_sessiond/from$request_uri). It redirects to the login page with the
+// URI as a checked return address (and the notice that the session ended,
+// if the browser still holds one that no longer works).
+func (s *Server) from(w http.ResponseWriter, r *http.Request) {
+	uri := r.URL.RequestURI()
+	back := strings.TrimPrefix(uri, strings.TrimSuffix(PathFrom, "/"))
+	if back == uri {
+		back = ""
+	}
+	if user, _, err := s.currentUser(r); err == nil && user != "" {
+		http.Redirect(w, r, loginURL(back), http.StatusSeeOther) // the login page sends it back
+		return
+	}
+	http.Redirect(w, r, s.ToLogin(r, back), http.StatusSeeOther)
 }

@@ -1,4 +1,6 @@
-package main
+// Package datadir keeps sessiond's data directory private and the files
+// in it safe: secrets generated once, and files replaced atomically.
+package datadir
 
 import (
 	"crypto/rand"
@@ -9,21 +11,21 @@ import (
 	"strings"
 )
 
-// ensureDir creates dir (mode 0700) if it is missing.
-func ensureDir(dir string) error {
+// Mkdir creates dir (mode 0700) if it is missing.
+func Mkdir(dir string) error {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return fmt.Errorf("data directory: %w", err)
 	}
 	return nil
 }
 
-// ensureDataDir creates the data directory (mode 0700), or makes an
+// Prepare creates the data directory (mode 0700), or makes an
 // existing one private again: it holds the password hashes, the sessions
 // and the keys. A directory open to others is made 0700 if it belongs to
 // the user sessiond runs as, and refused if it belongs to someone else.
 // It returns the mode it replaced, or 0 if it changed nothing.
-func ensureDataDir(dir string) (os.FileMode, error) {
-	if err := ensureDir(dir); err != nil {
+func Prepare(dir string) (os.FileMode, error) {
+	if err := Mkdir(dir); err != nil {
 		return 0, err
 	}
 	st, err := os.Stat(dir)
@@ -44,11 +46,11 @@ func ensureDataDir(dir string) (os.FileMode, error) {
 	return perm, nil
 }
 
-// randomSecret is a generator for loadOrCreateSecret: 32 random bytes.
-func randomSecret() (string, error) { return randomString(32), nil }
+// RandomSecret is a generator for LoadOrCreateSecret: 32 random bytes.
+func RandomSecret() (string, error) { return RandomString(32), nil }
 
-// randomString returns n random bytes, base64url-encoded without padding.
-func randomString(n int) string {
+// RandomString returns n random bytes, base64url-encoded without padding.
+func RandomString(n int) string {
 	b := make([]byte, n)
 	// crypto/rand.Read never returns an error; it crashes the program
 	// irrecoverably when the system's generator fails.
@@ -56,10 +58,10 @@ func randomString(n int) string {
 	return base64.RawURLEncoding.EncodeToString(b)
 }
 
-// loadOrCreateSecret returns the secret kept in path, generating a random
+// LoadOrCreateSecret returns the secret kept in path, generating a random
 // one (mode 0600) the first time. A secret file readable by others is made
 // private again. created reports a new secret.
-func loadOrCreateSecret(path string, generate func() (string, error)) (secret string, created bool, err error) {
+func LoadOrCreateSecret(path string, generate func() (string, error)) (secret string, created bool, err error) {
 	b, err := os.ReadFile(path)
 	if err == nil {
 		if err := tightenMode(path); err != nil {
@@ -78,7 +80,7 @@ func loadOrCreateSecret(path string, generate func() (string, error)) (secret st
 	if err != nil {
 		return "", false, err
 	}
-	if err := writeFileAtomic(path, []byte(s+"\n"), true); err != nil {
+	if err := WriteFileAtomic(path, []byte(s+"\n"), true); err != nil {
 		return "", false, err
 	}
 	return s, true, nil
@@ -96,11 +98,11 @@ func tightenMode(path string) error {
 	return nil
 }
 
-// writeFileAtomic writes data to path (mode 0600) through a temporary file
+// WriteFileAtomic writes data to path (mode 0600) through a temporary file
 // and a rename, so a reader sees the old file or the new one. With
 // exclusive, an existing path is an error instead of being replaced.
-func writeFileAtomic(path string, data []byte, exclusive bool) error {
-	tmp := path + ".tmp-" + randomString(6)
+func WriteFileAtomic(path string, data []byte, exclusive bool) error {
+	tmp := path + ".tmp-" + RandomString(6)
 	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
 	if err != nil {
 		return err

@@ -1,4 +1,4 @@
-package main
+package stores
 
 import (
 	"errors"
@@ -11,19 +11,6 @@ import (
 	"github.com/sesame-go/sesame"
 	"github.com/sesame-go/sesame/store/redisstore"
 )
-
-// Redis: redis://[user:password@]host:port[?prefix=P] for one server,
-// redis-cluster://[user:password@]h1:p1,h2:p2,h3:p3[?prefix=P] for the
-// seed nodes of a cluster (the client finds the rest).
-func init() {
-	k := storeKind{check: checkRedis, open: openRedis}
-	k.example = "redis://HOST:PORT"
-	storeKinds["redis"] = k
-	k.example = "redis-cluster://H1:P1,H2:P2,..."
-	storeKinds["redis-cluster"] = k
-	delete(plannedStores, "redis")
-	delete(plannedStores, "redis-cluster")
-}
 
 // redisConfig turns the part after "://" into a redisstore.Config.
 func redisConfig(scheme, rest string) (redisstore.Config, error) {
@@ -69,7 +56,10 @@ func checkRedis(rest string) error {
 	return err
 }
 
-func openRedis(u storeURL, _ *slog.Logger) (sesame.Store, io.Closer, error) {
+// openRedis opens Redis: redis://[user:password@]host:port[?prefix=P] for
+// one server, redis-cluster://[user:password@]h1:p1,h2:p2,h3:p3[?prefix=P]
+// for the seed nodes of a cluster (the client finds the rest).
+func openRedis(u URL, _ *slog.Logger) (sesame.Store, io.Closer, error) {
 	cfg, err := redisConfig(u.Scheme, u.Rest)
 	if err != nil {
 		return nil, nil, err

@@ -1,4 +1,4 @@
-package main
+package stores
 
 import (
 	"context"
@@ -12,16 +12,6 @@ import (
 	"github.com/sesame-go/sesame"
 	"github.com/sesame-go/sesame/store/pgstore"
 )
-
-// PostgreSQL: postgres://user:password@host:port/db?sslmode=... is handed to
-// pgx as it is. sessiond creates the sessions table if it is missing.
-func init() {
-	k := storeKind{check: checkPostgres, open: openPostgres, example: "postgres://USER@HOST/DB"}
-	storeKinds["postgres"] = k
-	storeKinds["postgresql"] = k
-	delete(plannedStores, "postgres")
-	delete(plannedStores, "postgresql")
-}
 
 func checkPostgres(rest string) error {
 	if _, err := url.Parse("postgres://" + rest); err != nil {
@@ -42,7 +32,10 @@ func (c pgCloser) Close() error {
 	return err
 }
 
-func openPostgres(u storeURL, log *slog.Logger) (sesame.Store, io.Closer, error) {
+// openPostgres opens PostgreSQL: postgres://user:password@host:port/db?sslmode=...
+// is handed to pgx as it is. It creates the sessions table if it is
+// missing.
+func openPostgres(u URL, log *slog.Logger) (sesame.Store, io.Closer, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
 	defer cancel()
 	pool, err := pgxpool.New(ctx, u.Raw)

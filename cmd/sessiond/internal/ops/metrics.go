@@ -1,4 +1,7 @@
-package main
+// Package ops is sessiond's operations side: Prometheus metrics, a store
+// wrapper that times every call, and the health, readiness and metrics
+// endpoints.
+package ops
 
 import (
 	"context"
@@ -10,29 +13,31 @@ import (
 	"github.com/sesame-go/sesame"
 )
 
-// metrics are sessiond's Prometheus collectors, on a registry of its own.
-type metrics struct {
-	reg         *prometheus.Registry
-	events      *prometheus.CounterVec
-	logins      *prometheus.CounterVec
+// Metrics are sessiond's Prometheus collectors, on a registry of its own.
+type Metrics struct {
+	Registry    *prometheus.Registry
+	Events      *prometheus.CounterVec // session events by kind
+	Logins      *prometheus.CounterVec // login attempts by result: ok, failed, limited
+	AuthChecks  *prometheus.CounterVec // forward-auth and proxy checks by result: ok, denied
 	storeTime   *prometheus.HistogramVec
 	storeErrors *prometheus.CounterVec
-	authChecks  *prometheus.CounterVec
 
 	// The series every forward-auth check touches, looked up once rather
 	// than by label on every check.
-	authOK, authDenied prometheus.Counter
+	AuthOK, AuthDenied prometheus.Counter
 	storeLoad          prometheus.Observer
 }
 
-func newMetrics() *metrics {
-	m := &metrics{
-		reg: prometheus.NewRegistry(),
-		events: prometheus.NewCounterVec(prometheus.CounterOpts{
+// NewMetrics makes the collectors and registers them, with Go's runtime
+// and process collectors.
+func NewMetrics() *Metrics {
+	m := &Metrics{
+		Registry: prometheus.NewRegistry(),
+		Events: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "sessiond_session_events_total",
 			Help: "Session events by kind: created, renewed, destroyed, expired, invalid, conflict.",
 		}, []string{"kind"}),
-		logins: prometheus.NewCounterVec(prometheus.CounterOpts{
+		Logins: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "sessiond_logins_total",
 			Help: "Login attempts by result: ok, failed, limited (refused by the rate limiter).",
 		}, []string{"result"}),
@@ -45,34 +50,34 @@ func newMetrics() *metrics {
 			Name: "sessiond_store_errors_total",
 			Help: "Session store calls that failed, by operation (not found and conflicts are not failures).",
 		}, []string{"op"}),
-		authChecks: prometheus.NewCounterVec(prometheus.CounterOpts{
+		AuthChecks: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "sessiond_auth_checks_total",
 			Help: "Forward-auth and reverse-proxy checks by result: ok, denied.",
 		}, []string{"result"}),
 	}
-	m.reg.MustRegister(m.events, m.logins, m.storeTime, m.storeErrors, m.authChecks,
+	m.Registry.MustRegister(m.Events, m.Logins, m.storeTime, m.storeErrors, m.AuthChecks,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	// Show every series from the start, at zero.
 	for k := sesame.EventCreated; k <= sesame.EventConflict; k++ {
-		m.events.WithLabelValues(k.String())
+		m.Events.WithLabelValues(k.String())
 	}
 	for _, r := range []string{"ok", "failed", "limited"} {
-		m.logins.WithLabelValues(r)
+		m.Logins.WithLabelValues(r)
 	}
-	m.authOK = m.authChecks.WithLabelValues("ok")
-	m.authDenied = m.authChecks.WithLabelValues("denied")
+	m.AuthOK = m.AuthChecks.WithLabelValues("ok")
+	m.AuthDenied = m.AuthChecks.WithLabelValues("denied")
 	m.storeLoad = m.storeTime.WithLabelValues("load")
 	return m
 }
 
-// onEvent is the Manager's Config.OnEvent.
-func (m *metrics) onEvent(_ context.Context, e sesame.Event) {
-	m.events.WithLabelValues(e.Kind.String()).Inc()
+// OnEvent is the Manager's Config.OnEvent.
+func (m *Metrics) OnEvent(_ context.Context, e sesame.Event) {
+	m.Events.WithLabelValues(e.Kind.String()).Inc()
 }
 
-// instrument wraps a store so that its calls are timed. The result
+// Instrument wraps a store so that its calls are timed. The result
 // implements sesame.UserIndex when st does.
-func instrument(st sesame.Store, m *metrics) sesame.Store {
+func Instrument(st sesame.Store, m *Metrics) sesame.Store {
 	t := &timedStore{s: st, m: m}
 	if ui, ok := st.(sesame.UserIndex); ok {
 		return &timedIndexStore{timedStore: t, ui: ui}
@@ -82,7 +87,7 @@ func instrument(st sesame.Store, m *metrics) sesame.Store {
 
 type timedStore struct {
 	s sesame.Store
-	m *metrics
+	m *Metrics
 }
 
 func (t *timedStore) observe(op string, start time.Time, err error) {

@@ -1,4 +1,4 @@
-package main
+package pages
 
 import (
 	"net"
@@ -6,6 +6,8 @@ import (
 	"net/netip"
 	"net/url"
 	"strings"
+
+	"github.com/sesame-go/sesame/cmd/sessiond/internal/clientip"
 )
 
 // Browsers keep a Secure cookie (and every __Host- cookie) only from a
@@ -14,8 +16,8 @@ import (
 // after every correct password, with nothing said. These functions notice
 // and say what to do.
 
-// plainHTTPAdvice is what to do about it, for pages and the start-up note.
-const plainHTTPAdvice = "serve HTTPS (--tls-cert and --tls-key, or a TLS proxy in front listed in --trusted-proxies), " +
+// PlainHTTPAdvice is what to do about it, for pages and the start-up note.
+const PlainHTTPAdvice = "serve HTTPS (--tls-cert and --tls-key, or a TLS proxy in front listed in --trusted-proxies), " +
 	"or, for development only, restart sessiond with --insecure-plain-http"
 
 // plainHTTPHost returns the host name under which the browser that sent r
@@ -26,7 +28,7 @@ const plainHTTPAdvice = "serve HTTPS (--tls-cert and --tls-key, or a TLS proxy i
 // has none: then the request came over plain HTTP straight from the
 // browser (a peer that is not a trusted proxy), or a trusted proxy said so
 // in X-Forwarded-Proto.
-func (s *server) plainHTTPHost(r *http.Request) string {
+func (s *Server) plainHTTPHost(r *http.Request) string {
 	if s.opt.InsecurePlainHTTP {
 		return ""
 	}
@@ -40,7 +42,7 @@ func (s *server) plainHTTPHost(r *http.Request) string {
 	if r.TLS != nil {
 		return ""
 	}
-	if isTrusted(parseAddr(r.RemoteAddr), s.opt.TrustedProxies) && !strings.EqualFold(r.Header.Get("X-Forwarded-Proto"), "http") {
+	if clientip.Trusted(clientip.Parse(r.RemoteAddr), s.opt.TrustedProxies) && !strings.EqualFold(r.Header.Get("X-Forwarded-Proto"), "http") {
 		return ""
 	}
 	host := r.Host
@@ -67,7 +69,7 @@ func isLoopbackHost(host string) bool {
 // refusePlainHTTPLogin wraps the login form's handler: a login from a
 // browser that would drop the cookie is not attempted (no password is
 // checked, no session made); the form comes back saying why.
-func (s *server) refusePlainHTTPLogin(login http.HandlerFunc) http.HandlerFunc {
+func (s *Server) refusePlainHTTPLogin(login http.HandlerFunc) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		host := s.plainHTTPHost(r)
 		if host == "" || r.Header.Get("Origin") == "" {
@@ -86,22 +88,8 @@ func (s *server) refusePlainHTTPLogin(login http.HandlerFunc) http.HandlerFunc {
 
 // warnPlainHTTP logs, once, that browsers reach sessiond where they cannot
 // keep its cookie.
-func (s *server) warnPlainHTTP(host string) {
+func (s *Server) warnPlainHTTP(host string) {
 	s.plainHTTPWarned.Do(func() {
-		s.log.Warn("a browser reached sessiond over plain HTTP as "+host+"; it drops the Secure session cookie, so logins cannot work: "+plainHTTPAdvice, "host", host)
+		s.log.Warn("a browser reached sessiond over plain HTTP as "+host+"; it drops the Secure session cookie, so logins cannot work: "+PlainHTTPAdvice, "host", host)
 	})
-}
-
-// plainHTTPListenNote is the start-up note for a plain-HTTP listener on an
-// address browsers may reach under another name than localhost; "" when
-// there is nothing to say.
-func plainHTTPListenNote(opt *options, addr net.Addr) string {
-	if opt.TLSCert != "" || opt.InsecurePlainHTTP {
-		return ""
-	}
-	if ap, err := netip.ParseAddrPort(addr.String()); err == nil && ap.Addr().Unmap().IsLoopback() {
-		return ""
-	}
-	return "Note: browsers keep sessiond's Secure session cookie only over HTTPS or on http://localhost and http://127.0.0.1.\n" +
-		"Opened as http://<any other host>, logging in leads back to the login form. To use it that way, " + plainHTTPAdvice + "."
 }

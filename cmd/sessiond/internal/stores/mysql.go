@@ -1,4 +1,4 @@
-package main
+package stores
 
 import (
 	"context"
@@ -15,14 +15,6 @@ import (
 	"github.com/sesame-go/sesame"
 	"github.com/sesame-go/sesame/store/mysqlstore"
 )
-
-// MariaDB / MySQL: mysql://user:password@host:port/db?param=value, turned
-// into the driver's DSN user:password@tcp(host:port)/db?param=value.
-// sessiond creates the sessions table if it is missing.
-func init() {
-	storeKinds["mysql"] = storeKind{check: checkMySQL, open: openMySQL, example: "mysql://USER@HOST:PORT/DB"}
-	delete(plannedStores, "mysql")
-}
 
 // mysqlDSN converts a mysql:// URL to a driver configuration.
 func mysqlDSN(raw string) (*mysql.Config, error) {
@@ -72,7 +64,11 @@ type sqlCloser struct {
 
 func (c sqlCloser) Close() error { return errors.Join(c.s.Close(), c.db.Close()) }
 
-func openMySQL(u storeURL, log *slog.Logger) (sesame.Store, io.Closer, error) {
+// openMySQL opens MariaDB / MySQL:
+// mysql://user:password@host:port/db?param=value, turned into the driver's
+// DSN user:password@tcp(host:port)/db?param=value. It creates the sessions
+// table if it is missing.
+func openMySQL(u URL, log *slog.Logger) (sesame.Store, io.Closer, error) {
 	cfg, err := mysqlDSN("mysql://" + u.Rest)
 	if err != nil {
 		return nil, nil, err

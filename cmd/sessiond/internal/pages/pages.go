@@ -1,4 +1,4 @@
-package main
+package pages
 
 import (
 	"bytes"
@@ -9,6 +9,9 @@ import (
 	"time"
 
 	"github.com/sesame-go/sesame"
+	"github.com/sesame-go/sesame/cmd/sessiond/internal/clientip"
+	"github.com/sesame-go/sesame/cmd/sessiond/internal/limit"
+	"github.com/sesame-go/sesame/cmd/sessiond/internal/users"
 )
 
 // pageData is what every template gets.
@@ -52,11 +55,11 @@ var notices = map[string]string{
 	"session-ended": "Your session was ended: logged out from another device, revoked, or unused for too long. Log in again to go on.",
 }
 
-// toLogin is the login page with a return address, and, when the request
+// ToLogin is the login page with a return address, and, when the request
 // carried a session cookie but is not logged in, the notice that its
 // session has ended, so that a revoked or timed-out user learns why they
 // see the form.
-func (s *server) toLogin(r *http.Request, back string) string {
+func (s *Server) ToLogin(r *http.Request, back string) string {
 	u := loginURL(back)
 	if c, err := r.Cookie(s.cookieName); err != nil || c.Value == "" {
 		return u
@@ -69,7 +72,7 @@ func (s *server) toLogin(r *http.Request, back string) string {
 
 // render executes a template into a buffer first, so that a template
 // error yields a clean 500 rather than half a page.
-func (s *server) render(w http.ResponseWriter, r *http.Request, status int, name string, d pageData) {
+func (s *Server) render(w http.ResponseWriter, r *http.Request, status int, name string, d pageData) {
 	var buf bytes.Buffer
 	if err := s.tmpl.ExecuteTemplate(&buf, name, d); err != nil {
 		s.log.Error("template", "name", name, "err", err)
@@ -83,7 +86,7 @@ func (s *server) render(w http.ResponseWriter, r *http.Request, status int, name
 
 // requireUser returns the logged-in user, or sends the visitor to log in
 // and returns "".
-func (s *server) requireUser(w http.ResponseWriter, r *http.Request) (string, *sesame.Session) {
+func (s *Server) requireUser(w http.ResponseWriter, r *http.Request) (string, *sesame.Session) {
 	user, sess, err := s.currentUser(r)
 	if err != nil {
 		s.log.Error("session", "err", err)
@@ -95,13 +98,13 @@ func (s *server) requireUser(w http.ResponseWriter, r *http.Request) (string, *s
 		if r.Method == http.MethodGet {
 			back = r.URL.RequestURI()
 		}
-		http.Redirect(w, r, s.toLogin(r, back), http.StatusSeeOther)
+		http.Redirect(w, r, s.ToLogin(r, back), http.StatusSeeOther)
 		return "", nil
 	}
 	return user, sess
 }
 
-func (s *server) flashes(sess *sesame.Session) []string {
+func (s *Server) flashes(sess *sesame.Session) []string {
 	f, err := sess.Flashes()
 	if err != nil {
 		s.log.Warn("flashes", "err", err)
@@ -110,7 +113,7 @@ func (s *server) flashes(sess *sesame.Session) []string {
 }
 
 // home shows who you are and when your session ends.
-func (s *server) home(w http.ResponseWriter, r *http.Request) {
+func (s *Server) home(w http.ResponseWriter, r *http.Request) {
 	user, sess := s.requireUser(w, r)
 	if user == "" {
 		return
@@ -123,19 +126,19 @@ func (s *server) home(w http.ResponseWriter, r *http.Request) {
 		Created:  info.Created,
 		Deadline: info.Deadline,
 		Idle:     info.IdleDeadline,
-		Proxy:    s.proxy != nil,
+		Proxy:    s.opt.Proxy,
 	})
 }
 
 // defaultBack is where login leads without a return address.
-func (s *server) defaultBack() string {
-	if s.proxy != nil {
+func (s *Server) defaultBack() string {
+	if s.opt.Proxy {
 		return "/"
 	}
-	return pathHome
+	return PathHome
 }
 
-func (s *server) loginPage(w http.ResponseWriter, r *http.Request) {
+func (s *Server) loginPage(w http.ResponseWriter, r *http.Request) {
 	user, _, err := s.currentUser(r)
 	if err != nil {
 		http.Error(w, "session store unavailable", http.StatusServiceUnavailable)
@@ -163,7 +166,7 @@ func (s *server) loginPage(w http.ResponseWriter, r *http.Request) {
 // password is checked, and a success gives them back: an empty bucket
 // refuses the attempt before any password is checked, however many
 // attempts arrive at once.
-func (s *server) login(w http.ResponseWriter, r *http.Request) {
+func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 	r.Body = http.MaxBytesReader(w, r.Body, 16<<10)
 	if err := r.ParseForm(); err != nil {
 		s.render(w, r, http.StatusBadRequest, "message.html", pageData{Title: "Bad request", Message: "The form could not be read."})
@@ -172,14 +175,14 @@ func (s *server) login(w http.ResponseWriter, r *http.Request) {
 	name := strings.TrimSpace(r.PostForm.Get("user"))
 	password := r.PostForm.Get("password")
 	back := safeBack(r.PostForm.Get("back"), s.defaultBack())
-	ip := s.clientIP(r)
-	ipKey := limitKey(s.clientAddr(r))
+	ip := clientip.String(r, s.opt.TrustedProxies)
+	ipKey := limit.AddrKey(clientip.Addr(r, s.opt.TrustedProxies))
 	userKey := name
-	if len(userKey) > maxUserLen {
-		userKey = userKey[:maxUserLen]
+	if len(userKey) > users.MaxNameLen {
+		userKey = userKey[:users.MaxNameLen]
 	}
 	userLimit := s.userLimit
-	if _, exists := s.users.Stamp(name); !validUserName(name) || !exists {
+	if _, exists := s.users.Stamp(name); !users.ValidName(name) || !exists {
 		// A name that is no user gets no bucket among the users', which
 		// a flood of made-up names could fill, but a stand-in that
 		// answers alike, so that a 429 does not tell which names exist.
@@ -196,9 +199,9 @@ func (s *server) login(w http.ResponseWriter, r *http.Request) {
 	}
 	if err != nil {
 		wait = wait.Round(time.Second) + time.Second
-		s.metrics.logins.WithLabelValues("limited").Inc()
+		s.metrics.Logins.WithLabelValues("limited").Inc()
 		w.Header().Set("Retry-After", fmt.Sprint(int(wait.Seconds())))
-		if errors.Is(err, errFull) {
+		if errors.Is(err, limit.ErrFull) {
 			// Too many clients or users are being limited at once to keep
 			// track of another: refuse rather than forget one of them.
 			s.log.Warn("login refused: the login limiter is full", "user", userKey, "ip", ip)
@@ -210,7 +213,7 @@ func (s *server) login(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	valid, stamp := false, ""
-	if validUserName(name) {
+	if users.ValidName(name) {
 		var err error
 		if stamp, valid, err = s.users.Verify(r.Context(), name, password); err != nil {
 			// The client left (or the server is stopping) while the login
@@ -223,7 +226,7 @@ func (s *server) login(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	if !valid {
-		s.metrics.logins.WithLabelValues("failed").Inc()
+		s.metrics.Logins.WithLabelValues("failed").Inc()
 		s.log.Warn("login failed", "user", userKey, "ip", ip)
 		fail(http.StatusUnauthorized, "Wrong user name or password.")
 		return
@@ -232,20 +235,20 @@ func (s *server) login(w http.ResponseWriter, r *http.Request) {
 	userLimit.Reset(userKey)
 	sess, err := sesame.FromContext(r.Context())
 	if err == nil {
-		err = logIn(sess, name, stamp)
+		err = users.LogIn(sess, name, stamp)
 	}
 	if err != nil {
 		s.log.Error("login", "err", err)
 		http.Error(w, "session store unavailable", http.StatusServiceUnavailable)
 		return
 	}
-	s.metrics.logins.WithLabelValues("ok").Inc()
+	s.metrics.Logins.WithLabelValues("ok").Inc()
 	s.log.Info("login", "user", name, "ip", ip)
 	http.Redirect(w, r, back, http.StatusSeeOther)
 }
 
 // logout ends this session.
-func (s *server) logout(w http.ResponseWriter, r *http.Request) {
+func (s *Server) logout(w http.ResponseWriter, r *http.Request) {
 	sess, err := sesame.FromContext(r.Context())
 	if err == nil {
 		user := sess.User()
@@ -257,11 +260,11 @@ func (s *server) logout(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		s.log.Error("logout", "err", err)
 	}
-	http.Redirect(w, r, pathLogin+"?msg=loggedout", http.StatusSeeOther)
+	http.Redirect(w, r, PathLogin+"?msg=loggedout", http.StatusSeeOther)
 }
 
 // logoutAllPage asks whether to log out everywhere.
-func (s *server) logoutAllPage(w http.ResponseWriter, r *http.Request) {
+func (s *Server) logoutAllPage(w http.ResponseWriter, r *http.Request) {
 	user, _ := s.requireUser(w, r)
 	if user == "" {
 		return
@@ -271,14 +274,14 @@ func (s *server) logoutAllPage(w http.ResponseWriter, r *http.Request) {
 
 // logoutAll ends every session of the user, this one included, once the
 // form says confirm=yes; without it, it shows the question first.
-func (s *server) logoutAll(w http.ResponseWriter, r *http.Request) {
+func (s *Server) logoutAll(w http.ResponseWriter, r *http.Request) {
 	user, sess := s.requireUser(w, r)
 	if user == "" {
 		return
 	}
 	r.Body = http.MaxBytesReader(w, r.Body, 4<<10)
 	if r.PostFormValue("confirm") != "yes" {
-		http.Redirect(w, r, pathLogoutAll, http.StatusSeeOther)
+		http.Redirect(w, r, PathLogoutAll, http.StatusSeeOther)
 		return
 	}
 	if err := s.mgr.RevokeAll(r.Context(), user); err != nil {
@@ -288,11 +291,11 @@ func (s *server) logoutAll(w http.ResponseWriter, r *http.Request) {
 	}
 	_ = sess.Destroy()
 	s.log.Info("logged out everywhere", "user", user)
-	http.Redirect(w, r, pathLogin+"?msg=everywhere", http.StatusSeeOther)
+	http.Redirect(w, r, PathLogin+"?msg=everywhere", http.StatusSeeOther)
 }
 
 // sessions lists the user's sessions.
-func (s *server) sessions(w http.ResponseWriter, r *http.Request) {
+func (s *Server) sessions(w http.ResponseWriter, r *http.Request) {
 	user, sess := s.requireUser(w, r)
 	if user == "" {
 		return
@@ -333,7 +336,7 @@ func (s *server) sessions(w http.ResponseWriter, r *http.Request) {
 }
 
 // revoke ends one of the user's sessions, named by its handle.
-func (s *server) revoke(w http.ResponseWriter, r *http.Request) {
+func (s *Server) revoke(w http.ResponseWriter, r *http.Request) {
 	user, sess := s.requireUser(w, r)
 	if user == "" {
 		return
@@ -351,7 +354,7 @@ func (s *server) revoke(w http.ResponseWriter, r *http.Request) {
 	err := s.mgr.Revoke(r.Context(), user, h)
 	switch {
 	case errors.Is(err, sesame.ErrNotFound) || h == "":
-		http.Redirect(w, r, pathSessions+"?msg=ended", http.StatusSeeOther)
+		http.Redirect(w, r, PathSessions+"?msg=ended", http.StatusSeeOther)
 		return
 	case err != nil:
 		s.log.Error("revoke", "user", user, "err", err)
@@ -360,11 +363,11 @@ func (s *server) revoke(w http.ResponseWriter, r *http.Request) {
 	}
 	s.log.Info("session revoked", "user", user)
 	_ = sess.Flash("Session ended.")
-	http.Redirect(w, r, pathSessions, http.StatusSeeOther)
+	http.Redirect(w, r, PathSessions, http.StatusSeeOther)
 }
 
 // revokeOthers ends every session of the user but this one.
-func (s *server) revokeOthers(w http.ResponseWriter, r *http.Request) {
+func (s *Server) revokeOthers(w http.ResponseWriter, r *http.Request) {
 	user, sess := s.requireUser(w, r)
 	if user == "" {
 		return
@@ -376,5 +379,5 @@ func (s *server) revokeOthers(w http.ResponseWriter, r *http.Request) {
 	}
 	s.log.Info("other sessions revoked", "user", user)
 	_ = sess.Flash("Your other sessions have ended.")
-	http.Redirect(w, r, pathSessions, http.StatusSeeOther)
+	http.Redirect(w, r, PathSessions, http.StatusSeeOther)
 }

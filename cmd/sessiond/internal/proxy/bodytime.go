@@ -1,4 +1,4 @@
-package main
+package proxy
 
 import (
 	"io"
@@ -7,18 +7,18 @@ import (
 	"time"
 )
 
-// bodyDeadline bounds the time a client may take to send a request body:
-// --body-timeout from the moment its headers are in. Without it a client
-// that sends a byte every few seconds holds a connection and a goroutine
-// for as long as it likes. The deadline ends when the body has been read
+// BodyDeadline bounds the time a client may take to send a request body:
+// timeout (--body-timeout) from the moment its headers are in. Without it
+// a client that sends a byte every few seconds holds a connection and a
+// goroutine for as long as it likes. The deadline ends when the body has been read
 // (a deadline left in place would cancel a long response's context), and
 // a proxied upload may take longer as long as it keeps a pace (see
 // timedBody.upload). Requests without a body are untouched: the server's
 // ReadHeaderTimeout bounds their headers.
-func (s *server) bodyDeadline(next http.Handler) http.Handler {
+func BodyDeadline(timeout time.Duration, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.Body != nil && r.Body != http.NoBody {
-			b := &timedBody{ReadCloser: r.Body, rc: http.NewResponseController(w), start: time.Now(), timeout: s.opt.BodyTimeout}
+			b := &timedBody{ReadCloser: r.Body, rc: http.NewResponseController(w), start: time.Now(), timeout: timeout}
 			if b.setDeadline() == nil { // else a connection without deadlines (tests' recorders)
 				r.Body = b
 			}

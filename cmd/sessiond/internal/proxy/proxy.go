@@ -1,74 +1,72 @@
-package main
+// Package proxy is what sessiond does for an application behind it:
+// forward auth for nginx, Traefik and Caddy, and a reverse proxy that
+// lets only logged-in requests through, with the user in a header and the
+// identity headers a client could forge removed.
+package proxy
 
 import (
 	"context"
-	"net"
+	"log/slog"
 	"net/http"
 	"net/http/httputil"
 	"net/netip"
 	"net/url"
 	"strings"
+
+	"github.com/sesame-go/sesame"
+	"github.com/sesame-go/sesame/cmd/sessiond/internal/clientip"
+	"github.com/sesame-go/sesame/cmd/sessiond/internal/ops"
+	"github.com/sesame-go/sesame/cmd/sessiond/internal/users"
 )
 
-// clientAddr is the address of the client: the connection's peer, or, when
-// the peer is a trusted proxy (--trusted-proxies), the rightmost address in
-// X-Forwarded-For that is not itself a trusted proxy. Headers from an
-// untrusted peer are ignored, so a client cannot choose its address.
-func (s *server) clientAddr(r *http.Request) netip.Addr {
-	return clientAddr(r, s.opt.TrustedProxies)
+// Config is what a Server needs. Every field but Upstream must be set.
+type Config struct {
+	Users   *users.DB // who is logged in (see users.DB.Current)
+	Log     *slog.Logger
+	Metrics *ops.Metrics
+	// CookieName is the session cookie's, which the upstream never sees.
+	CookieName string
+	// UserHeader names the logged-in user, for forward auth and the
+	// upstream; client copies are removed (--user-header).
+	UserHeader string
+	// StripHeaders are more request headers to remove before proxying
+	// (--strip-headers).
+	StripHeaders []string
+	// TrustedProxies are the peers whose X-Forwarded-For tells the client's
+	// address (--trusted-proxies).
+	TrustedProxies []netip.Prefix
+	// Upstream is the application to protect (--upstream); nil for forward
+	// auth alone.
+	Upstream *url.URL
+	// UpstreamBodyRate is the pace in bytes per second that earns a
+	// proxied upload more time (--upstream-body-rate; see BodyDeadline).
+	UpstreamBodyRate int
+	// LoginURL is where a visitor who is not logged in is sent: the login
+	// page, with back as the address to return to.
+	LoginURL func(r *http.Request, back string) string
 }
 
-func clientAddr(r *http.Request, trusted []netip.Prefix) netip.Addr {
-	peer := parseAddr(r.RemoteAddr)
-	if !peer.IsValid() || !isTrusted(peer, trusted) {
-		return peer
-	}
-	var hops []string
-	for _, v := range r.Header.Values("X-Forwarded-For") {
-		hops = append(hops, strings.Split(v, ",")...)
-	}
-	for i := len(hops) - 1; i >= 0; i-- {
-		a, err := netip.ParseAddr(strings.TrimSpace(hops[i]))
-		if err != nil {
-			return peer // a malformed chain is not believed beyond its peer
-		}
-		a = a.Unmap()
-		if !isTrusted(a, trusted) {
-			return a
-		}
-		peer = a
-	}
-	return peer
+// Server answers forward-auth requests (ForwardAuth) and, with an
+// upstream, proxies logged-in requests to it (Protect).
+type Server struct {
+	opt     Config
+	log     *slog.Logger
+	metrics *ops.Metrics
+	proxy   *httputil.ReverseProxy // nil without an upstream
 }
 
-// parseAddr reads "host:port" or a bare address.
-func parseAddr(s string) netip.Addr {
-	if ap, err := netip.ParseAddrPort(s); err == nil {
-		return ap.Addr().Unmap()
+// New returns a Server for c.
+func New(c Config) *Server {
+	s := &Server{opt: c, log: c.Log, metrics: c.Metrics}
+	if c.Upstream != nil {
+		s.proxy = s.newProxy(c.Upstream)
 	}
-	if host, _, err := net.SplitHostPort(s); err == nil {
-		s = host
-	}
-	a, _ := netip.ParseAddr(s)
-	return a.Unmap()
+	return s
 }
 
-func isTrusted(a netip.Addr, trusted []netip.Prefix) bool {
-	for _, p := range trusted {
-		if p.Contains(a) {
-			return true
-		}
-	}
-	return false
-}
-
-// clientIP is clientAddr as text, for the Manager's session list.
-func (s *server) clientIP(r *http.Request) string {
-	a := s.clientAddr(r)
-	if !a.IsValid() {
-		return ""
-	}
-	return a.String()
+// currentUser returns the request's logged-in user, or "".
+func (s *Server) currentUser(r *http.Request) (string, *sesame.Session, error) {
+	return s.opt.Users.Current(r, s.log)
 }
 
 // headerKey folds a header name the way CGI-style servers do (case and
@@ -82,7 +80,7 @@ func headerKey(name string) string {
 // or what the client's address is. Client copies of them never reach the
 // upstream: an application that trusts one of them would otherwise take
 // the client's word for it. X-Real-IP and X-Forwarded-* are then set by
-// sessiond. The README lists them.
+// sessiond. sessiond's README (cmd/sessiond/README.md) lists them.
 var identityHeaders = []string{
 	// CGI's REMOTE_USER as a header, and Authelia's.
 	"Remote-User", "Remote-Email", "Remote-Groups", "Remote-Name",
@@ -157,10 +155,10 @@ func stripCookie(h http.Header, name string) {
 	}
 }
 
-// forwardAuth answers a proxy's subrequest (nginx auth_request, Traefik
+// ForwardAuth answers a proxy's subrequest (nginx auth_request, Traefik
 // ForwardAuth, Caddy forward_auth): 200 with the user header for a valid
 // session, 401 otherwise.
-func (s *server) forwardAuth(w http.ResponseWriter, r *http.Request) {
+func (s *Server) ForwardAuth(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Cache-Control", "no-store")
 	user, _, err := s.currentUser(r)
 	if err != nil {
@@ -169,11 +167,11 @@ func (s *server) forwardAuth(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if user == "" {
-		s.metrics.authDenied.Inc()
+		s.metrics.AuthDenied.Inc()
 		http.Error(w, "not logged in", http.StatusUnauthorized)
 		return
 	}
-	s.metrics.authOK.Inc()
+	s.metrics.AuthOK.Inc()
 	w.Header().Set(s.opt.UserHeader, user)
 	w.WriteHeader(http.StatusOK)
 }
@@ -183,10 +181,10 @@ type userKey struct{}
 // uploadKey names a proxied request's *timedBody in its context.
 type uploadKey struct{}
 
-// protect is reverse proxy mode: requests with a logged-in session go to
+// Protect is reverse proxy mode: requests with a logged-in session go to
 // the upstream with the user header; others are sent to log in (pages) or
 // refused with 401 (anything but GET and HEAD).
-func (s *server) protect(w http.ResponseWriter, r *http.Request) {
+func (s *Server) Protect(w http.ResponseWriter, r *http.Request) {
 	user, _, err := s.currentUser(r)
 	if err != nil {
 		s.log.Error("proxy: session", "err", err)
@@ -194,16 +192,16 @@ func (s *server) protect(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if user == "" {
-		s.metrics.authDenied.Inc()
+		s.metrics.AuthDenied.Inc()
 		if r.Method == http.MethodGet || r.Method == http.MethodHead {
 			w.Header().Set("Cache-Control", "no-store")
-			http.Redirect(w, r, s.toLogin(r, r.URL.RequestURI()), http.StatusSeeOther)
+			http.Redirect(w, r, s.opt.LoginURL(r, r.URL.RequestURI()), http.StatusSeeOther)
 			return
 		}
 		http.Error(w, "not logged in", http.StatusUnauthorized)
 		return
 	}
-	s.metrics.authOK.Inc()
+	s.metrics.AuthOK.Inc()
 	ctx := context.WithValue(r.Context(), userKey{}, user)
 	if b, ok := r.Body.(*timedBody); ok {
 		b.upload(s.opt.UpstreamBodyRate)
@@ -212,21 +210,12 @@ func (s *server) protect(w http.ResponseWriter, r *http.Request) {
 	s.proxy.ServeHTTP(w, r.WithContext(ctx))
 }
 
-// loginURL is the login page with a return address.
-func loginURL(back string) string {
-	back = safeBack(back, "")
-	if back == "" || back == "/" {
-		return pathLogin
-	}
-	return pathLogin + "?back=" + url.QueryEscape(back)
-}
-
 // newProxy builds the reverse proxy to up. The user header, the identity
 // headers, --strip-headers and the session cookie are removed from what
 // the client sent, then the user header is set from the session and
 // X-Real-IP from the client address. A response the upstream gave no
 // Cache-Control is marked private: it was made for a logged-in user.
-func (s *server) newProxy(up *url.URL) *httputil.ReverseProxy {
+func (s *Server) newProxy(up *url.URL) *httputil.ReverseProxy {
 	strip := headerSet([]string{s.opt.UserHeader}, identityHeaders, s.opt.StripHeaders)
 	return &httputil.ReverseProxy{
 		Rewrite: func(pr *httputil.ProxyRequest) {
@@ -234,11 +223,11 @@ func (s *server) newProxy(up *url.URL) *httputil.ReverseProxy {
 			pr.Out.Host = pr.In.Host // the upstream sees the name the browser used
 			stripHeaders(pr.Out.Header, strip)
 			pr.SetXForwarded()
-			stripCookie(pr.Out.Header, s.cookieName)
+			stripCookie(pr.Out.Header, s.opt.CookieName)
 			if u, ok := pr.In.Context().Value(userKey{}).(string); ok && u != "" {
 				pr.Out.Header.Set(s.opt.UserHeader, u)
 			}
-			if a := s.clientAddr(pr.In); a.IsValid() {
+			if a := clientip.Addr(pr.In, s.opt.TrustedProxies); a.IsValid() {
 				pr.Out.Header.Set("X-Real-IP", a.String())
 			}
 		},
@@ -258,22 +247,4 @@ func (s *server) newProxy(up *url.URL) *httputil.ReverseProxy {
 			http.Error(w, "upstream unavailable", http.StatusBadGateway)
 		},
 	}
-}
-
-// from serves /_sessiond/from/<original request URI>: the form of login
-// link a proxy can build without escaping (nginx: return 302
-// /_sessiond/from$request_uri). It redirects to the login page with the
-// URI as a checked return address (and the notice that the session ended,
-// if the browser still holds one that no longer works).
-func (s *server) from(w http.ResponseWriter, r *http.Request) {
-	uri := r.URL.RequestURI()
-	back := strings.TrimPrefix(uri, strings.TrimSuffix(pathFrom, "/"))
-	if back == uri {
-		back = ""
-	}
-	if user, _, err := s.currentUser(r); err == nil && user != "" {
-		http.Redirect(w, r, loginURL(back), http.StatusSeeOther) // the login page sends it back
-		return
-	}
-	http.Redirect(w, r, s.toLogin(r, back), http.StatusSeeOther)
 }

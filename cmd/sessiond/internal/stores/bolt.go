@@ -1,4 +1,4 @@
-package main
+package stores
 
 import (
 	"io"
@@ -10,16 +10,11 @@ import (
 	"github.com/sesame-go/sesame/store/boltstore"
 )
 
-// Bolt: bolt://PATH is one bbolt file (created 0600), the embedded,
+// openBolt opens bolt://PATH, one bbolt file (created 0600), the embedded,
 // persistent default. bolt:///abs/file.db and bolt://relative/file.db
 // (in the data directory) both work. The file is locked while sessiond
 // runs.
-func init() {
-	storeKinds["bolt"] = storeKind{check: checkPath, open: openBolt, example: "bolt://FILE", path: true}
-	delete(plannedStores, "bolt")
-}
-
-func openBolt(u storeURL, _ *slog.Logger) (sesame.Store, io.Closer, error) {
+func openBolt(u URL, _ *slog.Logger) (sesame.Store, io.Closer, error) {
 	if err := os.MkdirAll(filepath.Dir(u.Rest), 0o700); err != nil {
 		return nil, nil, err
 	}
