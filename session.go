@@ -55,9 +55,10 @@ type Session struct {
 // last saved. key is "" for a session that has no record (yet).
 type loadedRecord struct {
 	id      sessionID // server-side: the id in the cookie
-	key     string    // server-side: the store key; sealed: a handle for logs
+	key     string    // server-side: the store key; cookie sessions: a handle for logs
 	version uint64    // server-side: the store's version of the record
 	rec     record
+	foreign *foreignState // CookieCodec: what the codec carries, and keys the API cannot name
 }
 
 // cookieReply is the response's side of the session: whether the request
