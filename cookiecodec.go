@@ -289,10 +289,24 @@ func (b codecCookie) encode(s *Session, h *record) (string, *CookieSession, erro
 	if err != nil {
 		return "", nil, fmt.Errorf("sesame: encoding the session cookie: %w", err)
 	}
+	if !validCookieValue(value) {
+		return "", nil, errors.New("sesame: the CookieCodec wrote a value that is not a cookie value (empty, or a byte outside RFC 6265's cookie-octets)")
+	}
 	if size := len(b.m.cookie.Name) + 1 + len(value); size > maxCookieSize {
 		return "", nil, fmt.Errorf("%w: the cookie would be %d bytes (name and value), more than %d", ErrTooLarge, size, maxCookieSize)
 	}
 	return value, cs, nil
+}
+
+// validCookieValue reports whether v is a non-empty run of RFC 6265
+// cookie-octets, which a Set-Cookie header carries as they are.
+func validCookieValue(v string) bool {
+	for i := 0; i < len(v); i++ {
+		if c := v[i]; c <= ' ' || c >= 0x7f || c == '"' || c == ',' || c == ';' || c == '\\' {
+			return false
+		}
+	}
+	return v != ""
 }
 
 // checkSize encodes the session with the request's changes so far and

@@ -33,6 +33,9 @@ type signedJSON struct {
 	expiry time.Duration
 	// refuse, if set, names a key EncodeCookie refuses to store.
 	refuse string
+	// suffix is appended to every value EncodeCookie writes: a codec
+	// that writes what is not a cookie value.
+	suffix string
 }
 
 // wire is what signedJSON keeps in its cookie.
@@ -112,7 +115,7 @@ func (c *signedJSON) EncodeCookie(cs *sesame.CookieSession) (string, error) {
 		return "", fmt.Errorf("%w: signedJSON keeps at most %d bytes", sesame.ErrTooLarge, c.limit)
 	}
 	cs.State = id
-	return v, nil
+	return v + c.suffix, nil
 }
 
 func newCodecEnv(t *testing.T, codec *signedJSON, cfg sesame.Config) *env {
@@ -312,6 +315,18 @@ func TestCookieCodecRefusals(t *testing.T) {
 	})
 	if w := wireOf(t, codec, rec); w.User != strings.Repeat("u", 255) || w.Values["big"] != nil {
 		t.Errorf("the codec was given %+v", w)
+	}
+
+	// A codec that writes what a Set-Cookie header cannot carry as it is
+	// does not get to add attributes to the cookie.
+	codec.suffix = "; Domain=evil.example"
+	rec = e.do(cookie, func(s *sesame.Session, w http.ResponseWriter, r *http.Request) {
+		if err := s.Put("n", 1); err == nil || !strings.Contains(err.Error(), "not a cookie value") {
+			t.Errorf("Put through a codec writing %q = %v", codec.suffix, err)
+		}
+	})
+	if lines := rec.Header().Values("Set-Cookie"); len(lines) != 0 {
+		t.Errorf("Set-Cookie %q", lines)
 	}
 }
 

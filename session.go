@@ -161,8 +161,9 @@ func Pop[T any](s *Session, key string) (T, error) {
 
 // Put sets key to value, which may be any value encoding/json can encode.
 // The value is encoded now, so later changes to it are not seen. With
-// sealed sessions, a value that would make the cookie too large is
-// refused with ErrTooLarge, and the session is left as it was.
+// sealed and CookieCodec sessions, a value that would make the cookie too
+// large is refused with ErrTooLarge, and the session is left as it was;
+// so is one the CookieCodec's format cannot store, with its error.
 func (s *Session) Put(key string, value any) error {
 	if err := checkKey(key); err != nil {
 		return err
