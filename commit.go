@@ -111,6 +111,41 @@ func (s *Session) writeCookie() {
 	keepPrivate(h, &s.reply.hdrBuf[1])
 }
 
+// cookieSaveDue begins the save of a session kept in its cookie (sealed,
+// or through a CookieCodec): it reports a destruction, and whether a new
+// cookie is due, because the request changed the session or its idle
+// deadline is due to be extended. Every such save is a Set-Cookie, so a
+// change once the response header is out is dropped with
+// ErrHeadersWritten.
+func (s *Session) cookieSaveDue(now int64) (dirty, due bool, err error) {
+	if s.log.ended != "" {
+		s.m.emit(s.req.Context(), EventDestroyed, s.log.ended, "")
+		s.log.ended = ""
+		s.reply.clear = s.reply.hadCookie || s.reply.line != ""
+	}
+	dirty = s.log.dirty()
+	switch {
+	case s.headerSent && dirty:
+		s.log.forget()
+		return true, false, ErrHeadersWritten
+	case s.headerSent, !dirty && !s.touchDue(now):
+		return dirty, false, nil
+	}
+	return dirty, true, nil
+}
+
+// cookieEvent is the event a cookie session's save reports: created for a
+// new session, renewed for a Renew or Login, none for another change.
+func (s *Session) cookieEvent() EventKind {
+	switch {
+	case s.cur.key == "":
+		return EventCreated
+	case s.log.renew || s.log.login != "":
+		return EventRenewed
+	}
+	return 0
+}
+
 // touchDue reports whether the idle deadline of a session the request
 // only read is due to be extended.
 func (s *Session) touchDue(now int64) bool {

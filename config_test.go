@@ -36,9 +36,13 @@ func TestConfigValidation(t *testing.T) {
 		{"domain with plain name", sesame.Config{Store: ms, Cookie: sesame.CookieConfig{Name: "sid", Domain: "example.com"}}, ""},
 		{"cap without user index", sesame.Config{Store: noIndexStore{ms}, MaxSessionsPerUser: 3}, "user index"},
 		{"plain HTTP development mode", sesame.Config{Store: ms, InsecurePlainHTTP: true}, ""},
-		{"store and seal", sesame.Config{Store: ms, Seal: newRing(t, genKey(t))}, "not both"},
+		{"store and seal", sesame.Config{Store: ms, Seal: newRing(t, genKey(t))}, "not several"},
 		{"revocations without seal", sesame.Config{Store: ms, Revocations: ms}, "for sealed sessions"},
 		{"sealed", sesame.Config{Seal: newRing(t, genKey(t)), Revocations: ms}, ""},
+		{"cookie codec", sesame.Config{CookieCodec: newSignedJSON(t)}, ""},
+		{"store and cookie codec", sesame.Config{Store: ms, CookieCodec: newSignedJSON(t)}, "not several"},
+		{"seal and cookie codec", sesame.Config{Seal: newRing(t, genKey(t)), CookieCodec: newSignedJSON(t)}, "not several"},
+		{"revocations with a cookie codec", sesame.Config{CookieCodec: newSignedJSON(t), Revocations: ms}, "for sealed sessions"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -112,7 +112,7 @@ func newEnvWrapping(t *testing.T, cfg sesame.Config, wrap func(sesame.Store) ses
 	ms := memstore.New(memstore.Config{Now: c.Now})
 	t.Cleanup(func() { ms.Close() })
 	e := &env{t: t, store: &countingStore{Store: ms}, clock: c}
-	if cfg.Store == nil && cfg.Seal == nil {
+	if cfg.Store == nil && cfg.Seal == nil && cfg.CookieCodec == nil {
 		cfg.Store = e.store
 		if wrap != nil {
 			cfg.Store = wrap(e.store)

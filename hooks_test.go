@@ -45,7 +45,7 @@ func (h *recordingHook) take() []string {
 	return c
 }
 
-// TestHooksHearLoginExtensionAndLogout runs the same story on both kinds
+// TestHooksHearLoginExtensionAndLogout runs the same story on every kind
 // of session: each hook hears a login, an extension (only when the idle
 // deadline is really extended) and a logout, in the order listed, and
 // nothing of anonymous sessions or ordinary writes.
@@ -70,6 +70,9 @@ func TestHooksHearLoginExtensionAndLogout(t *testing.T) {
 			revocations := memstore.New(memstore.Config{})
 			t.Cleanup(func() { revocations.Close() })
 			return newEnv(t, sesame.Config{Seal: newRing(t, genKey(t)), Revocations: revocations, Hooks: hooks})
+		}, []string{"out bob"}, nil},
+		{"cookie codec", func(t *testing.T, hooks []sesame.Hook) *env {
+			return newEnv(t, sesame.Config{CookieCodec: newSignedJSON(t), Hooks: hooks})
 		}, []string{"out bob"}, nil},
 	}
 	for _, kind := range kinds {

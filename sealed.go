@@ -12,9 +12,10 @@ import (
 	"github.com/sesame-go/sesame/seal"
 )
 
-// ErrTooLarge reports a change that would make a sealed session's cookie
-// larger than browsers keep: 4096 bytes of name and value (less if the key
-// ring's MaxTokenLen is lower). A browser would drop such a cookie
+// ErrTooLarge reports a change that would make a sealed or CookieCodec
+// session's cookie larger than browsers keep: 4096 bytes of name and
+// value (less if the key ring's MaxTokenLen is lower, or the codec's
+// format has a lower limit). A browser would drop such a cookie
 // silently. Put, Flash and Login return it when the change is made, and
 // leave the session as it was, so the browser keeps its previous cookie.
 // The commit checks again, as the guarantee that no oversized cookie is
@@ -26,11 +27,12 @@ import (
 // a key ring's limit, with no cookie in view: the Manager measures the
 // record against the cookie's limit before sealing, so sessions report
 // only this error.
-var ErrTooLarge = errors.New("sesame: sealed session too large for its cookie")
+var ErrTooLarge = errors.New("sesame: session too large for its cookie")
 
-// ErrNoRevocations reports RevokeAll or RevokeOthers on sealed sessions
-// without Config.Revocations.
-var ErrNoRevocations = errors.New("sesame: sealed sessions cannot be revoked without Config.Revocations")
+// ErrNoRevocations reports RevokeAll or RevokeOthers on sessions that live
+// in their cookie with nothing on the server to end them: sealed sessions
+// without Config.Revocations, and Config.CookieCodec sessions.
+var ErrNoRevocations = errors.New("sesame: cookie sessions cannot be revoked without a revocation store (Config.Revocations, for sealed sessions)")
 
 // maxRevokeAttempts bounds the load-and-save loop of a revocation when
 // saves conflict.
@@ -97,18 +99,9 @@ func sealedHandle(token string) string {
 func (b *sealed) save(s *Session) (bool, error) {
 	m, ctx := b.m, s.req.Context()
 	now := s.clock()
-	if s.log.ended != "" {
-		m.emit(ctx, EventDestroyed, s.log.ended, "")
-		s.log.ended = ""
-		s.reply.clear = s.reply.hadCookie || s.reply.line != ""
-	}
-	dirty := s.log.dirty()
-	switch {
-	case s.headerSent && dirty:
-		s.log.forget()
-		return false, ErrHeadersWritten
-	case s.headerSent, !dirty && !s.touchDue(now):
-		return false, nil
+	dirty, due, err := s.cookieSaveDue(now)
+	if !due {
+		return false, err
 	}
 	if s.log.login != "" && b.revoked != nil {
 		// A login begins after every revocation of its user that has
@@ -129,18 +122,12 @@ func (b *sealed) save(s *Session) (bool, error) {
 	}
 	c := m.cookieStart(seal.SealedLen(len(enc)))
 	start := len(c)
-	c, err := b.ring.AppendSeal(c, m.cookie.Name, enc)
+	c, err = b.ring.AppendSeal(c, m.cookie.Name, enc)
 	if err != nil {
 		return false, fmt.Errorf("sesame: sealing session: %w", err)
 	}
 	end := len(c)
-	kind := EventCreated
-	switch {
-	case s.cur.key != "" && (s.log.renew || s.log.login != ""):
-		kind = EventRenewed
-	case s.cur.key != "":
-		kind = 0
-	}
+	kind := s.cookieEvent()
 	extended := !dirty
 	s.adopt(sessionID{}, "", 0, &h)
 	s.reply.line = m.cookieLine(c, s.cookieExpires())

@@ -10,7 +10,9 @@
 // request got there first, so concurrent requests do not lose each other's
 // updates and a destroyed session never comes back. With Config.Seal
 // instead of a Store, the whole session travels in the cookie, encrypted
-// and authenticated, through the same API.
+// and authenticated, through the same API; with Config.CookieCodec, it
+// travels in another system's cookie format (package beaker: Python's
+// Beaker), which that system reads and writes too.
 //
 // A Manager over the in-memory store (package store/memstore; every store
 // has a Close):
@@ -74,7 +76,7 @@ const (
 // means its documented default.
 type Config struct {
 	// Store keeps the session records: server-side sessions. Exactly one
-	// of Store and Seal must be set.
+	// of Store, Seal and CookieCodec must be set.
 	Store Store
 
 	// Seal turns on sealed-cookie sessions: the whole record, encrypted
@@ -84,8 +86,20 @@ type Config struct {
 	// must serve them without sharing a store. A sealed session cannot be
 	// deleted from a copy someone kept: Destroy clears the
 	// browser's cookie, and only Revocations makes "log out everywhere"
-	// possible. Exactly one of Store and Seal must be set.
+	// possible. Exactly one of Store, Seal and CookieCodec must be set.
 	Seal *seal.KeyRing
+
+	// CookieCodec keeps the whole session in its cookie in another
+	// system's format, which that system reads and writes as well: a Go
+	// handler and, say, a Python application behind one domain then share
+	// one session (package beaker's Codec: Beaker's cookie sessions). Set
+	// Cookie to the other system's cookie name, path and domain, and
+	// IdleTimeout to its idle timeout: the Manager checks its own
+	// deadlines as well as the codec's. As with Seal, a copy of the cookie
+	// lives until its deadlines, and RevokeAll and RevokeOthers return
+	// ErrNoRevocations. Exactly one of Store, Seal and CookieCodec must be
+	// set.
+	CookieCodec CookieCodec
 
 	// Revocations, with Seal, keeps a small per-user "not valid before"
 	// time, so that RevokeAll and RevokeOthers can end sealed sessions:
@@ -187,8 +201,8 @@ type CookieConfig struct {
 // Manager loads and saves sessions. It is safe for concurrent use; build
 // one with New and share it.
 type Manager struct {
-	backend   backend   // server-side or sealed sessions
-	store     Store     // server-side sessions; nil with sealed ones
+	backend   backend   // server-side, sealed or CookieCodec sessions
+	store     Store     // server-side sessions; nil with cookie ones
 	users     UserIndex // nil if the store keeps none
 	clearLine string    // Set-Cookie value that deletes the cookie
 	hooks     []Hook
@@ -215,11 +229,17 @@ var ErrHeadersWritten = errors.New("sesame: session changed after the response h
 
 // New checks cfg, fills in its defaults and returns a Manager.
 func New(cfg Config) (*Manager, error) {
+	kinds := 0
+	for _, set := range []bool{cfg.Store != nil, cfg.Seal != nil, cfg.CookieCodec != nil} {
+		if set {
+			kinds++
+		}
+	}
 	switch {
-	case cfg.Store == nil && cfg.Seal == nil:
-		return nil, errors.New("sesame: Config.Store (server-side sessions) or Config.Seal (sealed cookies) is required")
-	case cfg.Store != nil && cfg.Seal != nil:
-		return nil, errors.New("sesame: set Config.Store or Config.Seal, not both")
+	case kinds == 0:
+		return nil, errors.New("sesame: Config.Store (server-side sessions), Config.Seal (sealed cookies) or Config.CookieCodec (another system's cookies) is required")
+	case kinds > 1:
+		return nil, errors.New("sesame: set one of Config.Store, Config.Seal and Config.CookieCodec, not several")
 	case cfg.Revocations != nil && cfg.Seal == nil:
 		return nil, errors.New("sesame: Config.Revocations is for sealed sessions (Config.Seal)")
 	}
@@ -278,9 +298,13 @@ func New(cfg Config) (*Manager, error) {
 		rand:      rand.Reader,
 		now:       time.Now,
 	}
-	m.backend = serverSide{m}
-	if cfg.Seal != nil {
+	switch {
+	case cfg.Seal != nil:
 		m.backend = &sealed{m: m, ring: cfg.Seal, revoked: cfg.Revocations}
+	case cfg.CookieCodec != nil:
+		m.backend = codecCookie{m: m, codec: cfg.CookieCodec}
+	default:
+		m.backend = serverSide{m}
 	}
 	m.clearLine = m.clearingLine()
 	if m.log == nil {

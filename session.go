@@ -55,9 +55,10 @@ type Session struct {
 // last saved. key is "" for a session that has no record (yet).
 type loadedRecord struct {
 	id      sessionID // server-side: the id in the cookie
-	key     string    // server-side: the store key; sealed: a handle for logs
+	key     string    // server-side: the store key; cookie sessions: a handle for logs
 	version uint64    // server-side: the store's version of the record
 	rec     record
+	foreign *foreignState // CookieCodec: what the codec carries, and keys the API cannot name
 }
 
 // cookieReply is the response's side of the session: whether the request
@@ -160,8 +161,9 @@ func Pop[T any](s *Session, key string) (T, error) {
 
 // Put sets key to value, which may be any value encoding/json can encode.
 // The value is encoded now, so later changes to it are not seen. With
-// sealed sessions, a value that would make the cookie too large is
-// refused with ErrTooLarge, and the session is left as it was.
+// sealed and CookieCodec sessions, a value that would make the cookie too
+// large is refused with ErrTooLarge, and the session is left as it was;
+// so is one the CookieCodec's format cannot store, with its error.
 func (s *Session) Put(key string, value any) error {
 	if err := checkKey(key); err != nil {
 		return err

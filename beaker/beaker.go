@@ -128,7 +128,7 @@ type Config struct {
 	// Timeout is timeout: a session not accessed for longer than this is
 	// expired. Beaker counts in whole seconds; zero means none (Beaker's
 	// default). Beaker treats exactly Timeout as still valid; so does
-	// Decode.
+	// Decode. With a sesame.Manager, set its IdleTimeout to the same.
 	Timeout time.Duration
 	// CookieExpires is cookie_expires given as a number of seconds or a
 	// timedelta: a new session's cookie expires this long after it is
@@ -138,7 +138,27 @@ type Config struct {
 	CookieExpires time.Duration
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
+
+	// UserKey is the session key that holds the logged-in user when a
+	// sesame.Manager serves the sessions (Config.CookieCodec): Login
+	// writes the user there as a str, and a str there is the session's
+	// user (sesame.Session.User). The default, DefaultUserKey, is where
+	// Pyramid's SessionAuthenticationPolicy keeps its userid. The plain
+	// Decode and Encode treat it as any other key.
+	UserKey string
+	// FlashKey is the session key that holds the flash messages when a
+	// sesame.Manager serves the sessions: a list of str there is what
+	// sesame.Session.Flashes returns, and Flash appends to it. The
+	// default, DefaultFlashKey, is the default queue of Pyramid's
+	// session.flash and pop_flash.
+	FlashKey string
 }
+
+// Defaults of Config.UserKey and Config.FlashKey.
+const (
+	DefaultUserKey  = "auth.userid"
+	DefaultFlashKey = "_f_"
+)
 
 // sigLength is the length of the hex HMAC-SHA1 signature that starts
 // every cookie value.
@@ -156,6 +176,8 @@ type Codec struct {
 	timeout     time.Duration
 	expires     time.Duration
 	now         func() time.Time
+	userKey     string // where a Manager keeps the user
+	flashKey    string // where a Manager keeps the flash messages
 }
 
 // New checks cfg and returns a Codec for it.
@@ -167,6 +189,20 @@ func New(cfg Config) (*Codec, error) {
 		timeout:     cfg.Timeout,
 		expires:     cfg.CookieExpires,
 		now:         cfg.Now,
+		userKey:     cfg.UserKey,
+		flashKey:    cfg.FlashKey,
+	}
+	if c.userKey == "" {
+		c.userKey = DefaultUserKey
+	}
+	if c.flashKey == "" {
+		c.flashKey = DefaultFlashKey
+	}
+	switch {
+	case reserved(c.userKey), reserved(c.flashKey):
+		return nil, fmt.Errorf("beaker: UserKey %q or FlashKey %q is one of Beaker's own keys", c.userKey, c.flashKey)
+	case c.userKey == c.flashKey:
+		return nil, fmt.Errorf("beaker: UserKey and FlashKey are both %q", c.userKey)
 	}
 	if c.now == nil {
 		c.now = time.Now
@@ -339,16 +375,23 @@ func (c *Codec) Decode(value string) (*Session, error) {
 // kept to the microsecond, as in the cookie. The value is ASCII and needs
 // no quoting in a Set-Cookie header.
 func (c *Codec) Encode(s *Session) (string, error) {
+	v, _, err := c.encodeAt(s, c.now())
+	return v, err
+}
+
+// encodeAt is Encode at the time now. It also returns the most bytes
+// Beaker's serializer can write for the same session (see serialize).
+func (c *Codec) encodeAt(s *Session, now time.Time) (value string, beakerMax int, err error) {
 	for k := range s.Values {
 		if reserved(k) {
-			return "", fmt.Errorf("%w: %q is Beaker's own key", ErrInvalidValue, k)
+			return "", 0, fmt.Errorf("%w: %q is Beaker's own key", ErrInvalidValue, k)
 		}
 	}
-	now := c.now().Truncate(time.Microsecond) // what the cookie keeps
+	now = now.Truncate(time.Microsecond) // what the cookie keeps
 	if s.ID == "" {
 		id, err := newID()
 		if err != nil {
-			return "", err
+			return "", 0, err
 		}
 		s.ID = id
 	}
@@ -363,16 +406,16 @@ func (c *Codec) Encode(s *Session) (string, error) {
 	if !s.Expires.IsZero() {
 		s.Expires = s.Expires.UTC().Truncate(time.Microsecond)
 	}
-	data, err := c.serialize(s)
+	data, dataMax, err := c.serialize(s)
 	if err != nil {
-		return "", err
+		return "", 0, err
 	}
 	payload, err := c.seal(data)
 	if err != nil {
-		return "", err
+		return "", 0, err
 	}
 	if len(payload) > MaxPayloadLength {
-		return "", fmt.Errorf("%w: the cookie would be %d bytes, more than the %d Beaker stores", ErrTooLarge, len(payload), MaxPayloadLength)
+		return "", 0, fmt.Errorf("%w: the cookie would be %d bytes, more than the %d Beaker stores", ErrTooLarge, len(payload), MaxPayloadLength)
 	}
-	return c.sign(payload) + payload, nil
+	return c.sign(payload) + payload, dataMax, nil
 }

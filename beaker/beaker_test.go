@@ -255,7 +255,7 @@ func TestJSONKeepsIntsAndFloatsApart(t *testing.T) {
 	vals := map[string]any{"whole": 3.0, "negative zero": math.Copysign(0, -1), "big": 1e21, "small": 1e-7,
 		"int": int64(3), "json int": json.Number("4"), "json float": json.Number("4.0"), "uint8": uint8(9)}
 	s := &Session{Values: vals}
-	data, err := c.serialize(s)
+	data, _, err := c.serialize(s)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -263,7 +263,7 @@ func TestJSONKeepsIntsAndFloatsApart(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, want := range []string{`"whole":3.0`, `"negative zero":-0.0`, `"big":1e+21`, `"small":1e-07`, `"int":3`, `"json int":4`, `"json float":4.0`, `"uint8":9`} {
+	for _, want := range []string{`"whole": 3.0`, `"negative zero": -0.0`, `"big": 1e+21`, `"small": 1e-07`, `"int": 3`, `"json int": 4`, `"json float": 4.0`, `"uint8": 9`} {
 		if !strings.Contains(text, want) {
 			t.Errorf("JSON %s lacks %s", text, want)
 		}
@@ -276,6 +276,30 @@ func TestJSONKeepsIntsAndFloatsApart(t *testing.T) {
 	for k, want := range map[string]any{"whole": 3.0, "big": 1e21, "int": int64(3), "json int": int64(4), "json float": 4.0, "uint8": int64(9)} {
 		if !reflect.DeepEqual(m[k], want) {
 			t.Errorf("%s read back as %#v, want %#v", k, m[k], want)
+		}
+	}
+}
+
+// The JSON serializer writes what Python's json.dumps writes for the same
+// values (with sort_keys, as Go sorts them): the separators, the escapes
+// of ensure_ascii and repr's floats, so that a session's JSON is as long
+// in Go as in Beaker, which writes it again on every load. The wanted
+// texts are CPython 3.11's.
+func TestJSONWritesAsPython(t *testing.T) {
+	tests := []struct {
+		v    any
+		want string
+	}{
+		{[]any{1e16, 1e15, 9999999999999998.0, 0.0001, 1e-05, 123456789.125, math.Copysign(0, -1), 5e-324, math.MaxFloat64, 0.1, 100.0, 1.5e300},
+			`[1e+16, 1000000000000000.0, 9999999999999998.0, 0.0001, 1e-05, 123456789.125, -0.0, 5e-324, 1.7976931348623157e+308, 0.1, 100.0, 1.5e+300]`},
+		{"a\"b\\c/d<e>\n\r\t\b\f\x00\x1f\x7f é€😀\u2028",
+			`"a\"b\\c/d<e>\n\r\t\b\f\u0000\u001f\u007f \u00e9\u20ac\ud83d\ude00\u2028"`},
+		{map[string]any{"b": []any{int64(1), map[string]any{}}, "a": nil}, `{"a": null, "b": [1, {}]}`},
+	}
+	for _, tt := range tests {
+		got, err := appendJSON(nil, tt.v, pythonJSON)
+		if err != nil || string(got) != tt.want {
+			t.Errorf("appendJSON(%#v) =\n %s, %v\nPython writes\n %s", tt.v, got, err, tt.want)
 		}
 	}
 }

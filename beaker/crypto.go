@@ -90,6 +90,17 @@ func (c *Codec) seal(data []byte) (string, error) {
 	return nonce + base64.StdEncoding.EncodeToString(ct), nil
 }
 
+// payloadLen is the length of the payload seal makes of n bytes.
+func (c *Codec) payloadLen(n int) int {
+	switch c.crypto {
+	case "":
+		return base64.StdEncoding.EncodedLen(n)
+	case CryptoPycrypto:
+		return c.nonceB64Len + base64.StdEncoding.EncodedLen(n)
+	}
+	return c.nonceB64Len + base64.StdEncoding.EncodedLen(gcmIVLength+gcmTagLength+n)
+}
+
 // open turns a verified payload back into serialized data.
 func (c *Codec) open(payload string) ([]byte, error) {
 	if c.crypto == "" {

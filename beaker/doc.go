@@ -24,6 +24,51 @@
 // Decode authenticates before it parses: the HMAC-SHA1 signature first
 // (and the AES-GCM tag with crypto_type = cryptography), then the data.
 //
+// # Through a sesame.Manager
+//
+// A Codec is also a sesame.CookieCodec: a Manager with
+// sesame.Config{CookieCodec: codec} serves Beaker's cookie through the
+// Session API (Get, Put, Delete, Keys, Flash, Flashes, Login, Renew,
+// Destroy, RememberMe), so that a Go handler reads and changes the
+// session the Python application wrote, and the other way round:
+//
+//	m, err := sesame.New(sesame.Config{
+//		CookieCodec: codec,
+//		Cookie:      sesame.CookieConfig{Name: "beaker.session.id"}, // session.key, cookie_path, cookie_domain
+//		IdleTimeout: time.Hour,                                       // session.timeout, as Config.Timeout
+//	})
+//
+// Values are JSON to the Session API. Python's str, int, float, bool,
+// None, list and dict are themselves; a float keeps a fraction ("3.0"), so
+// Get[int] refuses it; bytes are a base64 string (Get[[]byte] reads them)
+// and a datetime an RFC 3339 string (Get[time.Time] reads it); a tuple is
+// a list. A value the handler leaves alone goes back to Python as Python
+// wrote it, bytes, datetime, float and all (a tuple as a list). A value Go
+// writes reaches Python as JSON's types do: a str, an int for a whole
+// number (Go writes 3.0 as 3), a float, a bool, None, a list or a dict
+// with str keys; []byte arrives as a base64 str and time.Time as an RFC
+// 3339 str.
+//
+// The user is the str under Config.UserKey ("auth.userid" by default,
+// where Pyramid's SessionAuthenticationPolicy keeps it); Login writes it
+// there and gives the session a new _id, as Renew does. Flash messages
+// are the list of str under Config.FlashKey ("_f_", the default queue of
+// Pyramid's session.flash). _creation_time is when the session began
+// (Login restarts it), _accessed_time when it was last saved, and
+// _expires when its cookie expires. The Manager ends a session at its own
+// IdleTimeout and Lifetime as well as at Beaker's timeout and _expires:
+// set IdleTimeout to Beaker's timeout (and Config.Timeout), so that both
+// sides end a session at the same moment.
+//
+// Beaker writes every session it loads again at once, and raises when
+// that is over its limit: the Python application would then fail on every
+// request of that browser. So the Manager refuses (sesame.ErrTooLarge) a
+// change after which Beaker might not fit the session: it counts Go's
+// pickle, which is as long as CPython's, or the JSON before compression
+// (Beaker's zlib and Go's compress the same JSON to lengths some per cent
+// apart, either way), and 120 bytes for the _domain and _path Beaker adds.
+// That is about 2.9 kB of serialized session with either serializer.
+//
 // # Pickles
 //
 // Beaker's default serializer is Python's pickle, which can call any

@@ -2,9 +2,13 @@ package beaker
 
 import (
 	"errors"
+	"maps"
 	"reflect"
+	"slices"
 	"testing"
 	"time"
+
+	"github.com/sesame-go/sesame"
 )
 
 // fuzzCodecs cover the three ways a payload is opened: signed only,
@@ -54,6 +58,35 @@ func checkDecode(t *testing.T, c *Codec, s *Session, err error) {
 	}
 }
 
+// checkDecodeCookie fails unless DecodeCookie accepts exactly what Decode
+// accepted (decodeErr), and EncodeCookie writes back what it read, or
+// refuses it as more than Beaker could write again.
+func checkDecodeCookie(t *testing.T, c *Codec, value string, decodeErr error) {
+	t.Helper()
+	cs, err := c.DecodeCookie(value)
+	if (err == nil) != (decodeErr == nil) {
+		t.Fatalf("DecodeCookie: %v; Decode: %v", err, decodeErr)
+	}
+	if err != nil {
+		return
+	}
+	values, user, flashes := maps.Clone(cs.Values), cs.User, cs.Flashes
+	v, err := c.EncodeCookie(cs)
+	if errors.Is(err, sesame.ErrTooLarge) {
+		return
+	}
+	if err != nil {
+		t.Fatalf("DecodeCookie accepted %+v, which EncodeCookie refuses: %v", cs, err)
+	}
+	back, err := c.DecodeCookie(v)
+	if err != nil {
+		t.Fatalf("DecodeCookie(EncodeCookie(%+v)): %v", cs, err)
+	}
+	if !reflect.DeepEqual(back.Values, values) || back.User != user || !slices.Equal(back.Flashes, flashes) {
+		t.Fatalf("round trip changed %q %q %q into %q %q %q", values, user, flashes, back.Values, back.User, back.Flashes)
+	}
+}
+
 // FuzzDecode: any cookie value, as a browser could send it. Almost every
 // one fails the signature; the seeds (testdata/fuzz/FuzzDecode) are
 // Beaker's own cookies and changed copies.
@@ -70,6 +103,7 @@ func FuzzDecode(f *testing.F) {
 		for _, c := range codecs {
 			s, err := c.Decode(value)
 			checkDecode(t, c, s, err)
+			checkDecodeCookie(t, c, value, err)
 		}
 	})
 }
@@ -80,7 +114,7 @@ func FuzzDecode(f *testing.F) {
 func FuzzDecodeData(f *testing.F) {
 	codecs := fuzzCodecs(f)
 	for _, c := range codecs {
-		data, err := c.serialize(&Session{ID: "id", Created: time.Now(), Accessed: time.Now(),
+		data, _, err := c.serialize(&Session{ID: "id", Created: time.Now(), Accessed: time.Now(),
 			Values: map[string]any{"user": "alice", "n": int64(1)}})
 		if err != nil {
 			f.Fatal(err)
@@ -96,8 +130,10 @@ func FuzzDecodeData(f *testing.F) {
 			if len(payload) > MaxPayloadLength {
 				return
 			}
-			s, err := c.Decode(c.sign(payload) + payload)
+			value := c.sign(payload) + payload
+			s, err := c.Decode(value)
 			checkDecode(t, c, s, err)
+			checkDecodeCookie(t, c, value, err)
 		}
 	})
 }

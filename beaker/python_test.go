@@ -129,6 +129,8 @@ type pyReq struct {
 	Value    *typed           `json:"value,omitempty"`
 	Protocol int              `json:"protocol"`
 	Pickle   string           `json:"pickle,omitempty"`
+	// ClockOffset is added to Python's time.time() for the request.
+	ClockOffset float64 `json:"clock_offset,omitempty"`
 }
 
 type pyResp struct {

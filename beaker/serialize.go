@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"compress/zlib"
 	"crypto/rand"
+	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -14,6 +15,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf16"
 
 	"github.com/sesame-go/sesame/beaker/internal/pickle"
 )
@@ -69,6 +71,12 @@ func decodeJSON(data []byte) (any, error) {
 	if len(text) > maxJSONLength {
 		return nil, fmt.Errorf("%w: more than %d bytes of JSON", ErrMalformed, maxJSONLength)
 	}
+	return parseJSON(text)
+}
+
+// parseJSON reads one JSON document into plain values. Numbers without a
+// fraction or exponent are ints, as in Python.
+func parseJSON(text []byte) (any, error) {
 	dec := json.NewDecoder(bytes.NewReader(text))
 	dec.UseNumber()
 	var v any
@@ -198,8 +206,14 @@ func optionalString(dict map[string]any, key string) (string, error) {
 	}
 }
 
-// serialize writes the session dict: the values and Beaker's keys.
-func (c *Codec) serialize(s *Session) ([]byte, error) {
+// serialize writes the session dict: the values and Beaker's keys. It
+// also returns the most bytes Beaker's serializer can write for the same
+// dict: the length of the pickle, which is CPython's length or more (see
+// package pickle), or with JSON, whose compression differs between
+// CPython's zlib and Go's (either may be some per cent shorter), the
+// length of the JSON text as zlib stores it uncompressed, which zlib
+// never exceeds.
+func (c *Codec) serialize(s *Session) (data []byte, beakerMax int, err error) {
 	dict := make(map[string]any, len(s.Values)+6)
 	for k, v := range s.Values {
 		dict[k] = v
@@ -216,43 +230,77 @@ func (c *Codec) serialize(s *Session) ([]byte, error) {
 	if c.serializer == JSON {
 		plain, err := pickle.Plain(dict)
 		if err != nil {
-			return nil, fmt.Errorf("%w: %v", ErrInvalidValue, err)
+			return nil, 0, fmt.Errorf("%w: %v", ErrInvalidValue, err)
 		}
-		text, err := appendJSON(nil, plain)
+		text, err := appendJSON(nil, plain, pythonJSON)
 		if err != nil {
-			return nil, err
+			return nil, 0, err
 		}
 		var buf bytes.Buffer
 		zw := zlib.NewWriter(&buf)
 		zw.Write(text) // a bytes.Buffer does not fail
 		zw.Close()
-		return buf.Bytes(), nil
+		return buf.Bytes(), zlibStoredLen(len(text)), nil
 	}
 	if !s.Expires.IsZero() {
 		// A naive datetime in UTC, as Beaker's utcnow() + cookie_expires.
 		dict[keyExpires] = s.Expires
 	}
-	data, err := pickle.Encode(dict)
+	data, err = pickle.Encode(dict)
 	if err != nil {
-		return nil, fmt.Errorf("%w: %v", ErrInvalidValue, err)
+		return nil, 0, fmt.Errorf("%w: %v", ErrInvalidValue, err)
 	}
-	return data, nil
+	return data, len(data), nil
+}
+
+// zlibStoredLen is the most bytes zlib writes for n bytes: its header and
+// checksum (6 bytes), and each block stored as it is, with 5 bytes of
+// block header. zlib ends a block at least every 16384 symbols (at its
+// default memLevel, 8) and stores a block whenever compressing it would
+// make it longer.
+func zlibStoredLen(n int) int {
+	return 6 + n + 5*(n/16384+1)
 }
 
 func unixFloat(t time.Time) float64 {
 	return float64(t.Unix()) + float64(t.Nanosecond())/1e9
 }
 
+// jsonMode says how appendJSON writes: as Beaker's JSON serializer, or
+// for the Session API.
+type jsonMode bool
+
+const (
+	// pythonJSON writes what Python's json.dumps writes with its default
+	// settings, as Beaker's serializer calls it: ", " and ": " between
+	// items, every character beyond ASCII escaped, floats as repr writes
+	// them. Beaker serializes each session again when it loads it, so
+	// the length of Go's JSON must tell the length of Beaker's. Bytes
+	// and datetimes are refused, as Beaker's serializer refuses them.
+	pythonJSON jsonMode = false
+	// apiJSON writes compact JSON for the Session API, with bytes and
+	// datetimes as encoding/json writes them: a base64 string
+	// (Get[[]byte] reads it) and an RFC 3339 string (Get[time.Time]).
+	apiJSON jsonMode = true
+)
+
 // appendJSON writes a plain value (pickle.Plain's form) as JSON that
 // Python's json module reads back to the same types: a float always has
-// a fraction or an exponent, so it stays a float.
-func appendJSON(b []byte, v any) ([]byte, error) {
+// a fraction or an exponent, so it stays a float. Dict keys are sorted.
+func appendJSON(b []byte, v any, mode jsonMode) ([]byte, error) {
+	comma, colon := ",", ":"
+	if mode == pythonJSON {
+		comma, colon = ", ", ": "
+	}
 	switch x := v.(type) {
 	case nil:
 		return append(b, "null"...), nil
 	case bool:
 		return strconv.AppendBool(b, x), nil
 	case string:
+		if mode == pythonJSON {
+			return appendASCIIString(b, x), nil
+		}
 		q, err := json.Marshal(x)
 		if err != nil {
 			return nil, fmt.Errorf("%w: %v", ErrInvalidValue, err)
@@ -261,19 +309,15 @@ func appendJSON(b []byte, v any) ([]byte, error) {
 	case int64:
 		return strconv.AppendInt(b, x, 10), nil
 	case float64:
-		s := strconv.FormatFloat(x, 'g', -1, 64)
-		if !strings.ContainsAny(s, ".e") {
-			s += ".0"
-		}
-		return append(b, s...), nil
+		return appendFloatRepr(b, x), nil
 	case []any:
 		b = append(b, '[')
 		for i, item := range x {
 			if i > 0 {
-				b = append(b, ',')
+				b = append(b, comma...)
 			}
 			var err error
-			if b, err = appendJSON(b, item); err != nil {
+			if b, err = appendJSON(b, item, mode); err != nil {
 				return nil, err
 			}
 		}
@@ -287,20 +331,96 @@ func appendJSON(b []byte, v any) ([]byte, error) {
 		b = append(b, '{')
 		for i, k := range keys {
 			if i > 0 {
-				b = append(b, ',')
+				b = append(b, comma...)
 			}
 			var err error
-			if b, err = appendJSON(b, k); err != nil {
+			if b, err = appendJSON(b, k, mode); err != nil {
 				return nil, err
 			}
-			b = append(b, ':')
-			if b, err = appendJSON(b, x[k]); err != nil {
+			b = append(b, colon...)
+			if b, err = appendJSON(b, x[k], mode); err != nil {
 				return nil, err
 			}
 		}
 		return append(b, '}'), nil
+	case []byte:
+		if mode == apiJSON {
+			b = append(b, '"')
+			b = base64.StdEncoding.AppendEncode(b, x)
+			return append(b, '"'), nil
+		}
+	case time.Time:
+		if mode == apiJSON {
+			t, err := x.MarshalJSON()
+			if err != nil {
+				return nil, fmt.Errorf("%w: %v", ErrInvalidValue, err)
+			}
+			return append(b, t...), nil
+		}
 	}
 	return nil, fmt.Errorf("%w: the JSON serializer cannot store a %T (Beaker's cannot either); use Pickle", ErrInvalidValue, v)
+}
+
+// appendFloatRepr writes f as Python's repr does: the shortest digits
+// that read back to f, in positional notation from 1e-4 up to 1e16 (with
+// ".0" when whole) and in exponent notation, at least two digits of it,
+// beyond.
+func appendFloatRepr(b []byte, f float64) []byte {
+	start := len(b)
+	b = strconv.AppendFloat(b, f, 'e', -1, 64)
+	exp, _ := strconv.Atoi(string(b[start+bytes.LastIndexByte(b[start:], 'e')+1:]))
+	if exp < -4 || exp >= 16 {
+		return b
+	}
+	b = strconv.AppendFloat(b[:start], f, 'f', -1, 64)
+	if bytes.IndexByte(b[start:], '.') < 0 {
+		b = append(b, ".0"...)
+	}
+	return b
+}
+
+// appendASCIIString writes s as a JSON string the way Python's json
+// module does with ensure_ascii on: every character beyond ASCII, and
+// every control character, as \uXXXX (astral ones as a surrogate pair).
+func appendASCIIString(b []byte, s string) []byte {
+	b = append(b, '"')
+	for _, r := range s {
+		switch r {
+		case '"':
+			b = append(b, `\"`...)
+		case '\\':
+			b = append(b, `\\`...)
+		case '\n':
+			b = append(b, `\n`...)
+		case '\r':
+			b = append(b, `\r`...)
+		case '\t':
+			b = append(b, `\t`...)
+		case '\b':
+			b = append(b, `\b`...)
+		case '\f':
+			b = append(b, `\f`...)
+		default:
+			if r >= ' ' && r <= '~' {
+				b = append(b, byte(r))
+				continue
+			}
+			if r > 0xffff {
+				hi, lo := utf16.EncodeRune(r)
+				b = appendUnicodeEscape(b, hi)
+				r = lo
+			}
+			b = appendUnicodeEscape(b, r)
+		}
+	}
+	return append(b, '"')
+}
+
+// appendUnicodeEscape writes the UTF-16 unit u as \uXXXX, in lower case
+// as Python does.
+func appendUnicodeEscape(b []byte, u rune) []byte {
+	const hex = "0123456789abcdef"
+	return append(b, '\\', 'u', hex[u>>12&0xf], hex[u>>8&0xf], hex[u>>4&0xf], hex[u&0xf])
 }
 
 // newID returns a session id as Beaker makes one: uuid.uuid4().hex.

@@ -11,7 +11,9 @@ of Beaker is copied or changed here.
 Requests ("op"):
   "request": options (Beaker's session settings without the "session."
              prefix), cookie (the Cookie header, may be empty), set (typed
-             values to store), delete (keys), save (bool)
+             values to store), delete (keys), save (bool), clock_offset
+             (seconds added to time.time() while the request runs: the
+             test's clock, so that expiry is tested without waiting)
              -> {"set_cookie": the Set-Cookie header or "",
                  "values": the session dict as the application saw it (typed),
                  "is_new", "crypto_module"}
@@ -34,6 +36,7 @@ import json
 import os
 import pickle
 import sys
+import time
 import wsgiref.util
 
 sys.dont_write_bytecode = True
@@ -146,7 +149,16 @@ def request(req):
     def start_response(status, response_headers, exc_info=None):
         headers.extend(response_headers)
 
-    b"".join(SessionMiddleware(app, options)(environ, start_response))
+    real_time = time.time
+    offset = req.get("clock_offset", 0)
+    if offset:
+        time.time = lambda: real_time() + offset
+    try:
+        b"".join(SessionMiddleware(app, options)(environ, start_response))
+    except Exception as e:  # Beaker raises when it saves
+        seen.setdefault("error", "%s: %s" % (type(e).__name__, e))
+    finally:
+        time.time = real_time
     out = dict(seen)
     out["set_cookie"] = next((v for k, v in headers if k.lower() == "set-cookie"), "")
     out["crypto_module"] = crypto.get_crypto_module(req.get("options", {}).get("crypto_type", "default")).__name__

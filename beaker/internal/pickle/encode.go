@@ -129,7 +129,27 @@ func plainFloat(f float64) (any, error) {
 	return f, nil
 }
 
-type encoder struct{ buf []byte }
+// encoder writes protocol 2 as CPython's pickler does, memo entries
+// included (BINPUT after every str, list, dict, non-empty tuple, global
+// and REDUCE), so that a pickle of Go's is as long as CPython's pickle of
+// the same value, or longer where CPython refers back to an object it
+// already wrote: Beaker pickles again every session it loads, and the
+// length of Go's pickle is what tells whether Beaker's will fit a cookie.
+type encoder struct {
+	buf  []byte
+	memo uint32 // entries memoized so far
+}
+
+// memoize records the value just written in the memo, as CPython does.
+func (e *encoder) memoize() {
+	if e.memo < 256 {
+		e.buf = append(e.buf, opBinPut, byte(e.memo))
+	} else {
+		e.buf = append(e.buf, opLongBinPut)
+		e.buf = binary.LittleEndian.AppendUint32(e.buf, e.memo)
+	}
+	e.memo++
+}
 
 // value writes v, which is in the form Plain returns.
 func (e *encoder) value(v any) error {
@@ -155,6 +175,7 @@ func (e *encoder) value(v any) error {
 		e.datetime(x)
 	case []any:
 		e.buf = append(e.buf, opEmptyList)
+		e.memoize()
 		if len(x) == 0 {
 			return nil
 		}
@@ -167,6 +188,7 @@ func (e *encoder) value(v any) error {
 		e.buf = append(e.buf, opAppends)
 	case map[string]any:
 		e.buf = append(e.buf, opEmptyDict)
+		e.memoize()
 		if len(x) == 0 {
 			return nil
 		}
@@ -193,6 +215,7 @@ func (e *encoder) unicode(s string) {
 	e.buf = append(e.buf, opBinUnicode)
 	e.buf = binary.LittleEndian.AppendUint32(e.buf, uint32(len(s)))
 	e.buf = append(e.buf, s...)
+	e.memoize()
 }
 
 // bytes writes b as CPython does in protocols 0 to 2, which have no bytes
@@ -202,6 +225,7 @@ func (e *encoder) bytes(b []byte) {
 	if len(b) == 0 {
 		e.global(global{"__builtin__", "bytes"})
 		e.buf = append(e.buf, opEmptyTuple, opReduce)
+		e.memoize()
 		return
 	}
 	e.global(gEncode)
@@ -211,7 +235,16 @@ func (e *encoder) bytes(b []byte) {
 	}
 	e.unicode(string(s))
 	e.unicode("latin1")
-	e.buf = append(e.buf, opTuple2, opReduce)
+	e.tupleReduce(opTuple2)
+}
+
+// tupleReduce writes the tuple op (of the items before it) and REDUCE,
+// memoizing both.
+func (e *encoder) tupleReduce(tuple byte) {
+	e.buf = append(e.buf, tuple)
+	e.memoize()
+	e.buf = append(e.buf, opReduce)
+	e.memoize()
 }
 
 func (e *encoder) global(g global) {
@@ -220,6 +253,7 @@ func (e *encoder) global(g global) {
 	e.buf = append(e.buf, '\n')
 	e.buf = append(e.buf, g.name...)
 	e.buf = append(e.buf, '\n')
+	e.memoize()
 }
 
 // int writes v with the smallest opcode, as CPython's pickler does.
@@ -263,7 +297,7 @@ func (e *encoder) datetime(t time.Time) {
 		byte(us >> 16), byte(us >> 8), byte(us),
 	})
 	if t.Location() == time.UTC {
-		e.buf = append(e.buf, opTuple1, opReduce)
+		e.tupleReduce(opTuple1)
 		return
 	}
 	_, off := t.Zone()
@@ -274,5 +308,7 @@ func (e *encoder) datetime(t time.Time) {
 	e.int(days)
 	e.int(secs)
 	e.int(0)
-	e.buf = append(e.buf, opTuple3, opReduce, opTuple1, opReduce, opTuple2, opReduce)
+	e.tupleReduce(opTuple3) // timedelta
+	e.tupleReduce(opTuple1) // timezone
+	e.tupleReduce(opTuple2) // datetime
 }

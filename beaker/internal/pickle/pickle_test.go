@@ -2,8 +2,11 @@ package pickle
 
 import (
 	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"math"
 	"reflect"
 	"strings"
@@ -84,20 +87,26 @@ func TestEncodeIntsAsCPython(t *testing.T) {
 	}
 }
 
-// The bytes and datetime constructors come out as CPython writes them in
-// protocol 2 (compare cpythonPickles[2]).
-func TestEncodeConstructorsAsCPython(t *testing.T) {
+// Encode writes what CPython's pickle.dumps(value, 2) writes, byte for
+// byte, memo entries included: constructors, containers and strings (the
+// strings below are CPython 3.11's output). Beaker pickles each session
+// again when it loads it, so the length of Go's pickle must tell the
+// length of Beaker's.
+func TestEncodeAsCPython(t *testing.T) {
 	tests := []struct {
 		v    any
 		want string
 	}{
-		{[]byte{}, "c__builtin__\nbytes\n)R"},
-		{[]byte{0, 0xff}, "c_codecs\nencode\nX\x03\x00\x00\x00\x00\xc3\xbfX\x06\x00\x00\x00latin1\x86R"},
+		{[]byte{}, "c__builtin__\nbytes\nq\x00)Rq\x01"},
+		{[]byte{0, 0xff}, "c_codecs\nencode\nq\x00X\x03\x00\x00\x00\x00\xc3\xbfq\x01X\x06\x00\x00\x00latin1q\x02\x86q\x03Rq\x04"},
 		{time.Date(2024, 5, 6, 7, 8, 9, 123456789, time.UTC),
-			"cdatetime\ndatetime\nc_codecs\nencode\nX\x0c\x00\x00\x00\x07\xc3\xa8\x05\x06\x07\x08\x09\x01\xc3\xa2@X\x06\x00\x00\x00latin1\x86R\x85R"},
+			"cdatetime\ndatetime\nq\x00c_codecs\nencode\nq\x01X\x0c\x00\x00\x00\x07\xc3\xa8\x05\x06\x07\x08\t\x01\xc3\xa2@q\x02X\x06\x00\x00\x00latin1q\x03\x86q\x04Rq\x05\x85q\x06Rq\x07"},
 		{time.Date(2024, 5, 6, 0, 0, 0, 0, time.FixedZone("EST", -5*3600)),
-			"cdatetime\ndatetime\nc_codecs\nencode\nX\x0b\x00\x00\x00\x07\xc3\xa8\x05\x06\x00\x00\x00\x00\x00\x00X\x06\x00\x00\x00latin1\x86R" +
-				"cdatetime\ntimezone\ncdatetime\ntimedelta\nJ\xff\xff\xff\xffJ0\x0b\x01\x00K\x00\x87R\x85R\x86R"},
+			"cdatetime\ndatetime\nq\x00c_codecs\nencode\nq\x01X\x0b\x00\x00\x00\x07\xc3\xa8\x05\x06\x00\x00\x00\x00\x00\x00q\x02X\x06\x00\x00\x00latin1q\x03\x86q\x04Rq\x05" +
+				"cdatetime\ntimezone\nq\x06cdatetime\ntimedelta\nq\x07J\xff\xff\xff\xffJ0\x0b\x01\x00K\x00\x87q\x08Rq\t\x85q\nRq\x0b\x86q\x0cRq\r"},
+		{map[string]any{"a": []any{int64(1), "x", map[string]any{}}, "b": "y"},
+			"}q\x00(X\x01\x00\x00\x00aq\x01]q\x02(K\x01X\x01\x00\x00\x00xq\x03}q\x04eX\x01\x00\x00\x00bq\x05X\x01\x00\x00\x00yq\x06u"},
+		{[]any{"s", "n"}, "]q\x00(X\x01\x00\x00\x00sq\x01X\x01\x00\x00\x00nq\x02e"},
 	}
 	for _, tt := range tests {
 		got, err := Encode(tt.v)
@@ -107,6 +116,24 @@ func TestEncodeConstructorsAsCPython(t *testing.T) {
 		if want := "\x80\x02" + tt.want + "."; string(got) != want {
 			t.Errorf("Encode(%v) =\n %q\nwant\n %q", tt.v, got, want)
 		}
+	}
+}
+
+// Past 256 memo entries CPython's memo references take five bytes
+// (LONG_BINPUT); so do Go's. The hash is of CPython 3.11's
+// pickle.dumps(["x000", ..., "x299"], 2).
+func TestEncodeLongMemoAsCPython(t *testing.T) {
+	items := make([]any, 300)
+	for i := range items {
+		items[i] = fmt.Sprintf("x%03d", i)
+	}
+	got, err := Encode(items)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const want = "848877f517bd076baf37e1068510031c5ab448251644b4d6db9c6cfcf534728e"
+	if sum := sha256.Sum256(got); len(got) != 3443 || hex.EncodeToString(sum[:]) != want {
+		t.Errorf("Encode of 300 strings: %d bytes, SHA-256 %x; CPython writes 3443 bytes, %s", len(got), sum, want)
 	}
 }
 
