@@ -55,8 +55,7 @@ func TestHooksHearLoginExtensionAndLogout(t *testing.T) {
 			return newEnv(t, sesame.Config{Hooks: hooks})
 		},
 		"sealed": func(t *testing.T, hooks []sesame.Hook) *env {
-			revocations := memstore.New(memstore.Config{})
-			t.Cleanup(func() { revocations.Close() })
+			revocations := newMemStore(t, memstore.Config{})
 			return newEnv(t, sesame.Config{Seal: newRing(t, genKey(t)), Revocations: revocations, Hooks: hooks})
 		},
 	}

@@ -66,7 +66,10 @@ type subject struct {
 func open(cfg config) (*subject, error) {
 	switch cfg.Store {
 	case "mem":
-		s := memstore.New(memstore.Config{SweepInterval: cfg.Sweep})
+		s, err := memstore.New(memstore.Config{SweepInterval: cfg.Sweep})
+		if err != nil {
+			return nil, err
+		}
 		return &subject{store: s, close: s.Close}, nil
 	case "bolt":
 		dir, cleanup := cfg.Dir, func() error { return nil }

@@ -47,7 +47,10 @@ func newTestServer(t *testing.T, edit func(*options)) (*server, http.Handler) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	st := memstore.New(memstore.Config{})
+	st, err := memstore.New(memstore.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
 	t.Cleanup(func() { st.Close() })
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	if testing.Verbose() {

@@ -267,7 +267,10 @@ func TestSessionsPageWithoutUserIndex(t *testing.T) {
 	o := testOptions(t)
 	addUser(o.usersPath(), "alice", "correct horse", cheapArgon)
 	users, _ := newUserDB(o.usersPath(), cheapArgon)
-	st := memstore.New(memstore.Config{})
+	st, err := memstore.New(memstore.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
 	defer st.Close()
 	s, err := newServer(o, storeOnly{st}, users, slog.New(slog.NewTextHandler(io.Discard, nil)), newMetrics(), "", nil)
 	if err != nil {

@@ -47,7 +47,10 @@ var storeKinds = map[string]storeKind{
 			return nil
 		},
 		open: func(storeURL, *slog.Logger) (sesame.Store, io.Closer, error) {
-			s := memstore.New(memstore.Config{})
+			s, err := memstore.New(memstore.Config{})
+			if err != nil {
+				return nil, nil, err
+			}
 			return s, s, nil
 		},
 	},
