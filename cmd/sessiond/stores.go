@@ -59,9 +59,9 @@ var storeKinds = map[string]storeKind{
 		check:   checkPath,
 		path:    true,
 		open: func(u storeURL, log *slog.Logger) (sesame.Store, io.Closer, error) {
-			s, err := filestore.New(u.Rest, filestore.WithSweepErrorHandler(func(err error) {
+			s, err := filestore.New(filestore.Config{Dir: u.Rest, SweepErrors: func(err error) {
 				log.Warn("file store sweep failed", "err", err)
-			}))
+			}})
 			if err != nil {
 				return nil, nil, err
 			}
