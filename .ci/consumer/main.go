@@ -27,7 +27,7 @@ func main() {
 		fmt.Fprintln(os.Stderr, "memstore:", err)
 		os.Exit(1)
 	}
-	bolt, err := boltstore.Open(filepath.Join(os.Args[1], "sessions.db"), boltstore.Config{})
+	bolt, err := boltstore.New(boltstore.Config{Path: filepath.Join(os.Args[1], "sessions.db")})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "boltstore:", err)
 		os.Exit(1)

@@ -84,7 +84,7 @@ func open(cfg config) (*subject, error) {
 		if _, err := os.Stat(path); err == nil {
 			return nil, fmt.Errorf("%s exists: remove it or choose another -dir", path)
 		}
-		s, err := boltstore.Open(path, boltstore.Config{SweepInterval: cfg.Sweep, CompactMinSize: cfg.CompactMin})
+		s, err := boltstore.New(boltstore.Config{Path: path, SweepInterval: cfg.Sweep, CompactMinSize: cfg.CompactMin})
 		if err != nil {
 			return nil, errors.Join(err, cleanup())
 		}
