@@ -79,7 +79,7 @@ func TestServerFaults(t *testing.T) {
 
 	client := memcache.New(faultAddr)
 	client.Timeout = clientTimeout
-	s, err := New(client, Config{Server: faultAddr})
+	s, err := New(Config{Client: client, Server: faultAddr})
 	if err != nil {
 		t.Fatal(err)
 	}

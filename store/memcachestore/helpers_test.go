@@ -48,17 +48,23 @@ func testClient(t testing.TB) *memcache.Client {
 	return c
 }
 
-// newTestStore returns a store with a fresh random key prefix, so it is
-// empty without flushing a server others may use.
-func newTestStore(t testing.TB, c *memcache.Client, cfg Config) *Store {
-	t.Helper()
+// testPrefix returns a fresh random key prefix, so that a store is empty
+// without flushing a server others may use.
+func testPrefix() string {
 	var b [6]byte
 	rand.Read(b[:])
-	cfg.KeyPrefix = "sesame-test-" + hex.EncodeToString(b[:]) + ":"
+	return "sesame-test-" + hex.EncodeToString(b[:]) + ":"
+}
+
+// newTestStore returns a store of client c with a fresh key prefix.
+func newTestStore(t testing.TB, c *memcache.Client, cfg Config) *Store {
+	t.Helper()
+	cfg.KeyPrefix = testPrefix()
 	if cfg.Server == "" {
 		cfg.Server = serverAddr()
 	}
-	s, err := New(c, cfg)
+	cfg.Client = c
+	s, err := New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
