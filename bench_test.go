@@ -22,8 +22,7 @@ func (w *benchWriter) WriteString(s string) (int, error) { return len(s), nil }
 // benchSetup returns a Manager over a memstore and a request carrying the
 // cookie of a session that holds five small values.
 func benchSetup(b *testing.B) (*sesame.Manager, *http.Request) {
-	ms := memstore.New(memstore.Config{})
-	b.Cleanup(func() { ms.Close() })
+	ms := newMemStore(b, memstore.Config{})
 	return benchSetupConfig(b, sesame.Config{Store: ms})
 }
 

@@ -13,8 +13,7 @@ import (
 type noIndexStore struct{ sesame.Store }
 
 func TestConfigValidation(t *testing.T) {
-	ms := memstore.New(memstore.Config{})
-	defer ms.Close()
+	ms := newMemStore(t, memstore.Config{})
 	tests := []struct {
 		name    string
 		cfg     sesame.Config

@@ -14,7 +14,10 @@ import (
 // A visit counter: the session is created on the first write, and the
 // browser sends its cookie back on later requests.
 func Example() {
-	store := memstore.New(memstore.Config{})
+	store, err := memstore.New(memstore.Config{})
+	if err != nil {
+		log.Fatal(err)
+	}
 	defer store.Close()
 	m, err := sesame.New(sesame.Config{Store: store})
 	if err != nil {
@@ -82,7 +85,10 @@ func ExampleSession_Login() {
 // session of the user, this browser's included, and the response clears
 // its cookie; the handler need not call Destroy as well.
 func ExampleManager_RevokeAll() {
-	store := memstore.New(memstore.Config{})
+	store, err := memstore.New(memstore.Config{})
+	if err != nil {
+		log.Fatal(err)
+	}
 	defer store.Close()
 	m, err := sesame.New(sesame.Config{Store: store})
 	if err != nil {
@@ -138,7 +144,10 @@ func ExampleManager_RevokeAll() {
 // Get decodes a value into the type asked for; a missing key is ErrNoValue.
 func ExampleGet() {
 	type Cart struct{ Items []string }
-	store := memstore.New(memstore.Config{})
+	store, err := memstore.New(memstore.Config{})
+	if err != nil {
+		log.Fatal(err)
+	}
 	defer store.Close()
 	m, err := sesame.New(sesame.Config{Store: store})
 	if err != nil {

@@ -79,6 +79,17 @@ func (c *clock) Advance(d time.Duration) {
 	c.mu.Unlock()
 }
 
+// newMemStore returns a memstore with cfg, closed when the test ends.
+func newMemStore(t testing.TB, cfg memstore.Config) *memstore.Store {
+	t.Helper()
+	ms, err := memstore.New(cfg)
+	if err != nil {
+		t.Fatalf("memstore.New: %v", err)
+	}
+	t.Cleanup(func() { ms.Close() })
+	return ms
+}
+
 // env is a Manager over a counting memstore, a fake clock, and recorded
 // events and errors.
 type env struct {
@@ -109,8 +120,7 @@ func newEnvWrapping(t *testing.T, cfg sesame.Config, wrap func(sesame.Store) ses
 	// It starts on a whole second because records keep milliseconds and
 	// cookies keep seconds: tests then compare deadlines exactly.
 	c := &clock{now: time.Now().Truncate(time.Second)}
-	ms := memstore.New(memstore.Config{Now: c.Now})
-	t.Cleanup(func() { ms.Close() })
+	ms := newMemStore(t, memstore.Config{Now: c.Now})
 	e := &env{t: t, store: &countingStore{Store: ms}, clock: c}
 	if cfg.Store == nil && cfg.Seal == nil && cfg.CookieCodec == nil {
 		cfg.Store = e.store

@@ -67,7 +67,7 @@ func TestHooksHearLoginExtensionAndLogout(t *testing.T) {
 			return newEnvWrapping(t, sesame.Config{Hooks: hooks}, keepExpired)
 		}, []string{"out bob"}, nil},
 		{"sealed", func(t *testing.T, hooks []sesame.Hook) *env {
-			revocations := memstore.New(memstore.Config{})
+			revocations := newMemStore(t, memstore.Config{})
 			t.Cleanup(func() { revocations.Close() })
 			return newEnv(t, sesame.Config{Seal: newRing(t, genKey(t)), Revocations: revocations, Hooks: hooks})
 		}, []string{"out bob"}, nil},

@@ -79,8 +79,7 @@ func TestChangeAfterHeaderNeedingACookieIsReported(t *testing.T) {
 }
 
 func TestStoreFailureGoesToErrorHandler(t *testing.T) {
-	ms := memstore.New(memstore.Config{})
-	defer ms.Close()
+	ms := newMemStore(t, memstore.Config{})
 	fs := &failingStore{Store: ms}
 	e := newEnv(t, sesame.Config{Store: fs})
 	cookie := e.newSession("k", "v")
@@ -107,8 +106,7 @@ func TestStoreFailureGoesToErrorHandler(t *testing.T) {
 }
 
 func TestSaveFailureGoesToErrorHandler(t *testing.T) {
-	ms := memstore.New(memstore.Config{})
-	defer ms.Close()
+	ms := newMemStore(t, memstore.Config{})
 	fs := &failingStore{Store: ms, failSaves: true}
 	e := newEnv(t, sesame.Config{Store: fs})
 	rec := e.do("", func(s *sesame.Session, w http.ResponseWriter, r *http.Request) {
@@ -240,8 +238,7 @@ func TestInformationalHeaderDoesNotCommit(t *testing.T) {
 }
 
 func TestDefaultErrorHandlerHidesDetails(t *testing.T) {
-	ms := memstore.New(memstore.Config{})
-	defer ms.Close()
+	ms := newMemStore(t, memstore.Config{})
 	var logs strings.Builder
 	m, err := sesame.New(sesame.Config{Store: &failingStore{Store: ms, failSaves: true}, Logger: newTextLogger(&logs)})
 	if err != nil {

@@ -393,8 +393,7 @@ func TestSealedLoginTooLargeIsRefused(t *testing.T) {
 }
 
 func TestSealedRevocation(t *testing.T) {
-	revocations := memstore.New(memstore.Config{})
-	defer revocations.Close()
+	revocations := newMemStore(t, memstore.Config{})
 	e := newSealedEnv(t, newRing(t, genKey(t)), revocations)
 	laptop := e.login("alice", "Firefox", "192.0.2.1:1")
 	phone := e.login("alice", "Safari", "192.0.2.2:1")
@@ -475,8 +474,7 @@ func (e *env) userOf(cookie string) string {
 // survive; a session created in that millisecond before it must not. The
 // Manager's clock does not move at all here.
 func TestSealedLoginInTheMillisecondOfRevokeAllSurvives(t *testing.T) {
-	revocations := memstore.New(memstore.Config{})
-	defer revocations.Close()
+	revocations := newMemStore(t, memstore.Config{})
 	e := newSealedEnv(t, newRing(t, genKey(t)), revocations)
 	ctx := context.Background()
 	for round := range 3 {
@@ -515,8 +513,7 @@ func TestSealedLoginInTheMillisecondOfRevokeAllSurvives(t *testing.T) {
 // its clock behind the one that revoked. The login, after RevokeAll
 // returned, must still survive on both.
 func TestSealedLoginAfterRevokeAllOnASlowerServerSurvives(t *testing.T) {
-	revocations := memstore.New(memstore.Config{})
-	defer revocations.Close()
+	revocations := newMemStore(t, memstore.Config{})
 	ring := newRing(t, genKey(t))
 	fast := newSealedEnv(t, ring, revocations)
 	slow := newSealedEnv(t, ring, revocations)
@@ -538,8 +535,7 @@ func TestSealedLoginAfterRevokeAllOnASlowerServerSurvives(t *testing.T) {
 // The audit's case on the real clock: 50 times, log in, RevokeAll, log in
 // at once. Every first login dies, every second one lives.
 func TestSealedImmediateLoginsAfterRevokeAllSurvive(t *testing.T) {
-	revocations := memstore.New(memstore.Config{})
-	defer revocations.Close()
+	revocations := newMemStore(t, memstore.Config{})
 	e := newSealedEnv(t, newRing(t, genKey(t)), revocations)
 	sesame.SetClock(e.m, time.Now)
 	ctx := context.Background()
@@ -565,8 +561,7 @@ func TestSealedImmediateLoginsAfterRevokeAllSurvive(t *testing.T) {
 // A login that cannot read its user's revocation mark is refused: stamped
 // blindly, it could be born revoked, or outlive a revocation.
 func TestSealedLoginWithRevocationsDownFails(t *testing.T) {
-	ms := memstore.New(memstore.Config{})
-	defer ms.Close()
+	ms := newMemStore(t, memstore.Config{})
 	revocations := &failingStore{Store: ms, fail: true}
 	e := newSealedEnv(t, newRing(t, genKey(t)), revocations)
 	rec := e.do("", func(s *sesame.Session, w http.ResponseWriter, r *http.Request) {

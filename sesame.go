@@ -15,9 +15,12 @@
 // Beaker), which that system reads and writes too.
 //
 // A Manager over the in-memory store (package store/memstore; every store
-// has a Close):
+// is made with New(Config) and has a Close):
 //
-//	store := memstore.New(memstore.Config{})
+//	store, err := memstore.New(memstore.Config{})
+//	if err != nil {
+//		log.Fatal(err)
+//	}
 //	defer store.Close()
 //	m, err := sesame.New(sesame.Config{Store: store})
 //	if err != nil {

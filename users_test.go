@@ -203,8 +203,7 @@ func TestRevokeAllFromTheUsersOwnRequestEndsItsSession(t *testing.T) {
 	}{
 		{"server-side", func(t *testing.T) sesame.Config { return sesame.Config{} }},
 		{"sealed", func(t *testing.T) sesame.Config {
-			revocations := memstore.New(memstore.Config{})
-			t.Cleanup(func() { revocations.Close() })
+			revocations := newMemStore(t, memstore.Config{})
 			return sesame.Config{Seal: newRing(t, genKey(t)), Revocations: revocations}
 		}},
 	} {

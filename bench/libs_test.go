@@ -90,7 +90,10 @@ func newSesame(tb testing.TB, cfg sesame.Config) library {
 }
 
 func openSesameMem(tb testing.TB) library {
-	ms := memstore.New(memstore.Config{})
+	ms, err := memstore.New(memstore.Config{})
+	if err != nil {
+		tb.Fatal(err)
+	}
 	tb.Cleanup(func() { ms.Close() })
 	return newSesame(tb, sesame.Config{Store: ms})
 }

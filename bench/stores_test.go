@@ -75,7 +75,10 @@ var storeContenders = []struct {
 	open      func(tb testing.TB) func() kv
 }{
 	{"sesame", "mem", func(tb testing.TB) func() kv {
-		s := memstore.New(memstore.Config{})
+		s, err := memstore.New(memstore.Config{})
+		if err != nil {
+			tb.Fatal(err)
+		}
 		tb.Cleanup(func() { s.Close() })
 		return func() kv { return &sesameKV{s: s, versions: map[string]uint64{}} }
 	}},

@@ -36,7 +36,10 @@ func run(t *testing.T, m *sesame.Manager, cookies map[string]string, fn func(*se
 
 func TestFlagFollowsTheLoggedInSession(t *testing.T) {
 	const idle = time.Second
-	store := memstore.New(memstore.Config{})
+	store, err := memstore.New(memstore.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
 	defer store.Close()
 	m, err := sesame.New(sesame.Config{Store: store, IdleTimeout: idle, Hooks: []sesame.Hook{cacheflag.Hook{}}})
 	if err != nil {

@@ -26,7 +26,10 @@ type hookEnv struct {
 const hookIdleTimeout = 2 * time.Second
 
 func newHookEnv(t *testing.T, hook ticket.SessionHook) *hookEnv {
-	store := memstore.New(memstore.Config{})
+	store, err := memstore.New(memstore.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
 	t.Cleanup(func() { store.Close() })
 	m, err := sesame.New(sesame.Config{Store: store, IdleTimeout: hookIdleTimeout, Hooks: []sesame.Hook{hook}})
 	if err != nil {

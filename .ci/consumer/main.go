@@ -22,7 +22,12 @@ func main() {
 		fmt.Fprintln(os.Stderr, "usage: consumer DIR (where the bolt file goes)")
 		os.Exit(2)
 	}
-	bolt, err := boltstore.Open(filepath.Join(os.Args[1], "sessions.db"), boltstore.Config{})
+	mem, err := memstore.New(memstore.Config{})
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "memstore:", err)
+		os.Exit(1)
+	}
+	bolt, err := boltstore.New(boltstore.Config{Path: filepath.Join(os.Args[1], "sessions.db")})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "boltstore:", err)
 		os.Exit(1)
@@ -34,7 +39,7 @@ func main() {
 			Close() error
 		}
 	}{
-		{"memstore", memstore.New(memstore.Config{})},
+		{"memstore", mem},
 		{"boltstore", bolt},
 	}
 	for _, s := range stores {

@@ -66,7 +66,10 @@ type subject struct {
 func open(cfg config) (*subject, error) {
 	switch cfg.Store {
 	case "mem":
-		s := memstore.New(memstore.Config{SweepInterval: cfg.Sweep})
+		s, err := memstore.New(memstore.Config{SweepInterval: cfg.Sweep})
+		if err != nil {
+			return nil, err
+		}
 		return &subject{store: s, close: s.Close}, nil
 	case "bolt":
 		dir, cleanup := cfg.Dir, func() error { return nil }
@@ -81,7 +84,7 @@ func open(cfg config) (*subject, error) {
 		if _, err := os.Stat(path); err == nil {
 			return nil, fmt.Errorf("%s exists: remove it or choose another -dir", path)
 		}
-		s, err := boltstore.Open(path, boltstore.Config{SweepInterval: cfg.Sweep, CompactMinSize: cfg.CompactMin})
+		s, err := boltstore.New(boltstore.Config{Path: path, SweepInterval: cfg.Sweep, CompactMinSize: cfg.CompactMin})
 		if err != nil {
 			return nil, errors.Join(err, cleanup())
 		}

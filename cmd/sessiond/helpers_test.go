@@ -57,7 +57,10 @@ func newTestServerLimits(t testing.TB, edit func(*options), limits *pages.Limits
 	if err != nil {
 		t.Fatal(err)
 	}
-	st := memstore.New(memstore.Config{})
+	st, err := memstore.New(memstore.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
 	t.Cleanup(func() { st.Close() })
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	if testing.Verbose() {

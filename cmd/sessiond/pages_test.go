@@ -279,7 +279,10 @@ func TestSessionsPageWithoutUserIndex(t *testing.T) {
 	o := testOptions(t)
 	users.Add(o.usersPath(), "alice", "correct horse", cheapArgon)
 	db, _ := users.Open(o.usersPath(), cheapArgon)
-	st := memstore.New(memstore.Config{})
+	st, err := memstore.New(memstore.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
 	defer st.Close()
 	s, err := newServer(o, parts{store: storeOnly{st}, users: db, log: slog.New(slog.NewTextHandler(io.Discard, nil)), metrics: ops.NewMetrics()})
 	if err != nil {

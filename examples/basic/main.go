@@ -42,7 +42,10 @@ func main() {
 	addr := flag.String("addr", "127.0.0.1:8080", "address to listen on")
 	flag.Parse()
 
-	store := memstore.New(memstore.Config{})
+	store, err := memstore.New(memstore.Config{})
+	if err != nil {
+		log.Fatal(err)
+	}
 	defer store.Close()
 	m, err := sesame.New(sesame.Config{Store: store})
 	if err != nil {

@@ -91,7 +91,10 @@ func main() {
 	addr := flag.String("addr", "127.0.0.1:8080", "address to listen on")
 	plain := flag.Bool("insecure-plain-http", false, "cookies without Secure, for a plain-HTTP host other than localhost")
 	flag.Parse()
-	store := memstore.New(memstore.Config{})
+	store, err := memstore.New(memstore.Config{})
+	if err != nil {
+		log.Fatal(err)
+	}
 	defer store.Close()
 	s, err := newSite(store, *plain)
 	if err != nil {

@@ -88,7 +88,10 @@ func renders(t *testing.T, body string) string {
 // anonymous to the cache again.
 func TestNginxCachesAnonymousPagesOnly(t *testing.T) {
 	nginxtest.Need(t)
-	store := memstore.New(memstore.Config{})
+	store, err := memstore.New(memstore.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
 	defer store.Close()
 	s, err := newSite(store, false)
 	if err != nil {

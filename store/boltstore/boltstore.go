@@ -26,7 +26,7 @@ const (
 	// Config.MaxBatch is zero.
 	DefaultMaxBatch = 128
 
-	// DefaultOpenTimeout is how long Open waits for the file lock when
+	// DefaultOpenTimeout is how long New waits for the file lock when
 	// Config.OpenTimeout is zero.
 	DefaultOpenTimeout = time.Second
 
@@ -67,8 +67,13 @@ var (
 	ErrTooLarge = errors.New("boltstore: too large")
 )
 
-// Config holds the options of a Store. The zero Config is the usual choice.
+// Config holds the options of a Store. Path is required; for every other
+// field the zero value is the usual choice.
 type Config struct {
+	// Path names the bbolt file. New creates it (mode 0600) if it does not
+	// exist.
+	Path string
+
 	// SweepInterval is how often a background goroutine removes expired
 	// records. Zero means DefaultSweepInterval; a negative interval turns
 	// the sweeper off (call Store.Sweep yourself, or never).
@@ -78,7 +83,7 @@ type Config struct {
 	// commits. Zero means DefaultMaxBatch.
 	MaxBatch int
 
-	// OpenTimeout is how long Open waits for the file's lock, which another
+	// OpenTimeout is how long New waits for the file's lock, which another
 	// Store (in this process or another) may hold. Zero means
 	// DefaultOpenTimeout.
 	OpenTimeout time.Duration
@@ -103,7 +108,7 @@ type Config struct {
 }
 
 // Store is a sesame.Store and sesame.UserIndex kept in one bbolt file.
-// It is safe for concurrent use. Open makes one; Close releases it.
+// It is safe for concurrent use. New makes one; Close releases it.
 type Store struct {
 	path     string
 	cfg      Config
@@ -119,7 +124,7 @@ type Store struct {
 	db       *bbolt.DB
 	pageSize int
 
-	compactions atomic.Int64 // files compacted since Open, for Stats
+	compactions atomic.Int64 // files compacted since New, for Stats
 	// autoCompactPause is how many more sweeps pass without automatic
 	// compaction, after one failed. Guarded by writeMu.
 	autoCompactPause int
@@ -142,12 +147,16 @@ var (
 	_ sesame.UserIndex = (*Store)(nil)
 )
 
-// Open opens the bbolt file at path, creating it (mode 0600) and its
+// New opens the bbolt file at cfg.Path, creating it (mode 0600) and its
 // buckets if it does not exist, and starts the store's committer and
-// sweeper. A file stays locked until Close: a second Open of the same path,
+// sweeper. A file stays locked until Close: a second New on the same path,
 // in this process or another, fails after Config.OpenTimeout (unless both
 // are read-only).
-func Open(path string, cfg Config) (*Store, error) {
+func New(cfg Config) (*Store, error) {
+	path := cfg.Path
+	if path == "" {
+		return nil, errors.New("boltstore: Config.Path is empty")
+	}
 	if cfg.SweepInterval == 0 {
 		cfg.SweepInterval = DefaultSweepInterval
 	}
@@ -230,8 +239,8 @@ func openLocked(path string, cfg Config) (*bbolt.DB, error) {
 			return nil, fmt.Errorf("boltstore: open %s: %w", path, err)
 		}
 		// db is the file at path, unless the name held a file before
-		// Open and holds another one now: a compaction replaced it while
-		// Open waited. (A file that did not exist before, Open created.)
+		// New and holds another one now: a compaction replaced it while
+		// New waited. (A file that did not exist before, New created.)
 		after, err := os.Stat(path)
 		if statErr != nil || (err == nil && os.SameFile(before, after)) {
 			return db, nil
@@ -248,7 +257,7 @@ func boltOptions(cfg Config) *bbolt.Options {
 		Timeout:  cfg.OpenTimeout,
 		ReadOnly: cfg.ReadOnly,
 		// As etcd does: commits do not write the free page list, which
-		// makes each fsync cover fewer pages; Open rebuilds the list by
+		// makes each fsync cover fewer pages; New rebuilds the list by
 		// scanning the file instead.
 		NoFreelistSync: true,
 		FreelistType:   bbolt.FreelistMapType,

@@ -45,7 +45,7 @@ func wantRecord(t testing.TB, s *Store, key, value string, version uint64) {
 
 func TestRecordsSurviveRestart(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "sessions.db")
-	s, err := Open(path, Config{})
+	s, err := New(Config{Path: path})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -64,7 +64,7 @@ func TestRecordsSurviveRestart(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	s, err = Open(path, Config{})
+	s, err = New(Config{Path: path})
 	if err != nil {
 		t.Fatalf("reopen: %v", err)
 	}
@@ -96,7 +96,7 @@ func TestFileIsPrivate(t *testing.T) {
 // TestClosedStoreFailsClearly: every call after Close fails with ErrClosed
 // and an error that names the file; Close may be repeated.
 func TestClosedStoreFailsClearly(t *testing.T) {
-	s, err := Open(filepath.Join(t.TempDir(), "closed.db"), Config{})
+	s, err := New(Config{Path: filepath.Join(t.TempDir(), "closed.db")})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -132,7 +132,7 @@ func TestClosedStoreFailsClearly(t *testing.T) {
 // every write that succeeded is in the file afterwards.
 func TestCloseDuringWritesAnswersEveryCaller(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "closing.db")
-	s, err := Open(path, Config{})
+	s, err := New(Config{Path: path})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -166,7 +166,7 @@ func TestCloseDuringWritesAnswersEveryCaller(t *testing.T) {
 	}
 	wg.Wait()
 
-	s, err = Open(path, Config{})
+	s, err = New(Config{Path: path})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -181,14 +181,14 @@ func TestCloseDuringWritesAnswersEveryCaller(t *testing.T) {
 // every write fails with ErrReadOnly, naming the file, and changes nothing.
 func TestReadOnlyReopenRefusesWrites(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "ro.db")
-	s, err := Open(path, Config{})
+	s, err := New(Config{Path: path})
 	if err != nil {
 		t.Fatal(err)
 	}
 	v := mustSave(t, s, "k", "kept", 0, live("u"))
 	s.Close()
 
-	ro, err := Open(path, Config{ReadOnly: true})
+	ro, err := New(Config{Path: path, ReadOnly: true})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -219,10 +219,10 @@ func TestReadOnlyReopenRefusesWrites(t *testing.T) {
 	}
 }
 
-func TestOpenFailsClearly(t *testing.T) {
+func TestNewFailsClearly(t *testing.T) {
 	dir := t.TempDir()
 	locked := filepath.Join(dir, "locked.db")
-	s, err := Open(locked, Config{})
+	s, err := New(Config{Path: locked})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -236,6 +236,7 @@ func TestOpenFailsClearly(t *testing.T) {
 		cfg        Config
 		want       string
 	}{
+		{"no path", "", Config{}, "Config.Path"},
 		{"file locked by another Store", locked, Config{OpenTimeout: 50 * time.Millisecond}, "locked"},
 		{"not a bbolt file", garbage, Config{}, "invalid"},
 		{"missing directory", filepath.Join(dir, "no", "such.db"), Config{}, "no such file"},
@@ -246,13 +247,15 @@ func TestOpenFailsClearly(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			s, err := Open(tc.path, tc.cfg)
+			cfg := tc.cfg
+			cfg.Path = tc.path
+			s, err := New(cfg)
 			if err == nil {
 				s.Close()
-				t.Fatal("Open succeeded")
+				t.Fatal("New succeeded")
 			}
 			if !strings.Contains(err.Error(), tc.path) || !strings.Contains(err.Error(), tc.want) {
-				t.Fatalf("Open: %v; want an error naming %s and saying %q", err, tc.path, tc.want)
+				t.Fatalf("New: %v; want an error naming %s and saying %q", err, tc.path, tc.want)
 			}
 		})
 	}

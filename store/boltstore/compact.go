@@ -49,7 +49,7 @@ type Stats struct {
 	// again, and Compact gives them back to the file system.
 	FreeSize int64
 
-	// Compactions counts the files compacted since Open, by the
+	// Compactions counts the files compacted since New, by the
 	// background sweeper or by Compact.
 	Compactions int64
 }
@@ -100,7 +100,7 @@ func (s *Store) stats() (Stats, error) {
 // finishes. If it fails (the directory is not writable, the disk is full,
 // the rename fails), it removes the new file, returns the error, and the
 // Store goes on with the old file. A crash midway leaves the temporary
-// file behind; the next Open removes it.
+// file behind; the next New removes it.
 func (s *Store) Compact(ctx context.Context) error {
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("boltstore: compact %s: %w", s.path, err)
@@ -183,7 +183,7 @@ func (s *Store) compact() error {
 // and returns f opened again as a bbolt file, with everything on disk. On error
 // it leaves the file for the caller to remove.
 func (s *Store) copyTo(f *os.File) (*bbolt.DB, error) {
-	// The copy keeps the mode the file has now, which may not be Open's.
+	// The copy keeps the mode the file has now, which may not be New's.
 	fi, err := os.Stat(s.path)
 	if err == nil {
 		err = f.Chmod(fi.Mode().Perm())
@@ -232,7 +232,7 @@ func truncateSync(path string, size int64) error {
 // removeCompactLeftovers removes the temporary files of compactions of
 // path that a crash interrupted. The caller holds path's lock, so no
 // compaction of it is running. Errors are ignored: a leftover costs only
-// disk space, and the next Open tries again.
+// disk space, and the next New tries again.
 func removeCompactLeftovers(path string) {
 	dir, prefix := filepath.Dir(path), filepath.Base(path)+compactSuffix
 	entries, err := os.ReadDir(dir)

@@ -148,7 +148,7 @@ func TestCompactKeepsEverythingAndShrinksTheFile(t *testing.T) {
 			if err := s.Close(); err != nil {
 				t.Fatal(err)
 			}
-			s, err = Open(s.Path(), Config{SweepInterval: -1})
+			s, err = New(Config{Path: s.Path(), SweepInterval: -1})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -378,7 +378,7 @@ func TestFailedAutomaticCompactionPauses(t *testing.T) {
 	// A name so long that the temporary file's name, which adds to it,
 	// is too long for the file system: every compaction fails, early.
 	path := filepath.Join(t.TempDir(), strings.Repeat("s", 240))
-	s, err := Open(path, Config{SweepInterval: -1, CompactMinSize: 1})
+	s, err := New(Config{Path: path, SweepInterval: -1, CompactMinSize: 1})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -424,13 +424,13 @@ func TestBackgroundSweeperCompacts(t *testing.T) {
 	}
 }
 
-// TestOpenRemovesCompactLeftovers: Open for writing removes the temporary
+// TestNewRemovesCompactLeftovers: New for writing removes the temporary
 // files of compactions of its file that a crash interrupted, and nothing
-// else; a read-only Open removes nothing.
-func TestOpenRemovesCompactLeftovers(t *testing.T) {
+// else; a read-only New removes nothing.
+func TestNewRemovesCompactLeftovers(t *testing.T) {
 	dir := t.TempDir()
 	path := filepath.Join(dir, "sessions.db")
-	s, err := Open(path, Config{})
+	s, err := New(Config{Path: path})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -448,11 +448,13 @@ func TestOpenRemovesCompactLeftovers(t *testing.T) {
 		removed  bool
 		whatOpen string
 	}{
-		{"read-only", Config{ReadOnly: true}, false, "a read-only Open"},
-		{"writable", Config{}, true, "Open"},
+		{"read-only", Config{ReadOnly: true}, false, "a read-only New"},
+		{"writable", Config{}, true, "New"},
 	}
 	for _, tc := range tests {
-		s, err := Open(path, tc.cfg)
+		cfg := tc.cfg
+		cfg.Path = path
+		s, err := New(cfg)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -463,18 +465,18 @@ func TestOpenRemovesCompactLeftovers(t *testing.T) {
 	}
 	for _, name := range others {
 		if _, err := os.Stat(name); err != nil {
-			t.Errorf("Open removed %s, which is not its leftover: %v", name, err)
+			t.Errorf("New removed %s, which is not its leftover: %v", name, err)
 		}
 	}
 }
 
-// TestOpenWaitingDuringCompactionOpensTheNewFile: a second Store that is
+// TestNewWaitingDuringCompactionOpensTheNewFile: a second Store that is
 // waiting for the file's lock while the first compacts must not end up
 // with the old file, which the first lets go of once the new one is in
 // place: it must open the new one, and see what was written to it.
-func TestOpenWaitingDuringCompactionOpensTheNewFile(t *testing.T) {
+func TestNewWaitingDuringCompactionOpensTheNewFile(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "sessions.db")
-	first, err := Open(path, Config{SweepInterval: -1})
+	first, err := New(Config{Path: path, SweepInterval: -1})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -485,10 +487,10 @@ func TestOpenWaitingDuringCompactionOpensTheNewFile(t *testing.T) {
 	}
 	second := make(chan opened, 1)
 	go func() {
-		s, err := Open(path, Config{SweepInterval: -1, OpenTimeout: 10 * time.Second})
+		s, err := New(Config{Path: path, SweepInterval: -1, OpenTimeout: 10 * time.Second})
 		second <- opened{s, err}
 	}()
-	time.Sleep(200 * time.Millisecond) // let the second Open wait for the lock
+	time.Sleep(200 * time.Millisecond) // let the second New wait for the lock
 	if err := first.Compact(ctx); err != nil {
 		t.Fatal(err)
 	}

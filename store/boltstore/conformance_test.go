@@ -20,7 +20,8 @@ func TestConformance(t *testing.T) {
 // closes it when the test ends.
 func openTest(t testing.TB, cfg Config) *Store {
 	t.Helper()
-	s, err := Open(filepath.Join(t.TempDir(), "sessions.db"), cfg)
+	cfg.Path = filepath.Join(t.TempDir(), "sessions.db")
+	s, err := New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -6,7 +6,8 @@
 //
 // # File layout
 //
-// [Open] creates the file with mode 0600. It holds three buckets:
+// [New] creates the file [Config].Path names with mode 0600. It holds three
+// buckets:
 //
 //	records   key → record: format, version, expiry, user, value
 //	expiry    big-endian expiry (Unix ns) ‖ key → empty
@@ -40,7 +41,7 @@
 // at most one commit away.
 //
 // The file is opened with bbolt's NoFreelistSync and the map free list, as
-// etcd does: commits write fewer pages, and Open rebuilds the free list by
+// etcd does: commits write fewer pages, and New rebuilds the free list by
 // scanning the file, which costs time in proportion to the file's size.
 //
 // # Expiry
@@ -62,7 +63,7 @@
 // copy, from the old file; writes wait until the new file is in place, so
 // none is lost. If anything fails before the rename, the new file is
 // removed and the Store goes on with the old one; a temporary file left by
-// a crash is removed by the next [Open]. The copy keeps versions (the
+// a crash is removed by the next [New]. The copy keeps versions (the
 // counter is copied too), the indexes, and the old file's mode. [Store.Stats]
 // reports the file's size, its free pages and the compactions so far.
 //
@@ -74,7 +75,7 @@
 // CompactMinSize turns this off. After an automatic compaction fails, the
 // sweeper waits 60 sweeps before it tries again.
 //
-// A second Open of the file that waits for its lock while the Store
+// A second New on the file that waits for its lock while the Store
 // holding it compacts does not end up with the old file: it notices that
 // the name now holds another file, and opens that one.
 //
@@ -96,7 +97,7 @@
 // # Processes
 //
 // bbolt locks the file: one Store, in one process, may have it open for
-// writing; a second Open waits up to [Config.OpenTimeout] and fails. Any
+// writing; a second New waits up to [Config.OpenTimeout] and fails. Any
 // number of Stores opened with [Config.ReadOnly] may share it when no
 // writer has it.
 package boltstore

@@ -21,7 +21,7 @@ func Example() {
 	defer os.RemoveAll(dir)
 	path := filepath.Join(dir, "sessions.db")
 
-	store, err := boltstore.Open(path, boltstore.Config{})
+	store, err := boltstore.New(boltstore.Config{Path: path})
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -40,7 +40,7 @@ func Example() {
 	store.Close()
 
 	// Sessions survive a restart, with their versions.
-	store, err = boltstore.Open(path, boltstore.Config{})
+	store, err = boltstore.New(boltstore.Config{Path: path})
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -60,7 +60,7 @@ func Example() {
 func ExampleStore_Sweep() {
 	dir, _ := os.MkdirTemp("", "sessions")
 	defer os.RemoveAll(dir)
-	store, err := boltstore.Open(filepath.Join(dir, "sessions.db"), boltstore.Config{SweepInterval: -1})
+	store, err := boltstore.New(boltstore.Config{Path: filepath.Join(dir, "sessions.db"), SweepInterval: -1})
 	if err != nil {
 		log.Fatal(err)
 	}

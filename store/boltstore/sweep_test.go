@@ -66,7 +66,7 @@ func TestSweepVisitsOnlyExpired(t *testing.T) {
 	}
 }
 
-// TestBackgroundSweeperRemovesExpired: the goroutine Open starts sweeps by
+// TestBackgroundSweeperRemovesExpired: the goroutine New starts sweeps by
 // itself, and Close stops it.
 func TestBackgroundSweeperRemovesExpired(t *testing.T) {
 	s := openTest(t, Config{SweepInterval: 20 * time.Millisecond})

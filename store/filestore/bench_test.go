@@ -12,7 +12,7 @@ import (
 var benchValue = bytes.Repeat([]byte("session-data"), 40)
 
 func BenchmarkLoad(b *testing.B) {
-	s, _ := newTestStore(b)
+	s, _ := newTestStore(b, Config{}, nil)
 	key := newKey()
 	mustSave(b, s, key, benchValue, 0, sesame.SaveOptions{ExpiresAt: time.Now().Add(time.Hour), User: "u"})
 	b.ReportAllocs()
@@ -25,7 +25,7 @@ func BenchmarkLoad(b *testing.B) {
 }
 
 func BenchmarkLoadParallel(b *testing.B) {
-	s, _ := newTestStore(b)
+	s, _ := newTestStore(b, Config{}, nil)
 	keys := make([]string, 64)
 	for i := range keys {
 		keys[i] = newKey()
@@ -49,7 +49,7 @@ func BenchmarkLoadParallel(b *testing.B) {
 func BenchmarkSave(b *testing.B) {
 	for _, d := range []Durability{SyncFull, SyncFile, SyncNone} {
 		b.Run(d.String(), func(b *testing.B) {
-			s, _ := newTestStore(b, WithDurability(d))
+			s, _ := newTestStore(b, Config{Durability: d}, nil)
 			key := newKey()
 			opts := sesame.SaveOptions{ExpiresAt: time.Now().Add(time.Hour), User: "u"}
 			v := mustSave(b, s, key, benchValue, 0, opts)
@@ -67,7 +67,7 @@ func BenchmarkSave(b *testing.B) {
 
 // BenchmarkSaveParallel saves distinct records from several goroutines.
 func BenchmarkSaveParallel(b *testing.B) {
-	s, _ := newTestStore(b)
+	s, _ := newTestStore(b, Config{}, nil)
 	opts := sesame.SaveOptions{ExpiresAt: time.Now().Add(time.Hour)}
 	b.ReportAllocs()
 	b.RunParallel(func(pb *testing.PB) {

@@ -11,7 +11,7 @@ import (
 // default durability and the background sweeper running.
 func TestConformance(t *testing.T) {
 	storetest.Run(t, func(t *testing.T) sesame.Store {
-		s, err := New(t.TempDir())
+		s, err := New(Config{Dir: t.TempDir()})
 		if err != nil {
 			t.Fatal(err)
 		}

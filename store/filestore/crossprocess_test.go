@@ -28,7 +28,7 @@ func TestCrossProcessIncrementsLoseNoUpdates(t *testing.T) {
 		t.Skip("starts child processes")
 	}
 	const children, perProcess = 2, 150
-	s, dir := newTestStore(t)
+	s, dir := newTestStore(t, Config{}, nil)
 	key := newKey()
 	var cmds []*exec.Cmd
 	for i := range children {
@@ -68,7 +68,7 @@ func TestCrossProcessChild(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s, err := New(dir, WithSweepInterval(time.Hour))
+	s, err := New(Config{Dir: dir, SweepInterval: time.Hour})
 	if err != nil {
 		t.Fatal(err)
 	}

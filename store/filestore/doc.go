@@ -5,7 +5,7 @@
 //
 // # Layout
 //
-// [New] creates (mode 0700) and owns this tree below its directory:
+// [New] creates (mode 0700) and owns this tree below [Config].Dir:
 //
 //	data/<name>               one record file (mode 0600) per key
 //	tmp/<name>.<random>       a record being written; renamed into data/
@@ -66,7 +66,7 @@
 // Load treats a record whose expiry has passed as absent, and so does Save:
 // an expired record is never revived. Files are reclaimed by [Store.Sweep],
 // which a background goroutine runs every [DefaultSweepInterval] unless
-// [WithSweepInterval] says otherwise. Every record with an expiry has a
+// [Config].SweepInterval says otherwise. Every record with an expiry has a
 // marker in the bucket of the minute it expires in; Sweep visits only the
 // buckets of minutes that have passed (one minute late, so that it never
 // races a Save into a bucket), so its work is proportional to the

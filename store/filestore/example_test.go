@@ -19,7 +19,7 @@ func Example() {
 	}
 	defer os.RemoveAll(dir)
 
-	store, err := filestore.New(dir, filestore.WithSweepInterval(10*time.Minute))
+	store, err := filestore.New(filestore.Config{Dir: dir, SweepInterval: 10 * time.Minute})
 	if err != nil {
 		log.Fatal(err)
 	}

@@ -24,8 +24,8 @@ import (
 // ErrClosed reports a call on a Store after Close.
 var ErrClosed = errors.New("filestore: store is closed")
 
-// DefaultSweepInterval is how often a Store reclaims expired records
-// unless WithSweepInterval says otherwise.
+// DefaultSweepInterval is how often a Store reclaims expired records when
+// Config.SweepInterval is zero.
 const DefaultSweepInterval = 5 * time.Minute
 
 // Durability says what a Save or Delete waits to reach the disk before it
@@ -66,47 +66,42 @@ func (d Durability) String() string {
 	return "Durability(" + strconv.Itoa(int(d)) + ")"
 }
 
-// An Option changes a Store's configuration in New.
-type Option func(*config)
+// Config configures a Store. Dir is required; for every other field the
+// zero value is the usual choice.
+type Config struct {
+	// Dir is the directory the Store keeps its files below (see the
+	// package documentation for what it holds). New creates it and its
+	// subdirectories with mode 0700 if they are missing; an existing Dir
+	// keeps its mode.
+	Dir string
 
-type config struct {
-	sweepInterval time.Duration
-	durability    Durability
-	onSweepError  func(error)
-	now           func() time.Time // the clock; tests replace it
-}
+	// SweepInterval is how often the background sweeper runs Sweep; it
+	// also sweeps once as soon as New returns. Zero means
+	// DefaultSweepInterval; a negative interval starts no sweeper, and
+	// expired records are then reclaimed only when Sweep is called.
+	SweepInterval time.Duration
 
-// WithSweepInterval sets how often the background sweeper runs Sweep. An
-// interval of zero or less starts no sweeper; expired records are then
-// reclaimed only when Sweep is called. The default is
-// DefaultSweepInterval.
-func WithSweepInterval(d time.Duration) Option {
-	return func(c *config) { c.sweepInterval = d }
-}
+	// Durability says what Save and Delete wait for. The zero value is
+	// SyncFull.
+	Durability Durability
 
-// WithDurability sets what Save and Delete wait for; the default is
-// SyncFull.
-func WithDurability(d Durability) Option {
-	return func(c *config) { c.durability = d }
-}
-
-// WithSweepErrorHandler sets a function that receives the errors of
-// background sweeps, for logging. It is called from the sweeper goroutine.
-// By default those errors are dropped; the next sweep retries what failed.
-func WithSweepErrorHandler(f func(error)) Option {
-	return func(c *config) { c.onSweepError = f }
+	// SweepErrors, if set, is called with each error of a background
+	// sweep, for logging, on the sweeper's goroutine. Without it those
+	// errors are dropped; the next sweep retries what failed.
+	SweepErrors func(error)
 }
 
 // Store is a sesame.Store and sesame.UserIndex that keeps one file per
 // record below a directory. Create it with New and call Close when done.
 // Its methods are safe for concurrent use.
 type Store struct {
-	cfg       config
-	dataDir   string
-	tmpDir    string
-	expiryDir string
-	usersDir  string
-	stripes   [numLocks]stripe
+	durability Durability
+	now        func() time.Time // the clock; tests replace it
+	dataDir    string
+	tmpDir     string
+	expiryDir  string
+	usersDir   string
+	stripes    [numLocks]stripe
 
 	closed    atomic.Bool
 	closeOnce sync.Once
@@ -124,31 +119,33 @@ var (
 	_ sesame.UserIndex = (*Store)(nil)
 )
 
-// New opens a Store that keeps its files below dir, creating dir and its
-// subdirectories with mode 0700 if they are missing (an existing dir keeps
-// its mode). Unless WithSweepInterval(0) is given, New starts a goroutine
-// that sweeps expired records now and every interval; Close stops it.
-func New(dir string, opts ...Option) (*Store, error) {
-	cfg := config{
-		sweepInterval: DefaultSweepInterval,
-		durability:    SyncFull,
-		now:           time.Now,
+// New opens a Store that keeps its files below cfg.Dir, creating the
+// directory and its subdirectories if they are missing. Unless
+// cfg.SweepInterval is negative, New starts a goroutine that sweeps
+// expired records now and every interval; Close stops it.
+func New(cfg Config) (*Store, error) {
+	return newStore(cfg, time.Now)
+}
+
+// newStore is New with the clock the Store reads.
+func newStore(cfg Config, now func() time.Time) (*Store, error) {
+	if cfg.Durability < SyncFull || cfg.Durability > SyncNone {
+		return nil, fmt.Errorf("filestore: unknown durability %d", int(cfg.Durability))
 	}
-	for _, o := range opts {
-		o(&cfg)
+	if cfg.Dir == "" {
+		return nil, errors.New("filestore: Config.Dir is empty")
 	}
-	if cfg.durability < SyncFull || cfg.durability > SyncNone {
-		return nil, fmt.Errorf("filestore: unknown durability %d", int(cfg.durability))
+	if cfg.SweepInterval == 0 {
+		cfg.SweepInterval = DefaultSweepInterval
 	}
-	if dir == "" {
-		return nil, errors.New("filestore: empty directory name")
-	}
+	dir := cfg.Dir
 	s := &Store{
-		cfg:       cfg,
-		dataDir:   filepath.Join(dir, "data"),
-		tmpDir:    filepath.Join(dir, "tmp"),
-		expiryDir: filepath.Join(dir, "expiry"),
-		usersDir:  filepath.Join(dir, "users"),
+		durability: cfg.Durability,
+		now:        now,
+		dataDir:    filepath.Join(dir, "data"),
+		tmpDir:     filepath.Join(dir, "tmp"),
+		expiryDir:  filepath.Join(dir, "expiry"),
+		usersDir:   filepath.Join(dir, "users"),
 	}
 	lockDir := filepath.Join(dir, "locks")
 	for _, d := range []string{dir, s.dataDir, s.tmpDir, s.expiryDir, s.usersDir, lockDir} {
@@ -166,14 +163,14 @@ func New(dir string, opts ...Option) (*Store, error) {
 			return nil, err
 		}
 	}
-	if cfg.sweepInterval > 0 {
+	if cfg.SweepInterval > 0 {
 		// Sweep now and every interval. A sweep is not cut short at the
 		// next tick: one that stops early only leaves its buckets to the
 		// next.
-		s.sweeper = sweeper.Start(cfg.sweepInterval, func(ctx context.Context) error {
+		s.sweeper = sweeper.Start(cfg.SweepInterval, func(ctx context.Context) error {
 			_, err := s.Sweep(ctx)
 			return err
-		}, cfg.onSweepError, sweeper.Immediately(), sweeper.WithoutTimeout())
+		}, cfg.SweepErrors, sweeper.Immediately(), sweeper.WithoutTimeout())
 	}
 	return s, nil
 }
@@ -287,7 +284,7 @@ func (s *Store) Load(ctx context.Context, key string) ([]byte, uint64, error) {
 		return nil, 0, fmt.Errorf("filestore: load %s: %w", path, sesame.ErrNotFound)
 	case err != nil:
 		return nil, 0, fmt.Errorf("filestore: load: %w", err)
-	case h.expired(s.cfg.now().UnixNano()):
+	case h.expired(s.now().UnixNano()):
 		return nil, 0, fmt.Errorf("filestore: load %s: expired: %w", path, sesame.ErrNotFound)
 	}
 	return v, h.version, nil
@@ -320,7 +317,7 @@ func (s *Store) Save(ctx context.Context, key string, value []byte, version uint
 	if err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return 0, fmt.Errorf("filestore: save: %w", err)
 	}
-	now := s.cfg.now().UnixNano()
+	now := s.now().UnixNano()
 	var current uint64
 	if exists && !old.expired(now) {
 		current = old.version
@@ -386,7 +383,7 @@ func (s *Store) writeRecord(name string, rec []byte) error {
 	}
 	tmp := f.Name()
 	_, err = f.Write(rec)
-	if err == nil && s.cfg.durability != SyncNone {
+	if err == nil && s.durability != SyncNone {
 		err = f.Sync()
 	}
 	if cerr := f.Close(); err == nil {
@@ -404,7 +401,7 @@ func (s *Store) writeRecord(name string, rec []byte) error {
 
 // syncData fsyncs the data directory if the durability asks for it.
 func (s *Store) syncData(op string) error {
-	if s.cfg.durability != SyncFull {
+	if s.durability != SyncFull {
 		return nil
 	}
 	// Where a directory cannot be fsynced, dirsync.Sync does nothing and

@@ -20,7 +20,7 @@ func TestNewCreatesPrivateDirectoriesAndFiles(t *testing.T) {
 		t.Skip("Unix permission bits")
 	}
 	dir := filepath.Join(t.TempDir(), "a", "sessions")
-	s, err := New(dir, WithSweepInterval(0))
+	s, err := New(Config{Dir: dir, SweepInterval: -1})
 	if err != nil {
 		t.Fatalf("New: %v", err)
 	}
@@ -65,25 +65,24 @@ func TestNewCreatesPrivateDirectoriesAndFiles(t *testing.T) {
 	}
 }
 
-func TestNewRejectsBadArguments(t *testing.T) {
+func TestNewRejectsBadConfig(t *testing.T) {
 	file := filepath.Join(t.TempDir(), "file")
 	if err := os.WriteFile(file, nil, 0o600); err != nil {
 		t.Fatal(err)
 	}
 	tests := []struct {
 		name string
-		dir  string
-		opts []Option
+		cfg  Config
 	}{
-		{"empty directory name", "", nil},
-		{"directory is a file", file, nil},
-		{"below a file", filepath.Join(file, "x"), nil},
-		{"unknown durability", t.TempDir(), []Option{WithDurability(Durability(7))}},
-		{"negative durability", t.TempDir(), []Option{WithDurability(Durability(-1))}},
+		{"no directory", Config{}},
+		{"directory is a file", Config{Dir: file}},
+		{"below a file", Config{Dir: filepath.Join(file, "x")}},
+		{"unknown durability", Config{Dir: t.TempDir(), Durability: Durability(7)}},
+		{"negative durability", Config{Dir: t.TempDir(), Durability: Durability(-1)}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			s, err := New(tt.dir, tt.opts...)
+			s, err := New(tt.cfg)
 			if err == nil {
 				s.Close()
 				t.Fatal("New succeeded; want an error")
@@ -92,8 +91,34 @@ func TestNewRejectsBadArguments(t *testing.T) {
 	}
 }
 
+// TestSweepIntervalZeroIsTheDefault checks that the zero Config runs a
+// sweeper, as the zero value of every store's Config does, and that only
+// a negative SweepInterval turns it off.
+func TestSweepIntervalZeroIsTheDefault(t *testing.T) {
+	tests := []struct {
+		interval time.Duration
+		sweeper  bool
+	}{
+		{0, true},
+		{time.Hour, true},
+		{-1, false},
+	}
+	for _, tt := range tests {
+		s, err := New(Config{Dir: t.TempDir(), SweepInterval: tt.interval})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := s.sweeper != nil; got != tt.sweeper {
+			t.Errorf("SweepInterval %v: sweeper running %v; want %v", tt.interval, got, tt.sweeper)
+		}
+		if err := s.Close(); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
 func TestPathTraversalKeysAreRejectedBeforeTouchingDisk(t *testing.T) {
-	s, dir := newTestStore(t)
+	s, dir := newTestStore(t, Config{}, nil)
 	outside := filepath.Dir(dir)
 	before := listTree(t, outside)
 	keys := []string{
@@ -172,7 +197,7 @@ func TestFileNamesRoundTrip(t *testing.T) {
 // random 63-bit numbers. That they never repeat for a key is checked by
 // the conformance suite (storetest's KeyNeverGetsAVersionItHadBefore).
 func TestVersionsAre63Bit(t *testing.T) {
-	s, _ := newTestStore(t)
+	s, _ := newTestStore(t, Config{}, nil)
 	key := newKey()
 	opts := sesame.SaveOptions{ExpiresAt: time.Now().Add(time.Hour)}
 	var v uint64
@@ -187,7 +212,7 @@ func TestVersionsAre63Bit(t *testing.T) {
 func TestDurabilityLevelsAllRoundTrip(t *testing.T) {
 	for _, d := range []Durability{SyncFull, SyncFile, SyncNone} {
 		t.Run(d.String(), func(t *testing.T) {
-			s, dir := newTestStore(t, WithDurability(d))
+			s, dir := newTestStore(t, Config{Durability: d}, nil)
 			key := newKey()
 			v := mustSave(t, s, key, []byte("value"), 0, sesame.SaveOptions{ExpiresAt: time.Now().Add(time.Hour)})
 			got, gv, err := s.Load(t.Context(), key)
@@ -206,7 +231,7 @@ func TestDurabilityLevelsAllRoundTrip(t *testing.T) {
 
 func TestZeroExpiryNeverExpires(t *testing.T) {
 	clock := newFakeClock()
-	s, dir := newTestStore(t, withClock(clock))
+	s, dir := newTestStore(t, Config{}, clock)
 	key := newKey()
 	v := mustSave(t, s, key, []byte("forever"), 0, sesame.SaveOptions{})
 	clock.Advance(100 * 365 * 24 * time.Hour)
@@ -223,7 +248,7 @@ func TestZeroExpiryNeverExpires(t *testing.T) {
 
 func TestExtremeExpiryTimesAreClamped(t *testing.T) {
 	clock := newFakeClock()
-	s, _ := newTestStore(t, withClock(clock))
+	s, _ := newTestStore(t, Config{}, clock)
 	tests := []struct {
 		name    string
 		at      time.Time
@@ -249,7 +274,7 @@ func TestExtremeExpiryTimesAreClamped(t *testing.T) {
 }
 
 func TestSaveStoresOnlyWhatItWasGiven(t *testing.T) {
-	s, dir := newTestStore(t)
+	s, dir := newTestStore(t, Config{}, nil)
 	key := newKey()
 	value := []byte("secret-value")
 	mustSave(t, s, key, value, 0, sesame.SaveOptions{ExpiresAt: time.Now().Add(time.Hour), User: "alice@example.com"})
@@ -267,7 +292,7 @@ func TestSaveStoresOnlyWhatItWasGiven(t *testing.T) {
 }
 
 func TestClosedStore(t *testing.T) {
-	s, err := New(t.TempDir())
+	s, err := New(Config{Dir: t.TempDir()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -298,7 +323,7 @@ func TestCloseStopsTheSweeper(t *testing.T) {
 	before := runtime.NumGoroutine()
 	var stores []*Store
 	for range 5 {
-		s, err := New(t.TempDir(), WithSweepInterval(time.Millisecond))
+		s, err := New(Config{Dir: t.TempDir(), SweepInterval: time.Millisecond})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -324,12 +349,12 @@ func TestCloseStopsTheSweeper(t *testing.T) {
 func TestBackgroundSweeperReportsErrors(t *testing.T) {
 	errs := make(chan error, 10)
 	dir := t.TempDir()
-	s, err := New(dir, WithSweepInterval(5*time.Millisecond), WithSweepErrorHandler(func(err error) {
+	s, err := New(Config{Dir: dir, SweepInterval: 5 * time.Millisecond, SweepErrors: func(err error) {
 		select {
 		case errs <- err:
 		default:
 		}
-	}))
+	}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -358,8 +383,8 @@ func TestLockWaitHonoursContext(t *testing.T) {
 	// A second Store on the same directory has its own lock files, so
 	// holding a stripe in one makes the other wait, as another process
 	// would.
-	a, dir := newTestStore(t)
-	b, err := New(dir, WithSweepInterval(0))
+	a, dir := newTestStore(t, Config{}, nil)
+	b, err := New(Config{Dir: dir, SweepInterval: -1})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -385,8 +410,8 @@ func TestTwoStoresOnOneDirectoryLoseNoUpdates(t *testing.T) {
 	if !crossProcess {
 		t.Skip("only one Store may use a directory on this platform")
 	}
-	a, dir := newTestStore(t, WithDurability(SyncNone))
-	b, err := New(dir, WithSweepInterval(0), WithDurability(SyncNone))
+	a, dir := newTestStore(t, Config{Durability: SyncNone}, nil)
+	b, err := New(Config{Dir: dir, SweepInterval: -1, Durability: SyncNone})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -416,7 +441,7 @@ func TestTwoStoresOnOneDirectoryLoseNoUpdates(t *testing.T) {
 }
 
 func TestCorruptValueNotQuotedInErrors(t *testing.T) {
-	s, dir := newTestStore(t)
+	s, dir := newTestStore(t, Config{}, nil)
 	key := newKey()
 	mustSave(t, s, key, []byte("PRIVATE-VALUE"), 0, sesame.SaveOptions{ExpiresAt: time.Now().Add(time.Hour), User: "PRIVATE-USER"})
 	path := filepath.Join(dir, "data", fileName(key))

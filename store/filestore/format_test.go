@@ -76,7 +76,7 @@ var corruptions = []struct {
 func TestCorruptFilesAreReportedNotTrusted(t *testing.T) {
 	for _, c := range corruptions {
 		t.Run(c.name, func(t *testing.T) {
-			s, dir := newTestStore(t)
+			s, dir := newTestStore(t, Config{}, nil)
 			key := newKey()
 			opts := sesame.SaveOptions{ExpiresAt: time.Now().Add(time.Hour), User: "user"}
 			v := mustSave(t, s, key, []byte("value"), 0, opts)
@@ -114,7 +114,7 @@ func TestCorruptFilesAreReportedNotTrusted(t *testing.T) {
 
 func TestSweepRemovesCorruptFilesWhoseMarkerIsDue(t *testing.T) {
 	clock := newFakeClock()
-	s, dir := newTestStore(t, withClock(clock))
+	s, dir := newTestStore(t, Config{}, clock)
 	key := newKey()
 	mustSave(t, s, key, []byte("value"), 0, sesame.SaveOptions{ExpiresAt: clock.Now().Add(time.Minute)})
 	path := filepath.Join(dir, "data", fileName(key))

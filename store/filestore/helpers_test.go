@@ -41,17 +41,21 @@ func (c *fakeClock) Advance(d time.Duration) {
 	c.now = c.now.Add(d)
 }
 
-// withClock makes the store read the time from c.
-func withClock(c *fakeClock) Option {
-	return func(cfg *config) { cfg.now = c.Now }
-}
-
-// newTestStore opens a store in a fresh directory, without a background
-// sweeper unless opts start one, and closes it when the test ends.
-func newTestStore(t testing.TB, opts ...Option) (*Store, string) {
+// newTestStore opens a store with cfg in a fresh directory, without a
+// background sweeper unless cfg.SweepInterval starts one, reading the
+// time from clock (the real time if clock is nil), and closes it when the
+// test ends.
+func newTestStore(t testing.TB, cfg Config, clock *fakeClock) (*Store, string) {
 	t.Helper()
-	dir := t.TempDir()
-	s, err := New(dir, append([]Option{WithSweepInterval(0)}, opts...)...)
+	cfg.Dir = t.TempDir()
+	if cfg.SweepInterval == 0 {
+		cfg.SweepInterval = -1
+	}
+	now := time.Now
+	if clock != nil {
+		now = clock.Now
+	}
+	s, err := newStore(cfg, now)
 	if err != nil {
 		t.Fatalf("New: %v", err)
 	}
@@ -60,7 +64,7 @@ func newTestStore(t testing.TB, opts ...Option) (*Store, string) {
 			t.Errorf("Close: %v", err)
 		}
 	})
-	return s, dir
+	return s, cfg.Dir
 }
 
 // newKey returns a random key shaped like the Manager's.

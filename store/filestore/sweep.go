@@ -49,7 +49,7 @@ type SweepStats struct {
 // records there are. Each record is checked again under its lock before it
 // is removed, so a record renewed meanwhile survives.
 //
-// Sweep runs in the background (see WithSweepInterval); it is exported so
+// Sweep runs in the background (see Config.SweepInterval); it is exported so
 // that tests and operators can run it when they like. Sweeps of one Store
 // run one at a time; sweeps by several processes on one directory are
 // safe. If ctx ends, Sweep stops early and the next one carries on.
@@ -61,7 +61,7 @@ func (s *Store) Sweep(ctx context.Context) (SweepStats, error) {
 	s.sweepMu.Lock()
 	defer s.sweepMu.Unlock()
 
-	now := s.cfg.now()
+	now := s.now()
 	// Buckets before current are due. The minute just ended is not: a
 	// Save that read the clock in it may still be adding its marker.
 	current := minuteOf(now.UnixNano()) - 1

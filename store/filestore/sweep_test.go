@@ -24,7 +24,7 @@ func TestSweepDeletesOnlyExpiredAndCostsOnlyWhatExpired(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			clock := newFakeClock()
-			s, dir := newTestStore(t, withClock(clock), WithDurability(SyncNone))
+			s, dir := newTestStore(t, Config{Durability: SyncNone}, clock)
 			// The first sweep of a Store lists the expiry directory; do it
 			// now so that the sweep under test is a routine one.
 			if _, err := s.Sweep(t.Context()); err != nil {
@@ -77,7 +77,7 @@ func TestSweepDeletesOnlyExpiredAndCostsOnlyWhatExpired(t *testing.T) {
 
 func TestRenewalMovesTheExpiryMarker(t *testing.T) {
 	clock := newFakeClock()
-	s, dir := newTestStore(t, withClock(clock))
+	s, dir := newTestStore(t, Config{}, clock)
 	key := newKey()
 	v := mustSave(t, s, key, []byte("a"), 0, sesame.SaveOptions{ExpiresAt: clock.Now().Add(time.Minute)})
 	// Renewed within the same minute bucket, then into a later one.
@@ -110,7 +110,7 @@ func TestRenewalMovesTheExpiryMarker(t *testing.T) {
 
 func TestSweepChecksRealExpiryBeforeDeleting(t *testing.T) {
 	clock := newFakeClock()
-	s, dir := newTestStore(t, withClock(clock))
+	s, dir := newTestStore(t, Config{}, clock)
 	renewed, gone, orphan := newKey(), newKey(), newKey()
 	soon := sesame.SaveOptions{ExpiresAt: clock.Now().Add(time.Minute)}
 	mustSave(t, s, renewed, []byte("x"), 0, sesame.SaveOptions{ExpiresAt: clock.Now().Add(time.Hour)})
@@ -148,7 +148,7 @@ func TestSweepChecksRealExpiryBeforeDeleting(t *testing.T) {
 func TestSweepFindsOldBucketsAfterRestart(t *testing.T) {
 	clock := newFakeClock()
 	dir := t.TempDir()
-	first, err := New(dir, WithSweepInterval(0), withClock(clock))
+	first, err := newStore(Config{Dir: dir, SweepInterval: -1}, clock.Now)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -157,7 +157,7 @@ func TestSweepFindsOldBucketsAfterRestart(t *testing.T) {
 	first.Close()
 
 	clock.Advance(30 * 24 * time.Hour) // far beyond the minutes Sweep steps through
-	second, err := New(dir, WithSweepInterval(0), withClock(clock))
+	second, err := newStore(Config{Dir: dir, SweepInterval: -1}, clock.Now)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -170,7 +170,7 @@ func TestSweepFindsOldBucketsAfterRestart(t *testing.T) {
 
 func TestAlreadyExpiredSaveIsSwept(t *testing.T) {
 	clock := newFakeClock()
-	s, dir := newTestStore(t, withClock(clock))
+	s, dir := newTestStore(t, Config{}, clock)
 	if _, err := s.Sweep(t.Context()); err != nil {
 		t.Fatal(err)
 	}
@@ -190,7 +190,7 @@ func TestAlreadyExpiredSaveIsSwept(t *testing.T) {
 
 func TestSweepRemovesOnlyOldTempFiles(t *testing.T) {
 	clock := newFakeClock()
-	s, dir := newTestStore(t, withClock(clock))
+	s, dir := newTestStore(t, Config{}, clock)
 	tmp := filepath.Join(dir, "tmp")
 	files := []struct {
 		name string
@@ -234,7 +234,7 @@ func TestSweepRemovesOnlyOldTempFiles(t *testing.T) {
 
 func TestSweepStopsWhenContextEnds(t *testing.T) {
 	clock := newFakeClock()
-	s, _ := newTestStore(t, withClock(clock))
+	s, _ := newTestStore(t, Config{}, clock)
 	for range 5 {
 		mustSave(t, s, newKey(), []byte("x"), 0, sesame.SaveOptions{ExpiresAt: clock.Now().Add(time.Minute)})
 	}
@@ -251,7 +251,7 @@ func TestSweepStopsWhenContextEnds(t *testing.T) {
 
 func TestHourlyListingFindsMarkersInSweptBuckets(t *testing.T) {
 	clock := newFakeClock()
-	s, dir := newTestStore(t, withClock(clock))
+	s, dir := newTestStore(t, Config{}, clock)
 	if _, err := s.Sweep(t.Context()); err != nil {
 		t.Fatal(err)
 	}

@@ -20,7 +20,7 @@ func (s *Store) UserSessions(ctx context.Context, user string) ([]sesame.StoredR
 	if err != nil || names == nil {
 		return nil, err
 	}
-	now := s.cfg.now().UnixNano()
+	now := s.now().UnixNano()
 	var recs []sesame.StoredRecord
 	for _, name := range names {
 		if err := ctx.Err(); err != nil {

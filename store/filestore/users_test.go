@@ -32,7 +32,7 @@ func sorted(keys ...string) []string {
 }
 
 func TestUserIndexFollowsSavesAndDeletes(t *testing.T) {
-	s, dir := newTestStore(t)
+	s, dir := newTestStore(t, Config{}, nil)
 	hour := time.Now().Add(time.Hour)
 	a1, a2, b1, anon := newKey(), newKey(), newKey(), newKey()
 	va1 := mustSave(t, s, a1, []byte("a1"), 0, sesame.SaveOptions{ExpiresAt: hour, User: "alice"})
@@ -82,7 +82,7 @@ func TestUserIndexFollowsSavesAndDeletes(t *testing.T) {
 }
 
 func TestUserSessionsReturnsValuesAndVersions(t *testing.T) {
-	s, _ := newTestStore(t)
+	s, _ := newTestStore(t, Config{}, nil)
 	key := newKey()
 	v := mustSave(t, s, key, []byte("value"), 0, sesame.SaveOptions{ExpiresAt: time.Now().Add(time.Hour), User: "carol"})
 	recs, err := s.UserSessions(t.Context(), "carol")
@@ -96,7 +96,7 @@ func TestUserSessionsReturnsValuesAndVersions(t *testing.T) {
 
 func TestDeleteUserDeletesOnlyThatUsersRecords(t *testing.T) {
 	clock := newFakeClock()
-	s, dir := newTestStore(t, withClock(clock))
+	s, dir := newTestStore(t, Config{}, clock)
 	hour := clock.Now().Add(time.Hour)
 	var mine []string
 	for range 5 {

@@ -75,7 +75,8 @@
 // costs about half a round trip on a busy two-core machine), and a
 // cancellation without a near deadline is noticed when the round trip
 // returns, within the bound. Set Client.Timeout to the longest a session
-// call may wait.
+// call may wait, on a client of your own given as Config.Client (a Store
+// made from Config.Servers keeps gomemcache's default).
 //
 // A server that is down fails calls at once (connection refused); one that
 // hangs fails them within Client.Timeout or the context's deadline,

@@ -17,7 +17,8 @@ import (
 func Example() {
 	client := memcache.New("127.0.0.1:11211")
 	client.Timeout = 200 * time.Millisecond // the longest a session call may wait
-	store, err := memcachestore.New(client, memcachestore.Config{
+	store, err := memcachestore.New(memcachestore.Config{
+		Client:    client,
 		KeyPrefix: "myapp-session:",
 		Server:    "127.0.0.1:11211",
 	})

@@ -15,6 +15,7 @@ import (
 
 	"github.com/bradfitz/gomemcache/memcache"
 	"github.com/sesame-go/sesame"
+	"github.com/sesame-go/sesame/store/storetest"
 )
 
 // clientTimeout is the memcache client's own timeout in the fault test.
@@ -41,7 +42,7 @@ func startMemcached(t *testing.T, addr string) *exec.Cmd {
 	t.Helper()
 	bin, err := exec.LookPath("memcached")
 	if err != nil {
-		skipOrFail(t, "memcached is not installed (apt-get install memcached)")
+		storetest.ServerMissing(t, "memcached is not installed (apt-get install memcached)")
 	}
 	host, port, _ := net.SplitHostPort(addr)
 	cmd := exec.Command(bin, "-u", "nobody", "-l", host, "-p", port, "-U", "0", "-I", "2m", "-m", "16")
@@ -79,7 +80,7 @@ func TestServerFaults(t *testing.T) {
 
 	client := memcache.New(faultAddr)
 	client.Timeout = clientTimeout
-	s, err := New(client, Config{Server: faultAddr})
+	s, err := New(Config{Client: client, Server: faultAddr})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/bradfitz/gomemcache/memcache"
+	"github.com/sesame-go/sesame/store/storetest"
 )
 
 // serverAddr is the memcached the tests use: SESAME_MEMCACHE_ADDR, or the
@@ -19,20 +20,6 @@ func serverAddr() string {
 	return "127.0.0.1:11211"
 }
 
-// requireServers reports whether CI asked for server-backed tests to fail,
-// rather than skip, when their server is missing.
-func requireServers() bool { return os.Getenv("SESAME_REQUIRE_SERVERS") == "1" }
-
-// skipOrFail skips the test with why, or fails it when servers are
-// required.
-func skipOrFail(t testing.TB, why string) {
-	t.Helper()
-	if requireServers() {
-		t.Fatalf("%s (SESAME_REQUIRE_SERVERS=1)", why)
-	}
-	t.Skipf("%s; set SESAME_MEMCACHE_ADDR, or start one with `memcached -d -u nobody -l 127.0.0.1 -p 11211 -I 2m`", why)
-}
-
 // testClient returns a client of the shared test server, skipping (or
 // failing) the test when the server does not answer.
 func testClient(t testing.TB) *memcache.Client {
@@ -42,23 +29,29 @@ func testClient(t testing.TB) *memcache.Client {
 	c.Timeout = 2 * time.Second
 	c.MaxIdleConns = 16
 	if err := c.Ping(); err != nil {
-		skipOrFail(t, "no memcached at "+addr+": "+err.Error())
+		storetest.ServerMissing(t, "no memcached at "+addr+" ("+err.Error()+"); set SESAME_MEMCACHE_ADDR, or start one with `memcached -d -u nobody -l 127.0.0.1 -p 11211 -I 2m`")
 	}
 	t.Cleanup(func() { c.Close() })
 	return c
 }
 
-// newTestStore returns a store with a fresh random key prefix, so it is
-// empty without flushing a server others may use.
-func newTestStore(t testing.TB, c *memcache.Client, cfg Config) *Store {
-	t.Helper()
+// testPrefix returns a fresh random key prefix, so that a store is empty
+// without flushing a server others may use.
+func testPrefix() string {
 	var b [6]byte
 	rand.Read(b[:])
-	cfg.KeyPrefix = "sesame-test-" + hex.EncodeToString(b[:]) + ":"
+	return "sesame-test-" + hex.EncodeToString(b[:]) + ":"
+}
+
+// newTestStore returns a store of client c with a fresh key prefix.
+func newTestStore(t testing.TB, c *memcache.Client, cfg Config) *Store {
+	t.Helper()
+	cfg.KeyPrefix = testPrefix()
 	if cfg.Server == "" {
 		cfg.Server = serverAddr()
 	}
-	s, err := New(c, cfg)
+	cfg.Client = c
+	s, err := New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -51,8 +52,20 @@ var (
 	ErrTooLarge = errors.New("memcachestore: item larger than the server's item size limit (raise it with memcached -I)")
 )
 
-// Config holds the options of a Store. The zero Config is the usual choice.
+// Config holds the options of a Store. Set either Servers or Client; for
+// every other field the zero value is the usual choice.
 type Config struct {
+	// Servers are the memcached servers, as host:port addresses (or Unix
+	// socket paths). The Store makes a client of them with gomemcache's
+	// defaults (memcache.New), and Close closes it.
+	Servers []string
+
+	// Client is a memcache client of your own, for settings beyond
+	// gomemcache's defaults: Timeout, MaxIdleConns, DialContext (for TLS).
+	// It stays yours: other code may share it, and Close does not close
+	// it.
+	Client *memcache.Client
+
 	// KeyPrefix is put before every store key to make the memcached key,
 	// so that several applications can share a server. Zero means
 	// DefaultKeyPrefix. It may hold up to MaxKeyPrefixLen printable ASCII
@@ -61,7 +74,8 @@ type Config struct {
 
 	// Server names the memcached server or servers in error messages, e.g.
 	// "127.0.0.1:11211"; gomemcache does not say which it used. Empty
-	// means "memcached".
+	// means the Servers, separated by commas, or "memcached" with a
+	// Client.
 	Server string
 
 	// CASCacheSize is how many CAS ids, each from a Load, the store keeps
@@ -75,6 +89,7 @@ type Config struct {
 // use. It does not implement sesame.UserIndex: memcached cannot list keys.
 type Store struct {
 	client *memcache.Client
+	own    bool // the Store made client from Config.Servers, and closes it
 	prefix string
 	server string
 	cas    *casCache // nil when turned off
@@ -83,11 +98,12 @@ type Store struct {
 
 var _ sesame.Store = (*Store)(nil)
 
-// New returns a Store that keeps records through client, which it does not
-// close and which the caller may share. New does not contact the server.
-func New(client *memcache.Client, cfg Config) (*Store, error) {
-	if client == nil {
-		return nil, errors.New("memcachestore: New needs a memcache client, got nil")
+// New returns a Store that keeps records in the memcached servers that
+// cfg names, through a client of its own or cfg.Client. New resolves the
+// servers' names but does not contact them.
+func New(cfg Config) (*Store, error) {
+	if (cfg.Client == nil) == (len(cfg.Servers) == 0) {
+		return nil, errors.New("memcachestore: set either Config.Servers or Config.Client")
 	}
 	if cfg.KeyPrefix == "" {
 		cfg.KeyPrefix = DefaultKeyPrefix
@@ -100,13 +116,26 @@ func New(client *memcache.Client, cfg Config) (*Store, error) {
 			return nil, fmt.Errorf("memcachestore: key prefix has byte %#x; memcached keys allow printable ASCII other than space", c)
 		}
 	}
-	if cfg.Server == "" {
-		cfg.Server = "memcached"
-	}
 	if cfg.CASCacheSize == 0 {
 		cfg.CASCacheSize = DefaultCASCacheSize
 	}
-	s := &Store{client: client, prefix: cfg.KeyPrefix, server: cfg.Server}
+	s := &Store{client: cfg.Client, prefix: cfg.KeyPrefix, server: cfg.Server}
+	if len(cfg.Servers) > 0 {
+		if slices.Contains(cfg.Servers, "") {
+			return nil, errors.New("memcachestore: an empty address in Config.Servers")
+		}
+		var servers memcache.ServerList
+		if err := servers.SetServers(cfg.Servers...); err != nil {
+			return nil, fmt.Errorf("memcachestore: Config.Servers: %w", err)
+		}
+		s.client, s.own = memcache.NewFromSelector(&servers), true
+		if s.server == "" {
+			s.server = strings.Join(cfg.Servers, ",")
+		}
+	}
+	if s.server == "" {
+		s.server = "memcached"
+	}
 	if cfg.CASCacheSize > 0 {
 		s.cas = newCASCache(cfg.CASCacheSize)
 	}
@@ -249,11 +278,18 @@ func (s *Store) Delete(ctx context.Context, key string) error {
 }
 
 // Close makes every later call fail with ErrClosed and forgets the
-// remembered CAS ids. It does not close the client, which belongs to the
+// remembered CAS ids. It closes the connections of the client the Store
+// made from Config.Servers, but not a Config.Client's, which belong to the
 // caller. It may be called more than once.
 func (s *Store) Close() error {
-	s.closed.Store(true)
+	wasClosed := s.closed.Swap(true)
 	s.cas.clear()
+	if wasClosed || !s.own {
+		return nil
+	}
+	if err := s.client.Close(); err != nil {
+		return fmt.Errorf("memcachestore: close the connections to %s: %w", s.server, err)
+	}
 	return nil
 }
 

@@ -11,6 +11,7 @@ import (
 
 	"github.com/bradfitz/gomemcache/memcache"
 	"github.com/sesame-go/sesame"
+	"github.com/sesame-go/sesame/store/storetest"
 )
 
 var ctx = context.Background()
@@ -55,24 +56,72 @@ func TestExpiration(t *testing.T) {
 func TestNewRejectsBadConfig(t *testing.T) {
 	c := memcache.New("127.0.0.1:1")
 	tests := []struct {
-		name   string
-		client *memcache.Client
-		cfg    Config
+		name string
+		cfg  Config
 	}{
-		{"nil client", nil, Config{}},
-		{"space in prefix", c, Config{KeyPrefix: "my app:"}},
-		{"control byte in prefix", c, Config{KeyPrefix: "a\nb"}},
-		{"prefix too long", c, Config{KeyPrefix: strings.Repeat("p", MaxKeyPrefixLen+1)}},
+		{"neither servers nor client", Config{}},
+		{"both servers and client", Config{Servers: []string{"127.0.0.1:1"}, Client: c}},
+		{"empty server address", Config{Servers: []string{"127.0.0.1:1", ""}}},
+		{"server address without a port", Config{Servers: []string{"127.0.0.1"}}},
+		{"space in prefix", Config{Client: c, KeyPrefix: "my app:"}},
+		{"control byte in prefix", Config{Client: c, KeyPrefix: "a\nb"}},
+		{"prefix too long", Config{Client: c, KeyPrefix: strings.Repeat("p", MaxKeyPrefixLen+1)}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			if _, err := New(tc.client, tc.cfg); err == nil {
+			if _, err := New(tc.cfg); err == nil {
 				t.Fatal("New succeeded")
 			}
 		})
 	}
-	if _, err := New(c, Config{KeyPrefix: strings.Repeat("p", MaxKeyPrefixLen)}); err != nil {
+	if _, err := New(Config{Client: c, KeyPrefix: strings.Repeat("p", MaxKeyPrefixLen)}); err != nil {
 		t.Fatalf("New with the longest prefix: %v", err)
+	}
+}
+
+// TestCloseClosesOnlyTheStoresOwnClient: a Store made from Config.Servers
+// closes its connections at Close; one given a Config.Client leaves the
+// client's connections to their owner.
+func TestCloseClosesOnlyTheStoresOwnClient(t *testing.T) {
+	testClient(t) // skips when there is no server
+	tests := []struct {
+		name      string
+		cfg       func(addr string) Config
+		openAfter bool
+	}{
+		{"Servers", func(addr string) Config { return Config{Servers: []string{addr}} }, false},
+		{"Client", func(addr string) Config { return Config{Client: memcache.New(addr)} }, true},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			p := storetest.StartProxy(t, serverAddr())
+			cfg := tc.cfg(p.Addr())
+			cfg.KeyPrefix = testPrefix()
+			s, err := New(cfg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			mustSave(t, s, "k", 0)
+			if p.Conns() == 0 {
+				t.Fatal("no connection through the proxy after a Save")
+			}
+			if err := s.Close(); err != nil {
+				t.Fatalf("Close: %v", err)
+			}
+			if tc.openAfter {
+				time.Sleep(100 * time.Millisecond) // time for a close to be seen, were there one
+				if p.Conns() == 0 {
+					t.Fatal("Close closed the connections of a client the caller owns")
+				}
+				cfg.Client.Close()
+				return
+			}
+			for deadline := time.Now().Add(5 * time.Second); p.Conns() > 0; time.Sleep(10 * time.Millisecond) {
+				if time.Now().After(deadline) {
+					t.Fatalf("%d connections still open 5 s after Close", p.Conns())
+				}
+			}
+		})
 	}
 }
 
@@ -187,7 +236,7 @@ func mustSave(t testing.TB, s *Store, key string, version uint64) uint64 {
 func TestStaleCASIdFallsBackToARead(t *testing.T) {
 	c := testClient(t)
 	a := newTestStore(t, c, Config{})
-	b, _ := New(c, Config{KeyPrefix: a.prefix, Server: a.server})
+	b, _ := New(Config{Client: c, KeyPrefix: a.prefix, Server: a.server})
 	v := mustSave(t, a, "k", 0)
 	if _, _, err := a.Load(ctx, "k"); err != nil {
 		t.Fatal(err)
@@ -235,7 +284,7 @@ func TestForeignItemIsCorrupt(t *testing.T) {
 }
 
 func TestClosedStoreFailsClearly(t *testing.T) {
-	s, err := New(memcache.New("127.0.0.1:1"), Config{Server: "cache-1"})
+	s, err := New(Config{Servers: []string{"127.0.0.1:1"}, Server: "cache-1"})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -60,7 +60,7 @@ func benchOptions() sesame.SaveOptions {
 
 // filled returns a store holding n sessions.
 func filled(b *testing.B, n int) (*Store, *sessions) {
-	s := New(Config{SweepInterval: -1})
+	s := newStore(b, Config{SweepInterval: -1})
 	c := newSessions(n, 0)
 	for range n {
 		if err := c.resave(b.Context(), s, benchValue, benchOptions()); err != nil {
@@ -115,7 +115,7 @@ func BenchmarkSave(b *testing.B) {
 }
 
 func BenchmarkSaveParallel(b *testing.B) {
-	s := New(Config{SweepInterval: -1})
+	s := newStore(b, Config{SweepInterval: -1})
 	ctx, opts := b.Context(), benchOptions()
 	var worker atomic.Uint64
 	b.ReportAllocs()
@@ -143,7 +143,7 @@ func BenchmarkMemoryPerSession(b *testing.B) {
 		var before, after runtime.MemStats
 		runtime.GC()
 		runtime.ReadMemStats(&before)
-		s := New(Config{SweepInterval: -1})
+		s := newStore(b, Config{SweepInterval: -1})
 		// Collecting while filling would only slow the fill down: the
 		// measurement is of what survives the GC after it.
 		gcPercent := debug.SetGCPercent(-1)

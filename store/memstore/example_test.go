@@ -11,7 +11,10 @@ import (
 )
 
 func Example() {
-	store := memstore.New(memstore.Config{SweepInterval: 5 * time.Minute})
+	store, err := memstore.New(memstore.Config{SweepInterval: 5 * time.Minute})
+	if err != nil {
+		panic(err)
+	}
 	defer store.Close()
 
 	ctx := context.Background()

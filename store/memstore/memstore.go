@@ -66,7 +66,11 @@ var (
 )
 
 // New returns an empty Store and starts its sweeper. Call Close to stop it.
-func New(cfg Config) *Store {
+//
+// No Config makes New fail today: its error is always nil. New returns
+// one anyway, so that every store in this repository is made the same way,
+// New(Config) (*Store, error), and code written for one fits another.
+func New(cfg Config) (*Store, error) {
 	s := &Store{seed: maphash.MakeSeed(), now: cfg.Now}
 	if s.now == nil {
 		s.now = time.Now
@@ -79,13 +83,13 @@ func New(cfg Config) *Store {
 		interval = DefaultSweepInterval
 	}
 	if interval < 0 {
-		return s
+		return s, nil
 	}
 	s.sweeper = sweeper.Start(interval, func(context.Context) error {
 		s.sweep(s.now().UnixNano())
 		return nil
 	}, nil)
-	return s
+	return s, nil
 }
 
 // Close stops the sweeper and waits for it to return. It is safe to call

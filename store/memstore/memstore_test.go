@@ -18,10 +18,20 @@ import (
 
 func TestConformance(t *testing.T) {
 	storetest.Run(t, func(t *testing.T) sesame.Store {
-		s := New(Config{})
+		s := newStore(t, Config{})
 		t.Cleanup(func() { s.Close() })
 		return s
 	})
+}
+
+// newStore is New for the tests, which fails the test on an error.
+func newStore(t testing.TB, cfg Config) *Store {
+	t.Helper()
+	s, err := New(cfg)
+	if err != nil {
+		t.Fatalf("New: %v", err)
+	}
+	return s
 }
 
 // testKey returns a valid key that differs for each i.
@@ -30,7 +40,7 @@ func testKey(i int) string {
 }
 
 func TestLoadDoesNotAllocate(t *testing.T) {
-	s := New(Config{SweepInterval: -1})
+	s := newStore(t, Config{SweepInterval: -1})
 	ctx := t.Context()
 	key := testKey(1)
 	if _, err := s.Save(ctx, key, make([]byte, 200), 0, sesame.SaveOptions{ExpiresAt: time.Now().Add(time.Hour)}); err != nil {
@@ -58,7 +68,7 @@ func TestExpiryTimes(t *testing.T) {
 		{"just passed", time.Now().Add(-time.Nanosecond), false},
 		{"before year 1678 is clamped", time.Date(1, 1, 1, 0, 0, 0, 1, time.UTC), false},
 	}
-	s := New(Config{SweepInterval: -1})
+	s := newStore(t, Config{SweepInterval: -1})
 	for i, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			key := testKey(i)
@@ -80,7 +90,7 @@ func TestExpiryTimes(t *testing.T) {
 // removes exactly the expired records, from the map, the heap and the
 // user index.
 func TestSweepFreesExpiredRecordsAndTheirIndexEntries(t *testing.T) {
-	s := New(Config{SweepInterval: -1})
+	s := newStore(t, Config{SweepInterval: -1})
 	ctx := t.Context()
 	base := time.Now().Add(time.Hour)
 	const n = 3000 // a third expire at base, a third a minute later, a third after two
@@ -127,7 +137,7 @@ func TestSweepFreesExpiredRecordsAndTheirIndexEntries(t *testing.T) {
 // TestSweepInBatches checks that a shard with more expired records than one
 // batch is swept completely.
 func TestSweepInBatches(t *testing.T) {
-	s := New(Config{SweepInterval: -1})
+	s := newStore(t, Config{SweepInterval: -1})
 	sh := &s.shards[0]
 	past := time.Now().Add(-time.Second).UnixNano()
 	const n = 2*sweepBatch + 10
@@ -148,7 +158,7 @@ func TestSweepInBatches(t *testing.T) {
 // record, on the synthetic clock of a synctest bubble.
 func TestSweeperRunsInBackground(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		s := New(Config{SweepInterval: time.Minute})
+		s := newStore(t, Config{SweepInterval: time.Minute})
 		defer s.Close()
 		opts := sesame.SaveOptions{ExpiresAt: time.Now().Add(time.Second), User: "u"}
 		if _, err := s.Save(t.Context(), testKey(1), []byte("v"), 0, opts); err != nil {
@@ -174,7 +184,7 @@ func TestSweeperRunsInBackground(t *testing.T) {
 func TestCloseStopsTheSweeper(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		before := sweepers()
-		stores := []*Store{New(Config{}), New(Config{SweepInterval: time.Millisecond}), New(Config{SweepInterval: -1})}
+		stores := []*Store{newStore(t, Config{}), newStore(t, Config{SweepInterval: time.Millisecond}), newStore(t, Config{SweepInterval: -1})}
 		synctest.Wait()
 		if got := sweepers(); got != before+2 {
 			t.Fatalf("%d sweepers running with two new stores; want %d", got, before+2)
@@ -217,7 +227,7 @@ func TestRandomOperationsKeepTheShardsConsistent(t *testing.T) {
 		user    string
 	}
 	rng := rand.New(rand.NewPCG(1, 2))
-	s := New(Config{SweepInterval: -1})
+	s := newStore(t, Config{SweepInterval: -1})
 	ctx := t.Context()
 	model := map[string]record{}
 	base := time.Now().Add(time.Hour) // nothing expires on the real clock
@@ -359,7 +369,7 @@ func TestConfigNowDecidesExpiry(t *testing.T) {
 	var mu sync.Mutex
 	now := time.Now()
 	clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
-	s := New(Config{SweepInterval: -1, Now: clock})
+	s := newStore(t, Config{SweepInterval: -1, Now: clock})
 	expires := now.Add(time.Hour)
 	v, err := s.Save(t.Context(), testKey(1), []byte("v"), 0, sesame.SaveOptions{ExpiresAt: expires, User: "u"})
 	if err != nil {

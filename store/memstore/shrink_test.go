@@ -33,7 +33,7 @@ func TestSweepShrinksEmptiedShards(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			s := New(Config{SweepInterval: -1})
+			s := newStore(t, Config{SweepInterval: -1})
 			sh := &s.shards[0]
 			past, future := time.Now().Add(-time.Second).UnixNano(), time.Now().Add(time.Hour).UnixNano()
 			var keys []string
@@ -128,7 +128,7 @@ func TestSweepShrinksEmptiedShards(t *testing.T) {
 // it again: the peak follows the new records, and a second round of
 // expiry shrinks the shard again.
 func TestShrunkShardGrowsAgain(t *testing.T) {
-	s := New(Config{SweepInterval: -1})
+	s := newStore(t, Config{SweepInterval: -1})
 	sh := &s.shards[0]
 	const n = 10 * shrinkMin
 	fillShard := func(round int, expires int64) {

@@ -1,14 +1,16 @@
 // Package mysqlstore keeps sesame sessions in a MariaDB or MySQL table,
 // through database/sql and the github.com/go-sql-driver/mysql driver.
 //
-// A Store is a sesame.Store and a sesame.UserIndex. Create its table once
-// with Migrate, or run the SQL that Schema returns with your own migration
-// tool, then make the Store with New:
+// A Store is a sesame.Store and a sesame.UserIndex. It brings MySQL's
+// statements and schema, and leaves what every SQL store does alike
+// (checks, errors, sweeping in batches, Close) to package sqlstore. Create
+// its table once with Migrate, or run the SQL that Schema returns with
+// your own migration tool, then make the Store with New:
 //
 //	db, err := sql.Open("mysql", "app@tcp(db.internal:3306)/app")
 //	...
 //	if err := mysqlstore.Migrate(ctx, db, ""); err != nil { ... }
-//	store, err := mysqlstore.New(db, mysqlstore.Config{Server: "db.internal:3306"})
+//	store, err := mysqlstore.New(mysqlstore.Config{DB: db, Server: "db.internal:3306"})
 //	...
 //	defer store.Close()
 //

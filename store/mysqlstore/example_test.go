@@ -28,7 +28,7 @@ func Example() {
 	}
 
 	const idle = 30 * time.Minute
-	store, err := mysqlstore.New(db, mysqlstore.Config{Server: "127.0.0.1:3306", SweepInterval: idle / 6})
+	store, err := mysqlstore.New(mysqlstore.Config{DB: db, Server: "127.0.0.1:3306", SweepInterval: idle / 6})
 	if err != nil {
 		log.Fatal(err)
 	}

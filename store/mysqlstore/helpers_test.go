@@ -2,24 +2,20 @@ package mysqlstore
 
 import (
 	"context"
-	"crypto/rand"
 	"database/sql"
-	"encoding/hex"
 	"os"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/go-sql-driver/mysql"
+	"github.com/sesame-go/sesame/store/sqlstore"
+	"github.com/sesame-go/sesame/store/sqlstore/sqlstoretest"
+	"github.com/sesame-go/sesame/store/storetest"
 )
 
 // defaultDSN is the test server of services.md: root without a password,
 // database test. SESAME_MYSQL_DSN overrides it.
 const defaultDSN = "root@tcp(127.0.0.1:3306)/test"
-
-// requireServers reports whether an unreachable server fails the tests
-// instead of skipping them (CI sets SESAME_REQUIRE_SERVERS=1).
-func requireServers() bool { return os.Getenv("SESAME_REQUIRE_SERVERS") == "1" }
 
 // testConfig parses the DSN of the test server. It fails the test on a
 // malformed DSN without printing it, since it may hold a password.
@@ -37,8 +33,9 @@ func testConfig(t testing.TB) *mysql.Config {
 	return cfg
 }
 
-// open opens a pool with cfg and pings it. If the server does not answer,
-// the test is skipped, or fails when SESAME_REQUIRE_SERVERS=1.
+// open opens a pool with cfg, pings it and closes it when the test ends.
+// If the server does not answer, the test is skipped, or fails when
+// SESAME_REQUIRE_SERVERS=1.
 func open(t testing.TB, cfg *mysql.Config) *sql.DB {
 	t.Helper()
 	connector, err := mysql.NewConnector(cfg)
@@ -50,92 +47,50 @@ func open(t testing.TB, cfg *mysql.Config) *sql.DB {
 	defer cancel()
 	if err := db.PingContext(ctx); err != nil {
 		db.Close()
-		msg := "MySQL at " + cfg.Addr + " is not reachable (set SESAME_MYSQL_DSN to use another server): " + err.Error()
-		if requireServers() {
-			t.Fatal(msg + "; SESAME_REQUIRE_SERVERS=1 makes this a failure")
-		}
-		t.Skip(msg)
+		storetest.ServerMissing(t, "MySQL at "+cfg.Addr+" is not reachable (set SESAME_MYSQL_DSN to use another server): "+err.Error())
 	}
+	t.Cleanup(func() { db.Close() })
 	return db
 }
 
-// sharedDB is one pool to the test server for the whole test binary,
-// closed by TestMain.
-var sharedDB struct {
-	sync.Mutex
-	db *sql.DB
-}
-
-// testDB returns the shared pool to the test server, opening it on first
-// use.
-func testDB(t testing.TB) *sql.DB {
-	t.Helper()
-	sharedDB.Lock()
-	defer sharedDB.Unlock()
-	if sharedDB.db == nil {
-		sharedDB.db = open(t, testConfig(t))
+// testServer describes the server db reaches to package sqlstoretest;
+// the stores' errors name it server.
+func testServer(db *sql.DB, server string) sqlstoretest.Server {
+	return sqlstoretest.Server{
+		Dialect: dialect,
+		New: func(c sqlstore.Config) (*Store, error) {
+			return New(Config{DB: db, Table: c.Table, Server: server, SweepInterval: c.SweepInterval, SweepBatch: c.SweepBatch, SweepErrors: c.SweepErrors})
+		},
+		Table:   func(name string) sqlstore.Table { return newTable(db, name) },
+		Migrate: func(ctx context.Context, table string) error { return Migrate(ctx, db, table) },
+		Drop: func(ctx context.Context, table string) error {
+			_, err := db.ExecContext(ctx, "DROP TABLE IF EXISTS `"+table+"`")
+			return err
+		},
+		Count: func(ctx context.Context, table string) (int, error) {
+			var n int
+			err := db.QueryRowContext(ctx, "SELECT count(*) FROM `"+table+"`").Scan(&n)
+			return n, err
+		},
+		LockRow: func(ctx context.Context, table, key string) (func(), error) {
+			tx, err := db.BeginTx(ctx, nil)
+			if err != nil {
+				return nil, err
+			}
+			unlock := func() { tx.Rollback() }
+			if _, err := tx.ExecContext(ctx, "SELECT 1 FROM `"+table+"` WHERE `key` = ? FOR UPDATE", key); err != nil {
+				unlock()
+				return nil, err
+			}
+			return unlock, nil
+		},
 	}
-	return sharedDB.db
 }
 
-func TestMain(m *testing.M) {
-	code := m.Run()
-	if sharedDB.db != nil {
-		sharedDB.db.Close()
-	}
-	os.Exit(code)
+// testStore opens a pool to the test server and describes it to package
+// sqlstoretest.
+func testStore(t testing.TB) (*sql.DB, sqlstoretest.Server) {
+	cfg := testConfig(t)
+	db := open(t, cfg)
+	return db, testServer(db, cfg.Addr)
 }
-
-// newTable creates a sessions table with a random name, so that parallel
-// test runs on one server never meet, and drops it when the test ends.
-func newTable(t testing.TB, db *sql.DB) string {
-	t.Helper()
-	table := "sesame_test_" + randomHex(8)
-	if err := Migrate(t.Context(), db, table); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		if _, err := db.ExecContext(ctx, "DROP TABLE IF EXISTS `"+table+"`"); err != nil {
-			t.Errorf("drop table %s: %v", table, err)
-		}
-	})
-	return table
-}
-
-// newStore returns a Store on a fresh table of db, closed when the test
-// ends. Its errors name the test server unless cfg.Server says otherwise.
-func newStore(t testing.TB, db *sql.DB, cfg Config) *Store {
-	t.Helper()
-	cfg.Table = newTable(t, db)
-	if cfg.Server == "" {
-		cfg.Server = testConfig(t).Addr
-	}
-	s, err := New(db, cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { s.Close() })
-	return s
-}
-
-// countRows returns the number of rows in table, expired or not.
-func countRows(t testing.TB, db *sql.DB, table string) int {
-	t.Helper()
-	var n int
-	if err := db.QueryRowContext(t.Context(), "SELECT count(*) FROM `"+table+"`").Scan(&n); err != nil {
-		t.Fatalf("count rows of %s: %v", table, err)
-	}
-	return n
-}
-
-// randomHex returns n random bytes in hex.
-func randomHex(n int) string {
-	b := make([]byte, n)
-	rand.Read(b)
-	return hex.EncodeToString(b)
-}
-
-// newKey returns a key shaped like the Manager's.
-func newKey() string { return "k" + randomHex(21) }

@@ -8,35 +8,40 @@ import (
 	"errors"
 	"fmt"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/go-sql-driver/mysql"
 	"github.com/sesame-go/sesame"
-	"github.com/sesame-go/sesame/store/sweeper"
+	"github.com/sesame-go/sesame/store/sqlstore"
 )
 
 // Defaults for the Config fields left zero.
 const (
 	// DefaultTable is the table New and Migrate use when none is named.
-	DefaultTable = "sesame_sessions"
+	DefaultTable = sqlstore.DefaultTable
 
 	// DefaultSweepInterval is how often the sweeper deletes expired rows
 	// when Config.SweepInterval is zero.
-	DefaultSweepInterval = 5 * time.Minute
+	DefaultSweepInterval = sqlstore.DefaultSweepInterval
 
 	// DefaultSweepBatch is how many rows one sweep statement deletes at
 	// most when Config.SweepBatch is zero.
-	DefaultSweepBatch = 1000
+	DefaultSweepBatch = sqlstore.DefaultSweepBatch
 )
 
-// ErrClosed is returned by calls on a Store after Close.
-var ErrClosed = errors.New("mysqlstore: store is closed")
+// ErrClosed is returned, wrapped, by calls on a Store after Close.
+var ErrClosed = sqlstore.ErrClosed
 
-// Config tunes a Store. The zero Config is ready to use: table
+// Config says which database a Store uses and tunes it. DB is required;
+// for every other field the zero value is ready to use: table
 // DefaultTable, a sweep every DefaultSweepInterval, DefaultSweepBatch rows
 // per statement.
 type Config struct {
+	// DB is the database that holds the table. It must use the
+	// github.com/go-sql-driver/mysql driver, and stays the caller's: Close
+	// does not close it.
+	DB *sql.DB
+
 	// Table is the name of the sessions table, as created by Migrate: a
 	// lower-case SQL identifier (see ValidTable). Empty means DefaultTable.
 	Table string
@@ -69,117 +74,77 @@ type Config struct {
 }
 
 // Store is a sesame.Store and sesame.UserIndex kept in one MariaDB or
-// MySQL table. It is safe for concurrent use. Make one with New.
-type Store struct {
-	db        *sql.DB
-	server    string // "MySQL" or "MySQL host:port", for errors
-	table     string
-	batch     int
-	onErr     func(error)
-	q         queries
-	stmtMu    sync.Mutex
-	stmts     map[string]*sql.Stmt // prepared lazily, by SQL text
-	closed    atomic.Bool
-	sweeper   *sweeper.Sweeper // nil if turned off
-	closeOnce sync.Once
+// MySQL table: a sqlstore.Store running MySQL's statements. It is safe for
+// concurrent use. Make one with New.
+//
+// Save makes each new version of 63 random bits (see the package
+// documentation). Close stops the sweeper and closes the Store's prepared
+// statements, but leaves the *sql.DB open.
+type Store = sqlstore.Store
+
+// New returns a Store that keeps sessions in cfg.Table through cfg.DB,
+// and starts its background sweeper. The table must exist (see Migrate).
+// The server's max_allowed_packet must exceed the largest value saved
+// (MariaDB's default is 16 MiB).
+func New(cfg Config) (*Store, error) {
+	if cfg.DB == nil {
+		return nil, errors.New("mysqlstore: Config.DB is nil")
+	}
+	return sqlstore.New(dialect, sqlstore.Config{
+		Table:         cfg.Table,
+		Server:        cfg.Server,
+		SweepInterval: cfg.SweepInterval,
+		SweepBatch:    cfg.SweepBatch,
+		SweepErrors:   cfg.SweepErrors,
+	}, func(name string) sqlstore.Table { return newTable(cfg.DB, name) })
 }
 
-var (
-	_ sesame.Store     = (*Store)(nil)
-	_ sesame.UserIndex = (*Store)(nil)
-)
-
-// New returns a Store that keeps sessions in cfg.Table through db, and
-// starts its background sweeper. db must use the
-// github.com/go-sql-driver/mysql driver, and the table must exist (see
-// Migrate). The server's max_allowed_packet must exceed the largest value
-// saved (MariaDB's default is 16 MiB). db stays the caller's: Close stops
-// the sweeper but does not close it.
-func New(db *sql.DB, cfg Config) (*Store, error) {
-	if db == nil {
-		return nil, errors.New("mysqlstore: New with a nil *sql.DB")
-	}
-	if cfg.Table == "" {
-		cfg.Table = DefaultTable
-	}
-	if !ValidTable(cfg.Table) {
-		return nil, fmt.Errorf("mysqlstore: table name %q is not a lower-case SQL identifier of at most %d characters", cfg.Table, maxTableLen)
-	}
-	if cfg.SweepInterval == 0 {
-		cfg.SweepInterval = DefaultSweepInterval
-	}
-	if cfg.SweepBatch <= 0 {
-		cfg.SweepBatch = DefaultSweepBatch
-	}
-	server := "MySQL"
-	if cfg.Server != "" {
-		server += " " + cfg.Server
-	}
-	s := &Store{db: db, server: server, table: cfg.Table, batch: cfg.SweepBatch, onErr: cfg.SweepErrors,
-		q: statements(cfg.Table), stmts: map[string]*sql.Stmt{}}
-	if cfg.SweepInterval > 0 {
-		// A sweep may take at most one interval.
-		s.sweeper = sweeper.Start(cfg.SweepInterval, func(ctx context.Context) error {
-			_, err := s.Sweep(ctx)
-			return err
-		}, s.onErr)
-	}
-	return s, nil
+// table runs the statements of one table on a *sql.DB: it is the
+// sqlstore.Table of a Store, whose methods it implements. It prepares each
+// statement once, which makes each call one round trip (database/sql
+// re-prepares it on each new connection by itself); without that, the
+// driver prepares and closes a statement around every call.
+type table struct {
+	db     *sql.DB
+	q      queries
+	mu     sync.Mutex
+	stmts  map[string]*sql.Stmt // prepared lazily, by SQL text
+	closed bool
 }
 
-// Load returns the value and version stored under key, or an error
-// wrapping sesame.ErrNotFound when there is no row or its expires_at has
-// passed by the database's clock. One round trip.
-func (s *Store) Load(ctx context.Context, key string) ([]byte, uint64, error) {
-	if err := s.checkKey(ctx, "load", key); err != nil {
+func newTable(db *sql.DB, name string) *table {
+	return &table{db: db, q: statements(name), stmts: map[string]*sql.Stmt{}}
+}
+
+func (t *table) Load(ctx context.Context, key string) ([]byte, uint64, error) {
+	stmt, err := t.prepared(ctx, t.q.load)
+	if err != nil {
 		return nil, 0, err
 	}
 	var value []byte
 	var version uint64
-	stmt, err := s.prepared(ctx, s.q.load)
-	if err != nil {
-		return nil, 0, s.fail(ctx, "load", err)
-	}
 	err = stmt.QueryRowContext(ctx, key).Scan(&value, &version)
 	if errors.Is(err, sql.ErrNoRows) {
-		return nil, 0, fmt.Errorf("mysqlstore: load from table %s: %w", s.table, sesame.ErrNotFound)
+		return nil, 0, nil
 	}
-	if err != nil {
-		return nil, 0, s.fail(ctx, "load", err)
-	}
-	if value == nil {
-		value = []byte{}
-	}
-	return value, version, nil
+	return value, version, err
 }
 
-// Save stores value under key if the row's version is version (0: no
-// live row), in one statement and one round trip, and returns the new
-// version: 63 random bits, never 0 and never the old one (see the package
-// documentation). A mismatch is an error wrapping sesame.ErrConflict.
-func (s *Store) Save(ctx context.Context, key string, value []byte, version uint64, opts sesame.SaveOptions) (uint64, error) {
-	if err := s.checkKey(ctx, "save", key); err != nil {
-		return 0, err
-	}
-	if value == nil {
-		value = []byte{} // NOT NULL: an empty value is a value
-	}
-	var user any // NULL for anonymous sessions
-	if opts.User != "" {
-		user = []byte(opts.User)
-	}
-	expires := datetime(opts.ExpiresAt)
+// Save sets a fresh version of 63 random bits, never 0 and never the
+// version it replaces (see the package documentation).
+func (t *table) Save(ctx context.Context, key string, value []byte, version uint64, expiresAt time.Time, user []byte) (uint64, error) {
 	next, err := newVersion(version)
 	if err != nil {
 		return 0, err
 	}
-	query, args := s.q.create, []any{key, value, next, expires, user}
+	expires := datetime(expiresAt)
+	query, args := t.q.create, []any{key, value, next, expires, user}
 	if version != 0 {
-		query, args = s.q.update, []any{value, next, expires, user, key, version}
+		query, args = t.q.update, []any{value, next, expires, user, key, version}
 	}
-	stmt, err := s.prepared(ctx, query)
+	stmt, err := t.prepared(ctx, query)
 	if err != nil {
-		return 0, s.fail(ctx, "save", err)
+		return 0, err
 	}
 	for attempt := 1; ; attempt++ {
 		res, err := stmt.ExecContext(ctx, args...)
@@ -189,16 +154,16 @@ func (s *Store) Save(ctx context.Context, key string, value []byte, version uint
 			continue
 		}
 		if err != nil {
-			return 0, s.fail(ctx, "save", err)
+			return 0, err
 		}
 		n, err := res.RowsAffected()
 		if err != nil {
-			return 0, s.fail(ctx, "save", err)
+			return 0, err
 		}
 		// Affected rows: 1 for an insert or update, 2 for an insert
 		// that replaced an expired row, 0 when the guards kept the row.
 		if n == 0 {
-			return 0, fmt.Errorf("mysqlstore: save to table %s with version %d: %w", s.table, version, sesame.ErrConflict)
+			return 0, nil
 		}
 		return next, nil
 	}
@@ -219,7 +184,7 @@ func newVersion(old uint64) (uint64, error) {
 	var b [8]byte
 	for {
 		if _, err := rand.Read(b[:]); err != nil {
-			return 0, fmt.Errorf("mysqlstore: new version: %w", err)
+			return 0, fmt.Errorf("new version: %w", err)
 		}
 		if v := binary.LittleEndian.Uint64(b[:]) >> 1; v != 0 && v != old {
 			return v, nil
@@ -234,173 +199,83 @@ func datetime(t time.Time) string {
 	return t.UTC().Format("2006-01-02 15:04:05.000000")
 }
 
-// Delete removes the row under key, if there is one.
-func (s *Store) Delete(ctx context.Context, key string) error {
-	if err := s.checkKey(ctx, "delete", key); err != nil {
-		return err
-	}
-	if _, err := s.exec(ctx, s.q.delete, key); err != nil {
-		return s.fail(ctx, "delete", err)
-	}
-	return nil
+func (t *table) Delete(ctx context.Context, key string) error {
+	_, err := t.exec(ctx, t.q.delete, key)
+	return err
 }
 
-// UserSessions returns the live rows saved with opts.User equal to user,
-// found through the user_name index.
-func (s *Store) UserSessions(ctx context.Context, user string) ([]sesame.StoredRecord, error) {
-	if err := s.check(ctx, "list user sessions"); err != nil {
+func (t *table) UserSessions(ctx context.Context, user []byte) ([]sesame.StoredRecord, error) {
+	stmt, err := t.prepared(ctx, t.q.userSessions)
+	if err != nil {
 		return nil, err
 	}
-	stmt, err := s.prepared(ctx, s.q.userSessions)
+	rows, err := stmt.QueryContext(ctx, user)
 	if err != nil {
-		return nil, s.fail(ctx, "list user sessions", err)
-	}
-	rows, err := stmt.QueryContext(ctx, []byte(user))
-	if err != nil {
-		return nil, s.fail(ctx, "list user sessions", err)
+		return nil, err
 	}
 	defer rows.Close()
-	var records []sesame.StoredRecord
-	for rows.Next() {
-		var r sesame.StoredRecord
-		if err := rows.Scan(&r.Key, &r.Value, &r.Version); err != nil {
-			return nil, s.fail(ctx, "list user sessions", err)
-		}
-		if r.Value == nil {
-			r.Value = []byte{}
-		}
-		records = append(records, r)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, s.fail(ctx, "list user sessions", err)
-	}
-	return records, nil
+	return sqlstore.ScanRecords(rows)
 }
 
-// DeleteUser deletes every row saved with opts.User equal to user.
-func (s *Store) DeleteUser(ctx context.Context, user string) error {
-	if err := s.check(ctx, "delete user"); err != nil {
-		return err
-	}
-	if _, err := s.exec(ctx, s.q.deleteUser, []byte(user)); err != nil {
-		return s.fail(ctx, "delete user", err)
-	}
-	return nil
+func (t *table) DeleteUser(ctx context.Context, user []byte) error {
+	_, err := t.exec(ctx, t.q.deleteUser, user)
+	return err
 }
 
-// Sweep deletes expired rows in statements of at most Config.SweepBatch
-// rows each, until a statement finds fewer than that, and returns how
-// many it deleted. Each statement walks the expires_at index from its
-// start, so the work is proportional to the rows that expired, not to the
-// rows in the table. The background sweeper calls Sweep; it is exported
-// for tests and for deployments that sweep from a job instead.
-func (s *Store) Sweep(ctx context.Context) (int64, error) {
-	if err := s.check(ctx, "sweep"); err != nil {
+func (t *table) Sweep(ctx context.Context, limit int) (int64, error) {
+	res, err := t.exec(ctx, t.q.sweep, limit)
+	if err != nil {
 		return 0, err
 	}
-	var total int64
-	for {
-		res, err := s.exec(ctx, s.q.sweep, s.batch)
-		if err != nil {
-			return total, s.fail(ctx, "sweep", err)
-		}
-		n, err := res.RowsAffected()
-		if err != nil {
-			return total, s.fail(ctx, "sweep", err)
-		}
-		total += n
-		if n < int64(s.batch) {
-			return total, nil
-		}
-	}
+	return res.RowsAffected()
 }
 
-// Close stops the background sweeper and waits for it to finish, and
-// closes the Store's prepared statements; later calls fail with
-// ErrClosed. It does not close the *sql.DB. Close is idempotent and always
-// returns nil.
-func (s *Store) Close() error {
-	s.closeOnce.Do(func() {
-		s.closed.Store(true)
-		s.sweeper.Stop()
-		s.stmtMu.Lock()
-		defer s.stmtMu.Unlock()
-		for _, stmt := range s.stmts {
-			stmt.Close()
-		}
-		clear(s.stmts)
-	})
+// Close closes the prepared statements; later calls fail with
+// sqlstore.ErrClosed.
+func (t *table) Close() error {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.closed = true
+	for _, stmt := range t.stmts {
+		stmt.Close()
+	}
+	clear(t.stmts)
 	return nil
 }
 
-// prepared returns the Store's prepared statement for query, preparing
-// it on first use. A prepared statement makes each call one round trip
-// (database/sql re-prepares it on each new connection by itself); without
-// one, the driver prepares and closes a statement around every call. A
-// failed prepare is tried again by the next call.
-func (s *Store) prepared(ctx context.Context, query string) (*sql.Stmt, error) {
-	s.stmtMu.Lock()
-	stmt := s.stmts[query]
-	s.stmtMu.Unlock()
+// prepared returns the table's prepared statement for query, preparing it
+// on first use. A failed prepare is tried again by the next call.
+func (t *table) prepared(ctx context.Context, query string) (*sql.Stmt, error) {
+	t.mu.Lock()
+	stmt := t.stmts[query]
+	t.mu.Unlock()
 	if stmt != nil {
 		return stmt, nil
 	}
 	// Prepare without the lock, so a slow server delays only this call.
-	stmt, err := s.db.PrepareContext(ctx, query)
+	stmt, err := t.db.PrepareContext(ctx, query)
 	if err != nil {
 		return nil, err
 	}
-	s.stmtMu.Lock()
-	defer s.stmtMu.Unlock()
-	if s.closed.Load() {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.closed {
 		stmt.Close()
-		return nil, ErrClosed
+		return nil, sqlstore.ErrClosed
 	}
-	if prev := s.stmts[query]; prev != nil {
+	if prev := t.stmts[query]; prev != nil {
 		stmt.Close() // another call prepared it meanwhile
 		return prev, nil
 	}
-	s.stmts[query] = stmt
+	t.stmts[query] = stmt
 	return stmt, nil
 }
 
 // exec runs query, prepared, with args.
-func (s *Store) exec(ctx context.Context, query string, args ...any) (sql.Result, error) {
-	stmt, err := s.prepared(ctx, query)
+func (t *table) exec(ctx context.Context, query string, args ...any) (sql.Result, error) {
+	stmt, err := t.prepared(ctx, query)
 	if err != nil {
 		return nil, err
 	}
 	return stmt.ExecContext(ctx, args...)
-}
-
-// check refuses calls on a closed store or with a done context before
-// any round trip.
-func (s *Store) check(ctx context.Context, what string) error {
-	if s.closed.Load() {
-		return ErrClosed
-	}
-	if err := ctx.Err(); err != nil {
-		return fmt.Errorf("mysqlstore: %s on table %s: %w", what, s.table, err)
-	}
-	return nil
-}
-
-// checkKey is check for the calls that take a key, which must be one that
-// sesame.ValidKey accepts.
-func (s *Store) checkKey(ctx context.Context, what, key string) error {
-	if !sesame.ValidKey(key) {
-		return fmt.Errorf("mysqlstore: %s: %w", what, sesame.ErrInvalidKey)
-	}
-	return s.check(ctx, what)
-}
-
-// fail wraps an error from the server with what was being done, and with
-// the context's error when the context ended meanwhile, so callers can
-// test for context.DeadlineExceeded. Driver errors carry the server's
-// message or the network error, never the DSN or the bound values.
-func (s *Store) fail(ctx context.Context, what string, err error) error {
-	if cerr := ctx.Err(); cerr != nil && !errors.Is(err, cerr) {
-		return fmt.Errorf("mysqlstore: %s on %s, table %s: %w (%w)", what, s.server, s.table, err, cerr)
-	}
-	return fmt.Errorf("mysqlstore: %s on %s, table %s: %w", what, s.server, s.table, err)
 }

@@ -3,15 +3,19 @@ package mysqlstore
 import (
 	"context"
 	"database/sql"
-	"fmt"
-	"strings"
 
-	"github.com/sesame-go/sesame/store/sqltable"
+	"github.com/sesame-go/sesame/store/sqlstore"
 )
 
-// maxTableLen is MySQL's limit on identifiers. Index names are per table,
-// so nothing is derived from the table name.
-const maxTableLen = 64
+// dialect is what package sqlstore needs to know of MySQL. Its limit on
+// identifiers is 64 characters; index names are per table, so no name is
+// derived from the table's.
+var dialect = sqlstore.Dialect{
+	Package:     "mysqlstore",
+	Database:    "MySQL",
+	MaxTableLen: 64,
+	Schema:      schemaTemplate,
+}
 
 // ValidTable reports whether name may be used as the sessions table: 1 to
 // 64 characters, a lower-case ASCII letter or '_' first, then lower-case
@@ -19,7 +23,7 @@ const maxTableLen = 64
 // name free of quoting questions (and of case-sensitivity differences
 // between servers). Names are quoted in SQL anyway, so a reserved word
 // such as "user" is allowed.
-func ValidTable(name string) bool { return sqltable.ValidName(name, maxTableLen) }
+func ValidTable(name string) bool { return dialect.ValidTable(name) }
 
 // schemaTemplate is the SQL that Migrate runs, with {{table}} standing for
 // the table name. Schema returns it for a given table.
@@ -55,31 +59,16 @@ const schemaTemplate = "CREATE TABLE IF NOT EXISTS `{{table}}` (\n" +
 // compared with UTC_TIMESTAMP(6). user_name is a BLOB, NULL for anonymous
 // sessions, because user names are opaque bytes of any length; its index
 // covers the first 255 bytes, and lookups compare the whole name.
-func Schema(table string) (string, error) {
-	if table == "" {
-		table = DefaultTable
-	}
-	if !ValidTable(table) {
-		return "", fmt.Errorf("mysqlstore: table name %q is not a lower-case SQL identifier of at most %d characters", table, maxTableLen)
-	}
-	return strings.ReplaceAll(schemaTemplate, "{{table}}", table), nil
-}
+func Schema(table string) (string, error) { return dialect.SchemaFor(table) }
 
 // Migrate creates the sessions table named table ("" means DefaultTable)
 // and its indexes if it does not exist yet (see Schema for the SQL). It is
 // one statement, safe to run from several app servers at once.
 func Migrate(ctx context.Context, db *sql.DB, table string) error {
-	stmt, err := Schema(table)
-	if err != nil {
+	return dialect.Migrate(ctx, table, func(ctx context.Context, _, schema string) error {
+		_, err := db.ExecContext(ctx, schema)
 		return err
-	}
-	if table == "" {
-		table = DefaultTable
-	}
-	if _, err := db.ExecContext(ctx, stmt); err != nil {
-		return fmt.Errorf("mysqlstore: migrate MySQL table %s: %w", table, err)
-	}
-	return nil
+	})
 }
 
 // queries are the statements a Store runs, for one table.

@@ -1,14 +1,16 @@
 // Package pgstore keeps sesame sessions in a PostgreSQL table, through a
 // pgx connection pool (github.com/jackc/pgx/v5/pgxpool).
 //
-// A Store is a sesame.Store and a sesame.UserIndex. Create its table once
-// with Migrate, or run the SQL that Schema returns with your own migration
-// tool, then make the Store with New:
+// A Store is a sesame.Store and a sesame.UserIndex. It brings PostgreSQL's
+// statements and schema, and leaves what every SQL store does alike
+// (checks, errors, sweeping in batches, Close) to package sqlstore. Create
+// its table once with Migrate, or run the SQL that Schema returns with
+// your own migration tool, then make the Store with New:
 //
 //	pool, err := pgxpool.New(ctx, "postgres://app@db.internal/app")
 //	...
 //	if err := pgstore.Migrate(ctx, pool, ""); err != nil { ... }
-//	store, err := pgstore.New(pool, pgstore.Config{})
+//	store, err := pgstore.New(pgstore.Config{Pool: pool})
 //	...
 //	defer store.Close()
 //

@@ -27,7 +27,7 @@ func Example() {
 	}
 
 	const idle = 30 * time.Minute
-	store, err := pgstore.New(pool, pgstore.Config{SweepInterval: idle / 6})
+	store, err := pgstore.New(pgstore.Config{Pool: pool, SweepInterval: idle / 6})
 	if err != nil {
 		log.Fatal(err)
 	}

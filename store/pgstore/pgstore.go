@@ -3,41 +3,42 @@ package pgstore
 import (
 	"context"
 	"errors"
-	"fmt"
 	"math"
 	"net"
 	"strconv"
-	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/sesame-go/sesame"
-	"github.com/sesame-go/sesame/store/sweeper"
+	"github.com/sesame-go/sesame/store/sqlstore"
 )
 
 // Defaults for the Config fields left zero.
 const (
 	// DefaultTable is the table New and Migrate use when none is named.
-	DefaultTable = "sesame_sessions"
+	DefaultTable = sqlstore.DefaultTable
 
 	// DefaultSweepInterval is how often the sweeper deletes expired rows
 	// when Config.SweepInterval is zero.
-	DefaultSweepInterval = 5 * time.Minute
+	DefaultSweepInterval = sqlstore.DefaultSweepInterval
 
 	// DefaultSweepBatch is how many rows one sweep statement deletes at
 	// most when Config.SweepBatch is zero.
-	DefaultSweepBatch = 1000
+	DefaultSweepBatch = sqlstore.DefaultSweepBatch
 )
 
-// ErrClosed is returned by calls on a Store after Close.
-var ErrClosed = errors.New("pgstore: store is closed")
+// ErrClosed is returned, wrapped, by calls on a Store after Close.
+var ErrClosed = sqlstore.ErrClosed
 
-// Config tunes a Store. The zero Config is ready to use: table
-// DefaultTable, a sweep every DefaultSweepInterval, DefaultSweepBatch rows
-// per statement.
+// Config says which pool a Store uses and tunes it. Pool is required; for
+// every other field the zero value is ready to use: table DefaultTable, a
+// sweep every DefaultSweepInterval, DefaultSweepBatch rows per statement.
 type Config struct {
+	// Pool is the connection pool to the database that holds the table.
+	// It stays the caller's: Close does not close it.
+	Pool *pgxpool.Pool
+
 	// Table is the name of the sessions table, as created by Migrate: a
 	// lower-case SQL identifier (see ValidTable). Empty means DefaultTable.
 	Table string
@@ -65,238 +66,88 @@ type Config struct {
 }
 
 // Store is a sesame.Store and sesame.UserIndex kept in one PostgreSQL
-// table. It is safe for concurrent use. Make one with New.
-type Store struct {
-	pool   *pgxpool.Pool
-	server string // host:port, for errors
-	table  string
-	batch  int
-	onErr  func(error)
-	closed atomic.Bool
+// table: a sqlstore.Store running PostgreSQL's statements. It is safe for
+// concurrent use. Make one with New.
+//
+// Save takes each new version from the table's sequence (see the package
+// documentation). Sweep skips rows another sweeper has locked, so several
+// processes may sweep one table. Close stops the sweeper but leaves the
+// pool open.
+type Store = sqlstore.Store
 
-	// SQL statements, built once from the validated table name.
-	sqlLoad, sqlCreate, sqlUpdate, sqlDelete string
-	sqlUserSessions, sqlDeleteUser, sqlSweep string
-
-	sweeper   *sweeper.Sweeper // nil if turned off
-	closeOnce sync.Once
+// New returns a Store that keeps sessions in cfg.Table through cfg.Pool,
+// and starts its background sweeper. The table must exist (see Migrate).
+func New(cfg Config) (*Store, error) {
+	if cfg.Pool == nil {
+		return nil, errors.New("pgstore: Config.Pool is nil")
+	}
+	cc := cfg.Pool.Config().ConnConfig
+	return sqlstore.New(dialect, sqlstore.Config{
+		Table:         cfg.Table,
+		Server:        net.JoinHostPort(cc.Host, strconv.Itoa(int(cc.Port))),
+		SweepInterval: cfg.SweepInterval,
+		SweepBatch:    cfg.SweepBatch,
+		SweepErrors:   cfg.SweepErrors,
+	}, func(name string) sqlstore.Table { return &table{pool: cfg.Pool, q: statements(name)} })
 }
 
-var (
-	_ sesame.Store     = (*Store)(nil)
-	_ sesame.UserIndex = (*Store)(nil)
-)
-
-// New returns a Store that keeps sessions in cfg.Table through pool, and
-// starts its background sweeper. The table must exist (see Migrate). The
-// pool stays the caller's: Close stops the sweeper but does not close it.
-func New(pool *pgxpool.Pool, cfg Config) (*Store, error) {
-	if pool == nil {
-		return nil, errors.New("pgstore: New with a nil pool")
-	}
-	if cfg.Table == "" {
-		cfg.Table = DefaultTable
-	}
-	if !ValidTable(cfg.Table) {
-		return nil, fmt.Errorf("pgstore: table name %q is not a lower-case SQL identifier of at most %d characters", cfg.Table, maxTableLen)
-	}
-	if cfg.SweepInterval == 0 {
-		cfg.SweepInterval = DefaultSweepInterval
-	}
-	if cfg.SweepBatch <= 0 {
-		cfg.SweepBatch = DefaultSweepBatch
-	}
-	cc := pool.Config().ConnConfig
-	server := net.JoinHostPort(cc.Host, strconv.Itoa(int(cc.Port)))
-	s := &Store{pool: pool, server: server, table: cfg.Table, batch: cfg.SweepBatch, onErr: cfg.SweepErrors}
-	q := statements(cfg.Table)
-	s.sqlLoad, s.sqlCreate, s.sqlUpdate, s.sqlDelete = q.load, q.create, q.update, q.delete
-	s.sqlUserSessions, s.sqlDeleteUser, s.sqlSweep = q.userSessions, q.deleteUser, q.sweep
-
-	if cfg.SweepInterval > 0 {
-		// A sweep may take at most one interval.
-		s.sweeper = sweeper.Start(cfg.SweepInterval, func(ctx context.Context) error {
-			_, err := s.Sweep(ctx)
-			return err
-		}, s.onErr)
-	}
-	return s, nil
+// table runs the statements of one table on a pool: it is the
+// sqlstore.Table of a Store, whose methods it implements.
+type table struct {
+	pool *pgxpool.Pool
+	q    queries
 }
 
-// Load returns the value and version stored under key, or an error
-// wrapping sesame.ErrNotFound when there is no row or its expires_at has
-// passed by the database's clock. One round trip.
-func (s *Store) Load(ctx context.Context, key string) ([]byte, uint64, error) {
-	if err := s.checkKey(ctx, "load", key); err != nil {
-		return nil, 0, err
-	}
+func (t *table) Load(ctx context.Context, key string) ([]byte, uint64, error) {
 	var value []byte
 	var version int64
-	err := s.pool.QueryRow(ctx, s.sqlLoad, key).Scan(&value, &version)
+	err := t.pool.QueryRow(ctx, t.q.load, key).Scan(&value, &version)
 	if errors.Is(err, pgx.ErrNoRows) {
-		return nil, 0, fmt.Errorf("pgstore: load from table %s: %w", s.table, sesame.ErrNotFound)
+		return nil, 0, nil
 	}
-	if err != nil {
-		return nil, 0, s.fail(ctx, "load", err)
-	}
-	return value, uint64(version), nil
+	return value, uint64(version), err
 }
 
-// Save stores value under key if the row's version is version (0: no
-// live row), in one statement and one round trip. The new version comes
-// from the table's sequence, so it is never 0, never the old one, and
-// never one that key, or any key, had before. A mismatch is an error
-// wrapping sesame.ErrConflict.
-func (s *Store) Save(ctx context.Context, key string, value []byte, version uint64, opts sesame.SaveOptions) (uint64, error) {
-	if err := s.checkKey(ctx, "save", key); err != nil {
-		return 0, err
-	}
+// Save takes the new version from the table's sequence, so it is never 0,
+// never the old one, and never one that key, or any key, had before.
+func (t *table) Save(ctx context.Context, key string, value []byte, version uint64, expiresAt time.Time, user []byte) (uint64, error) {
 	if version > math.MaxInt64 {
-		// No row holds it: the sequence is a bigint.
-		return 0, s.conflict(version)
-	}
-	if value == nil {
-		value = []byte{} // bytea NOT NULL: an empty value is a value
-	}
-	var user []byte
-	if opts.User != "" {
-		user = []byte(opts.User)
+		return 0, nil // no row holds it: the sequence is a bigint
 	}
 	var row pgx.Row
 	if version == 0 {
-		row = s.pool.QueryRow(ctx, s.sqlCreate, key, value, opts.ExpiresAt, user)
+		row = t.pool.QueryRow(ctx, t.q.create, key, value, expiresAt, user)
 	} else {
-		row = s.pool.QueryRow(ctx, s.sqlUpdate, key, value, opts.ExpiresAt, user, int64(version))
+		row = t.pool.QueryRow(ctx, t.q.update, key, value, expiresAt, user, int64(version))
 	}
-	var newVersion int64
-	err := row.Scan(&newVersion)
+	var next int64
+	err := row.Scan(&next)
 	if errors.Is(err, pgx.ErrNoRows) {
-		return 0, s.conflict(version)
+		return 0, nil
 	}
+	return uint64(next), err
+}
+
+func (t *table) Delete(ctx context.Context, key string) error {
+	_, err := t.pool.Exec(ctx, t.q.delete, key)
+	return err
+}
+
+func (t *table) UserSessions(ctx context.Context, user []byte) ([]sesame.StoredRecord, error) {
+	rows, err := t.pool.Query(ctx, t.q.userSessions, user)
 	if err != nil {
-		return 0, s.fail(ctx, "save", err)
-	}
-	return uint64(newVersion), nil
-}
-
-// Delete removes the row under key, if there is one.
-func (s *Store) Delete(ctx context.Context, key string) error {
-	if err := s.checkKey(ctx, "delete", key); err != nil {
-		return err
-	}
-	if _, err := s.pool.Exec(ctx, s.sqlDelete, key); err != nil {
-		return s.fail(ctx, "delete", err)
-	}
-	return nil
-}
-
-// UserSessions returns the live rows saved with opts.User equal to user,
-// found through the user_name index.
-func (s *Store) UserSessions(ctx context.Context, user string) ([]sesame.StoredRecord, error) {
-	if err := s.check(ctx, "list user sessions"); err != nil {
 		return nil, err
 	}
-	rows, err := s.pool.Query(ctx, s.sqlUserSessions, []byte(user))
-	if err != nil {
-		return nil, s.fail(ctx, "list user sessions", err)
-	}
-	var records []sesame.StoredRecord
-	for rows.Next() {
-		var r sesame.StoredRecord
-		var version int64
-		if err := rows.Scan(&r.Key, &r.Value, &version); err != nil {
-			rows.Close()
-			return nil, s.fail(ctx, "list user sessions", err)
-		}
-		r.Version = uint64(version)
-		records = append(records, r)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, s.fail(ctx, "list user sessions", err)
-	}
-	return records, nil
+	defer rows.Close()
+	return sqlstore.ScanRecords(rows)
 }
 
-// DeleteUser deletes every row saved with opts.User equal to user.
-func (s *Store) DeleteUser(ctx context.Context, user string) error {
-	if err := s.check(ctx, "delete user"); err != nil {
-		return err
-	}
-	if _, err := s.pool.Exec(ctx, s.sqlDeleteUser, []byte(user)); err != nil {
-		return s.fail(ctx, "delete user", err)
-	}
-	return nil
+func (t *table) DeleteUser(ctx context.Context, user []byte) error {
+	_, err := t.pool.Exec(ctx, t.q.deleteUser, user)
+	return err
 }
 
-// Sweep deletes expired rows in statements of at most Config.SweepBatch
-// rows each, until a statement finds fewer than that, and returns how
-// many it deleted. Each statement walks the expires_at index from its
-// start, so the work is proportional to the rows that expired, not to the
-// rows in the table. Rows another sweeper has locked are skipped, so
-// several processes may sweep one table. The background sweeper calls
-// Sweep; it is exported for tests and for deployments that sweep from a
-// job instead.
-func (s *Store) Sweep(ctx context.Context) (int64, error) {
-	if err := s.check(ctx, "sweep"); err != nil {
-		return 0, err
-	}
-	var total int64
-	for {
-		tag, err := s.pool.Exec(ctx, s.sqlSweep, s.batch)
-		if err != nil {
-			return total, s.fail(ctx, "sweep", err)
-		}
-		total += tag.RowsAffected()
-		if tag.RowsAffected() < int64(s.batch) {
-			return total, nil
-		}
-	}
-}
-
-// Close stops the background sweeper and waits for it to finish; later
-// calls fail with ErrClosed. It does not close the pool. Close is
-// idempotent and always returns nil.
-func (s *Store) Close() error {
-	s.closeOnce.Do(func() {
-		s.closed.Store(true)
-		s.sweeper.Stop()
-	})
-	return nil
-}
-
-// check refuses calls on a closed store or with a done context before
-// any round trip.
-func (s *Store) check(ctx context.Context, what string) error {
-	if s.closed.Load() {
-		return ErrClosed
-	}
-	if err := ctx.Err(); err != nil {
-		return fmt.Errorf("pgstore: %s on table %s: %w", what, s.table, err)
-	}
-	return nil
-}
-
-// checkKey is check for the calls that take a key, which must be one that
-// sesame.ValidKey accepts.
-func (s *Store) checkKey(ctx context.Context, what, key string) error {
-	if !sesame.ValidKey(key) {
-		return fmt.Errorf("pgstore: %s: %w", what, sesame.ErrInvalidKey)
-	}
-	return s.check(ctx, what)
-}
-
-// conflict is the error of a Save whose version the table does not hold.
-func (s *Store) conflict(version uint64) error {
-	return fmt.Errorf("pgstore: save to table %s with version %d: %w", s.table, version, sesame.ErrConflict)
-}
-
-// fail wraps an error from PostgreSQL with what was being done, and with
-// the context's error when the context ended meanwhile, so callers can
-// test for context.DeadlineExceeded. pgx errors name the host and the
-// server's message, never the password or the bound values.
-func (s *Store) fail(ctx context.Context, what string, err error) error {
-	if cerr := ctx.Err(); cerr != nil && !errors.Is(err, cerr) {
-		return fmt.Errorf("pgstore: %s on PostgreSQL %s, table %s: %w (%w)", what, s.server, s.table, err, cerr)
-	}
-	return fmt.Errorf("pgstore: %s on PostgreSQL %s, table %s: %w", what, s.server, s.table, err)
+func (t *table) Sweep(ctx context.Context, limit int) (int64, error) {
+	tag, err := t.pool.Exec(ctx, t.q.sweep, limit)
+	return tag.RowsAffected(), err
 }

@@ -2,18 +2,22 @@ package pgstore
 
 import (
 	"context"
-	"fmt"
-	"strings"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
-	"github.com/sesame-go/sesame/store/sqltable"
+	"github.com/sesame-go/sesame/store/sqlstore"
 )
 
-// maxTableLen leaves room in PostgreSQL's 63-byte identifiers for the
-// longest name derived from the table's: "<table>_expires_at_idx".
-const maxTableLen = 63 - len("_expires_at_idx")
+// dialect is what package sqlstore needs to know of PostgreSQL. A table's
+// name leaves room in PostgreSQL's 63-byte identifiers for the longest
+// name derived from it: "<table>_expires_at_idx".
+var dialect = sqlstore.Dialect{
+	Package:     "pgstore",
+	Database:    "PostgreSQL",
+	MaxTableLen: 63 - len("_expires_at_idx"),
+	Schema:      schemaTemplate,
+}
 
 // ValidTable reports whether name may be used as the sessions table: 1 to
 // 48 characters, a lower-case ASCII letter or '_' first, then lower-case
@@ -21,7 +25,7 @@ const maxTableLen = 63 - len("_expires_at_idx")
 // name free of quoting questions, and leaves room for the names of the
 // sequence and indexes derived from it. Names are quoted in SQL anyway, so
 // a reserved word such as "user" is allowed.
-func ValidTable(name string) bool { return sqltable.ValidName(name, maxTableLen) }
+func ValidTable(name string) bool { return dialect.ValidTable(name) }
 
 // schemaTemplate is the SQL that Migrate runs, with {{table}} standing for
 // the table name. Schema returns it for a given table.
@@ -60,39 +64,22 @@ CREATE INDEX IF NOT EXISTS "{{table}}_expires_at_idx" ON "{{table}}" (expires_at
 // because user names are opaque strings that may hold NUL bytes or
 // invalid UTF-8, which PostgreSQL's text type rejects; NULL means
 // anonymous, and the partial index leaves anonymous sessions out.
-func Schema(table string) (string, error) {
-	if table == "" {
-		table = DefaultTable
-	}
-	if !ValidTable(table) {
-		return "", fmt.Errorf("pgstore: table name %q is not a lower-case SQL identifier of at most %d characters", table, maxTableLen)
-	}
-	return strings.ReplaceAll(schemaTemplate, "{{table}}", table), nil
-}
+func Schema(table string) (string, error) { return dialect.SchemaFor(table) }
 
 // Migrate creates the sessions table named table ("" means DefaultTable),
 // its version sequence and its indexes, if they do not exist yet, in one
 // transaction (see Schema for the SQL). Concurrent calls, say from several
 // app servers starting at once, wait for each other on an advisory lock.
 func Migrate(ctx context.Context, pool *pgxpool.Pool, table string) error {
-	sql, err := Schema(table)
-	if err != nil {
-		return err
-	}
-	if table == "" {
-		table = DefaultTable
-	}
-	err = pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
-		if _, err := tx.Exec(ctx, "SELECT pg_advisory_xact_lock(hashtext($1))", "sesame pgstore migrate "+table); err != nil {
+	return dialect.Migrate(ctx, table, func(ctx context.Context, table, schema string) error {
+		return pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
+			if _, err := tx.Exec(ctx, "SELECT pg_advisory_xact_lock(hashtext($1))", "sesame pgstore migrate "+table); err != nil {
+				return err
+			}
+			_, err := tx.Exec(ctx, schema)
 			return err
-		}
-		_, err := tx.Exec(ctx, sql)
-		return err
+		})
 	})
-	if err != nil {
-		return fmt.Errorf("pgstore: migrate PostgreSQL table %s: %w", table, err)
-	}
-	return nil
 }
 
 // queries are the statements a Store runs, for one table.

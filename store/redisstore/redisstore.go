@@ -22,6 +22,7 @@ package redisstore
 import (
 	"context"
 	"crypto/sha256"
+	"crypto/tls"
 	"encoding/base64"
 	"errors"
 	"fmt"
@@ -60,9 +61,25 @@ type Config struct {
 	// disables the cache.
 	ClientSideCache time.Duration
 
-	// Client holds further rueidis options: credentials, TLS, timeouts,
-	// pool sizes. Its InitAddress is replaced by Addrs when Addrs is set,
-	// and its DisableCache is set when ClientSideCache is zero.
+	// DB is the number of the database to use on a standalone server
+	// (SELECT). Zero is the server's default database, and the only one a
+	// Redis Cluster has.
+	DB int
+
+	// Username and Password, when set, authenticate the connections
+	// (AUTH); a Password without a Username is the default user's.
+	Username string
+	Password string
+
+	// TLS, when set, makes every connection use TLS with this
+	// configuration.
+	TLS *tls.Config
+
+	// Client holds further rueidis options: timeouts, pool sizes, a
+	// dialer. The fields above take precedence: Addrs, DB, Username,
+	// Password and TLS, when set, replace its InitAddress, SelectDB,
+	// Username, Password and TLSConfig, and its DisableCache is set when
+	// ClientSideCache is zero.
 	Client rueidis.ClientOption
 }
 
@@ -94,9 +111,24 @@ func New(cfg Config) (*Store, error) {
 	if cfg.ClientSideCache < 0 {
 		return nil, fmt.Errorf("redisstore: negative ClientSideCache %v", cfg.ClientSideCache)
 	}
+	if cfg.DB < 0 {
+		return nil, fmt.Errorf("redisstore: negative DB %d", cfg.DB)
+	}
 	opt := cfg.Client
 	if len(cfg.Addrs) > 0 {
 		opt.InitAddress = append([]string(nil), cfg.Addrs...)
+	}
+	if cfg.DB != 0 {
+		opt.SelectDB = cfg.DB
+	}
+	if cfg.Username != "" {
+		opt.Username = cfg.Username
+	}
+	if cfg.Password != "" {
+		opt.Password = cfg.Password
+	}
+	if cfg.TLS != nil {
+		opt.TLSConfig = cfg.TLS
 	}
 	if len(opt.InitAddress) == 0 {
 		return nil, errors.New("redisstore: no server address: set Config.Addrs")

@@ -47,7 +47,7 @@ func (sc *script) run(ctx context.Context, c rueidis.Client, keys []string, args
 }
 
 // saveScript is the conditional save. A record is one string (see
-// record.go) that starts with its version as 20 decimal digits; the script
+// format.go) that starts with its version as 20 decimal digits; the script
 // writes the new record, with its expiry, only if the stored record starts
 // with the expected version ("": no record). Versions are compared as
 // strings, so the script does no arithmetic on 64-bit numbers, which Lua

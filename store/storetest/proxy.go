@@ -22,7 +22,7 @@ type Proxy struct {
 	target string
 	mu     sync.Mutex
 	state  proxyState
-	conns  map[net.Conn]bool // open connections, both client and server side
+	conns  map[net.Conn]bool // open connections: true from a client, false to the server
 	wg     sync.WaitGroup
 }
 
@@ -54,6 +54,20 @@ func StartProxy(t testing.TB, target string) *Proxy {
 // Addr returns the host:port that clients dial to reach the target
 // through the proxy.
 func (p *Proxy) Addr() string { return p.ln.Addr().String() }
+
+// Conns returns how many connections from clients the proxy holds open:
+// a test can tell by it whether a store closed its connections.
+func (p *Proxy) Conns() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	n := 0
+	for _, client := range p.conns {
+		if client {
+			n++
+		}
+	}
+	return n
+}
 
 // Cut closes every open connection and refuses new ones (each is closed
 // as soon as it is accepted) until Restore.
@@ -124,7 +138,7 @@ func (p *Proxy) track(c net.Conn) bool {
 	if p.state != proxyUp {
 		return false
 	}
-	p.conns[c] = true
+	p.conns[c] = false
 	return true
 }
 

@@ -44,6 +44,25 @@ func roundTrip(addr string) (string, error) {
 	return bufio.NewReader(c).ReadString('\n')
 }
 
+// echoed dials addr and has one line echoed, and returns the connection,
+// which stays open until the test ends, and its reader.
+func echoed(t *testing.T, addr string) (net.Conn, *bufio.Reader) {
+	t.Helper()
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	if _, err := io.WriteString(c, "x\n"); err != nil {
+		t.Fatal(err)
+	}
+	r := bufio.NewReader(c)
+	if _, err := r.ReadString('\n'); err != nil {
+		t.Fatal(err)
+	}
+	return c, r
+}
+
 func TestProxy(t *testing.T) {
 	p := StartProxy(t, echoServer(t))
 	if host, _, _ := net.SplitHostPort(p.Addr()); host != "127.0.0.1" {
@@ -71,18 +90,7 @@ func TestProxy(t *testing.T) {
 	}
 
 	// An open connection is closed by a cut.
-	c, err := net.Dial("tcp", p.Addr())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	if _, err := io.WriteString(c, "x\n"); err != nil {
-		t.Fatal(err)
-	}
-	r := bufio.NewReader(c)
-	if _, err := r.ReadString('\n'); err != nil {
-		t.Fatal(err)
-	}
+	c, r := echoed(t, p.Addr())
 	p.Cut()
 	c.SetDeadline(time.Now().Add(time.Second))
 	if _, err := r.ReadString('\n'); err != io.EOF {
@@ -93,5 +101,30 @@ func TestProxy(t *testing.T) {
 	p.Close() // twice is fine
 	if _, err := roundTrip(p.Addr()); err == nil {
 		t.Error("the proxy still answers after Close")
+	}
+}
+
+// TestProxyConns checks that Conns counts the connections clients hold
+// open through the proxy, and drops one as soon as its client closes it.
+func TestProxyConns(t *testing.T) {
+	p := StartProxy(t, echoServer(t))
+	var conns []net.Conn
+	for i := range 2 {
+		c, _ := echoed(t, p.Addr())
+		if got := p.Conns(); got != i+1 {
+			t.Fatalf("Conns() = %d with %d connections open; want %d", got, i+1, i+1)
+		}
+		conns = append(conns, c)
+	}
+	for i, c := range conns {
+		c.Close()
+		want := len(conns) - i - 1
+		deadline := time.Now().Add(5 * time.Second)
+		for p.Conns() != want {
+			if time.Now().After(deadline) {
+				t.Fatalf("Conns() = %d for 5 s after a client closed its connection; want %d", p.Conns(), want)
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
 	}
 }

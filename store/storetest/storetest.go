@@ -9,7 +9,7 @@
 //
 //	func TestConformance(t *testing.T) {
 //		storetest.Run(t, func(t *testing.T) sesame.Store {
-//			s, err := mystore.Open(t.TempDir())
+//			s, err := mystore.New(mystore.Config{Dir: t.TempDir()})
 //			if err != nil {
 //				t.Fatal(err)
 //			}

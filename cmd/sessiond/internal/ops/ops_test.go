@@ -22,7 +22,10 @@ func cancelled(t *testing.T) context.Context {
 }
 
 func TestReady(t *testing.T) {
-	st := memstore.New(memstore.Config{})
+	st, err := memstore.New(memstore.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
 	defer st.Close()
 	ready := Ready(st, slog.New(slog.DiscardHandler))
 	tests := []struct {
@@ -46,7 +49,10 @@ func TestReady(t *testing.T) {
 type storeOnly struct{ sesame.Store }
 
 func TestInstrument(t *testing.T) {
-	st := memstore.New(memstore.Config{})
+	st, err := memstore.New(memstore.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
 	defer st.Close()
 	m := NewMetrics()
 	timed := Instrument(st, m)

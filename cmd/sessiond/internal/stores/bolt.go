@@ -18,7 +18,7 @@ func openBolt(u URL, _ *slog.Logger) (sesame.Store, io.Closer, error) {
 	if err := os.MkdirAll(filepath.Dir(u.Rest), 0o700); err != nil {
 		return nil, nil, err
 	}
-	s, err := boltstore.Open(u.Rest, boltstore.Config{})
+	s, err := boltstore.New(boltstore.Config{Path: u.Rest})
 	if err != nil {
 		return nil, nil, err
 	}

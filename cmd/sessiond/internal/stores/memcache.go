@@ -7,7 +7,6 @@ import (
 	"net"
 	"strings"
 
-	"github.com/bradfitz/gomemcache/memcache"
 	"github.com/sesame-go/sesame"
 	"github.com/sesame-go/sesame/store/memcachestore"
 )
@@ -37,7 +36,7 @@ func openMemcache(u URL, _ *slog.Logger) (sesame.Store, io.Closer, error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	s, err := memcachestore.New(memcache.New(addrs...), memcachestore.Config{Server: strings.Join(addrs, ",")})
+	s, err := memcachestore.New(memcachestore.Config{Servers: addrs})
 	if err != nil {
 		return nil, nil, err
 	}

@@ -84,7 +84,7 @@ func openMySQL(u URL, log *slog.Logger) (sesame.Store, io.Closer, error) {
 		db.Close()
 		return nil, nil, err
 	}
-	s, err := mysqlstore.New(db, mysqlstore.Config{Server: cfg.Addr, SweepErrors: func(err error) {
+	s, err := mysqlstore.New(mysqlstore.Config{DB: db, Server: cfg.Addr, SweepErrors: func(err error) {
 		log.Warn("mysql store sweep failed", "err", err)
 	}})
 	if err != nil {

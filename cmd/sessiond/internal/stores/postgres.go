@@ -46,7 +46,7 @@ func openPostgres(u URL, log *slog.Logger) (sesame.Store, io.Closer, error) {
 		pool.Close()
 		return nil, nil, err
 	}
-	s, err := pgstore.New(pool, pgstore.Config{SweepErrors: func(err error) {
+	s, err := pgstore.New(pgstore.Config{Pool: pool, SweepErrors: func(err error) {
 		log.Warn("postgres store sweep failed", "err", err)
 	}})
 	if err != nil {

@@ -21,10 +21,10 @@ func redisConfig(scheme, rest string) (redisstore.Config, error) {
 		rest = rest[at+1:]
 		user, pw, _ := strings.Cut(cred, ":")
 		var err error
-		if cfg.Client.Username, err = url.PathUnescape(user); err != nil {
+		if cfg.Username, err = url.PathUnescape(user); err != nil {
 			return cfg, errors.New("bad user name escape")
 		}
-		if cfg.Client.Password, err = url.PathUnescape(pw); err != nil {
+		if cfg.Password, err = url.PathUnescape(pw); err != nil {
 			return cfg, errors.New("bad password escape")
 		}
 	}
@@ -64,7 +64,6 @@ func openRedis(u URL, _ *slog.Logger) (sesame.Store, io.Closer, error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	cfg.Client.InitAddress = cfg.Addrs
 	s, err := redisstore.New(cfg)
 	if err != nil {
 		return nil, nil, err

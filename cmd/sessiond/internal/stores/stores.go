@@ -54,7 +54,10 @@ func Builtin() Registry {
 				return nil
 			},
 			Open: func(URL, *slog.Logger) (sesame.Store, io.Closer, error) {
-				s := memstore.New(memstore.Config{})
+				s, err := memstore.New(memstore.Config{})
+				if err != nil {
+					return nil, nil, err
+				}
 				return s, s, nil
 			},
 		},
@@ -63,9 +66,9 @@ func Builtin() Registry {
 			Check:   checkPath,
 			Path:    true,
 			Open: func(u URL, log *slog.Logger) (sesame.Store, io.Closer, error) {
-				s, err := filestore.New(u.Rest, filestore.WithSweepErrorHandler(func(err error) {
+				s, err := filestore.New(filestore.Config{Dir: u.Rest, SweepErrors: func(err error) {
 					log.Warn("file store sweep failed", "err", err)
-				}))
+				}})
 				if err != nil {
 					return nil, nil, err
 				}

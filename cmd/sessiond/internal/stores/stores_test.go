@@ -52,7 +52,7 @@ func TestParse(t *testing.T) {
 
 func TestRedisConfig(t *testing.T) {
 	cfg, err := redisConfig("redis", "user:p%40ss@127.0.0.1:6379?prefix=app:")
-	if err != nil || cfg.Client.Username != "user" || cfg.Client.Password != "p@ss" || cfg.Prefix != "app:" || len(cfg.Addrs) != 1 {
+	if err != nil || cfg.Username != "user" || cfg.Password != "p@ss" || cfg.Prefix != "app:" || len(cfg.Addrs) != 1 {
 		t.Errorf("%+v %v", cfg, err)
 	}
 	if _, err := redisConfig("redis", "a:1,b:2"); err == nil {

@@ -1,0 +1,310 @@
+package sqlstore
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/sesame-go/sesame"
+	"github.com/sesame-go/sesame/store/sweeper"
+)
+
+// ErrClosed is returned, wrapped, by calls on a Store after Close.
+var ErrClosed = errors.New("store is closed")
+
+// A Table runs a store's statements on its table, through the database's
+// driver: each method is one statement, in one round trip. A Store checks
+// the key, the context and whether it is closed before it calls a method,
+// and wraps the error a method returns with what failed, where. A Table
+// that is also an io.Closer is closed by the Store's Close.
+type Table interface {
+	// Load returns the value and version of the row under key if its
+	// expiry is still ahead by the database's clock, or version 0 if
+	// there is no such row.
+	Load(ctx context.Context, key string) (value []byte, version uint64, err error)
+
+	// Save writes the row under key if the row's version is version, and
+	// returns the row's new version, which is never 0, never version, and
+	// never one the key had before. Version 0 stands for no live row: Save
+	// then creates the row, or replaces one that has expired. Any other
+	// version must be the version of a row that has not expired. When the
+	// row is not as version says, Save changes nothing and returns 0. user
+	// is nil for an anonymous session.
+	Save(ctx context.Context, key string, value []byte, version uint64, expiresAt time.Time, user []byte) (uint64, error)
+
+	// Delete deletes the row under key, if there is one.
+	Delete(ctx context.Context, key string) error
+
+	// UserSessions returns the rows saved with user whose expiry is still
+	// ahead.
+	UserSessions(ctx context.Context, user []byte) ([]sesame.StoredRecord, error)
+
+	// DeleteUser deletes every row saved with user.
+	DeleteUser(ctx context.Context, user []byte) error
+
+	// Sweep deletes at most limit rows whose expiry has passed, the
+	// earliest first, found through the expiry index, and returns how many
+	// it deleted. A row that a Save renews meanwhile must survive.
+	Sweep(ctx context.Context, limit int) (int64, error)
+}
+
+// Rows are the rows of a result, as database/sql and pgx give them.
+type Rows interface {
+	Next() bool
+	Scan(dest ...any) error
+	Err() error
+}
+
+// ScanRecords reads rows of a key, a value and a version into records,
+// for a Table's UserSessions. The caller closes rows.
+func ScanRecords(rows Rows) ([]sesame.StoredRecord, error) {
+	var records []sesame.StoredRecord
+	for rows.Next() {
+		var r sesame.StoredRecord
+		if err := rows.Scan(&r.Key, &r.Value, &r.Version); err != nil {
+			return nil, err
+		}
+		records = append(records, r)
+	}
+	return records, rows.Err()
+}
+
+// Config holds the settings every SQL store has. The zero Config is ready
+// to use: table DefaultTable, a sweep every DefaultSweepInterval,
+// DefaultSweepBatch rows per statement.
+type Config struct {
+	// Table is the name of the sessions table (see Dialect.ValidTable).
+	// Empty means DefaultTable.
+	Table string
+
+	// Server names the server in errors, after the Dialect's Database:
+	// its host:port, say. Never put a DSN with a password here. Empty
+	// means the Database alone.
+	Server string
+
+	// SweepInterval is how often the background sweeper deletes expired
+	// rows. Zero means DefaultSweepInterval; a negative value turns the
+	// sweeper off.
+	SweepInterval time.Duration
+
+	// SweepBatch bounds how many rows one statement of a sweep deletes.
+	// Zero means DefaultSweepBatch.
+	SweepBatch int
+
+	// SweepErrors, if set, is called with each error of a background
+	// sweep.
+	SweepErrors func(error)
+}
+
+// Store is a sesame.Store and sesame.UserIndex kept in one SQL table, whose
+// statements a Table runs. It is safe for concurrent use. Make one with
+// New.
+type Store struct {
+	table   Table
+	pkg     string // the store's package, for errors
+	server  string // the database and where it is, for errors
+	name    string // the table's name
+	batch   int
+	closed  atomic.Bool
+	sweeper *sweeper.Sweeper // nil if turned off
+
+	closeOnce sync.Once
+	closeErr  error
+}
+
+var (
+	_ sesame.Store     = (*Store)(nil)
+	_ sesame.UserIndex = (*Store)(nil)
+)
+
+// New returns a Store on the table cfg names, whose statements the Table
+// that table returns for that name runs, and starts its background
+// sweeper. It fails if d.ValidTable refuses the name. The table must
+// exist (see Dialect.Migrate).
+func New(d Dialect, cfg Config, table func(name string) Table) (*Store, error) {
+	name, err := d.tableName(cfg.Table)
+	if err != nil {
+		return nil, err
+	}
+	if cfg.SweepInterval == 0 {
+		cfg.SweepInterval = DefaultSweepInterval
+	}
+	if cfg.SweepBatch <= 0 {
+		cfg.SweepBatch = DefaultSweepBatch
+	}
+	server := d.Database
+	if cfg.Server != "" {
+		server += " " + cfg.Server
+	}
+	s := &Store{table: table(name), pkg: d.Package, server: server, name: name, batch: cfg.SweepBatch}
+	if cfg.SweepInterval > 0 {
+		// A sweep may take at most one interval.
+		s.sweeper = sweeper.Start(cfg.SweepInterval, func(ctx context.Context) error {
+			_, err := s.Sweep(ctx)
+			return err
+		}, cfg.SweepErrors)
+	}
+	return s, nil
+}
+
+// Load returns the value and version stored under key, or an error
+// wrapping sesame.ErrNotFound when there is no row or its expiry has
+// passed by the database's clock. One round trip.
+func (s *Store) Load(ctx context.Context, key string) ([]byte, uint64, error) {
+	if err := s.checkKey(ctx, "load", key); err != nil {
+		return nil, 0, err
+	}
+	value, version, err := s.table.Load(ctx, key)
+	if err != nil {
+		return nil, 0, s.fail(ctx, "load", err)
+	}
+	if version == 0 {
+		return nil, 0, fmt.Errorf("%s: load from table %s: %w", s.pkg, s.name, sesame.ErrNotFound)
+	}
+	if value == nil {
+		value = []byte{}
+	}
+	return value, version, nil
+}
+
+// Save stores value under key if the row's version is version (0: no
+// live row), in one statement and one round trip, and returns the new
+// version, which the store's package documentation describes. A mismatch
+// is an error wrapping sesame.ErrConflict.
+func (s *Store) Save(ctx context.Context, key string, value []byte, version uint64, opts sesame.SaveOptions) (uint64, error) {
+	if err := s.checkKey(ctx, "save", key); err != nil {
+		return 0, err
+	}
+	if value == nil {
+		value = []byte{} // NOT NULL: an empty value is a value
+	}
+	var user []byte // NULL for an anonymous session
+	if opts.User != "" {
+		user = []byte(opts.User)
+	}
+	next, err := s.table.Save(ctx, key, value, version, opts.ExpiresAt, user)
+	if err != nil {
+		return 0, s.fail(ctx, "save", err)
+	}
+	if next == 0 {
+		return 0, fmt.Errorf("%s: save to table %s with version %d: %w", s.pkg, s.name, version, sesame.ErrConflict)
+	}
+	return next, nil
+}
+
+// Delete removes the row under key, if there is one.
+func (s *Store) Delete(ctx context.Context, key string) error {
+	if err := s.checkKey(ctx, "delete", key); err != nil {
+		return err
+	}
+	if err := s.table.Delete(ctx, key); err != nil {
+		return s.fail(ctx, "delete", err)
+	}
+	return nil
+}
+
+// UserSessions returns the live rows saved with opts.User equal to user,
+// found through the user index.
+func (s *Store) UserSessions(ctx context.Context, user string) ([]sesame.StoredRecord, error) {
+	if err := s.check(ctx, "list user sessions"); err != nil {
+		return nil, err
+	}
+	records, err := s.table.UserSessions(ctx, []byte(user))
+	if err != nil {
+		return nil, s.fail(ctx, "list user sessions", err)
+	}
+	for i := range records {
+		if records[i].Value == nil {
+			records[i].Value = []byte{}
+		}
+	}
+	return records, nil
+}
+
+// DeleteUser deletes every row saved with opts.User equal to user.
+func (s *Store) DeleteUser(ctx context.Context, user string) error {
+	if err := s.check(ctx, "delete user"); err != nil {
+		return err
+	}
+	if err := s.table.DeleteUser(ctx, []byte(user)); err != nil {
+		return s.fail(ctx, "delete user", err)
+	}
+	return nil
+}
+
+// Sweep deletes expired rows in statements of at most Config.SweepBatch
+// rows each, until a statement finds fewer than that, and returns how
+// many it deleted. Each statement walks the expiry index from its start,
+// so the work is proportional to the rows that expired, not to the rows
+// in the table. The background sweeper calls Sweep; it is exported for
+// tests and for deployments that sweep from a job instead.
+func (s *Store) Sweep(ctx context.Context) (int64, error) {
+	if err := s.check(ctx, "sweep"); err != nil {
+		return 0, err
+	}
+	var total int64
+	for {
+		n, err := s.table.Sweep(ctx, s.batch)
+		if err != nil {
+			return total, s.fail(ctx, "sweep", err)
+		}
+		total += n
+		if n < int64(s.batch) {
+			return total, nil
+		}
+	}
+}
+
+// Close stops the background sweeper and waits for it to finish, and
+// closes the Table if it is an io.Closer; later calls fail with
+// ErrClosed. It does not close the connection pool, which stays the
+// caller's. Close may be called more than once; the later calls return
+// what the first returned.
+func (s *Store) Close() error {
+	s.closeOnce.Do(func() {
+		s.closed.Store(true)
+		s.sweeper.Stop()
+		if c, ok := s.table.(io.Closer); ok {
+			if err := c.Close(); err != nil {
+				s.closeErr = fmt.Errorf("%s: close table %s: %w", s.pkg, s.name, err)
+			}
+		}
+	})
+	return s.closeErr
+}
+
+// check refuses calls on a closed store or with a done context before
+// any round trip.
+func (s *Store) check(ctx context.Context, what string) error {
+	if s.closed.Load() {
+		return fmt.Errorf("%s: %s on table %s: %w", s.pkg, what, s.name, ErrClosed)
+	}
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("%s: %s on table %s: %w", s.pkg, what, s.name, err)
+	}
+	return nil
+}
+
+// checkKey is check for the calls that take a key, which must be one that
+// sesame.ValidKey accepts.
+func (s *Store) checkKey(ctx context.Context, what, key string) error {
+	if !sesame.ValidKey(key) {
+		return fmt.Errorf("%s: %s: %w", s.pkg, what, sesame.ErrInvalidKey)
+	}
+	return s.check(ctx, what)
+}
+
+// fail wraps an error from the database with what was being done, and
+// with the context's error when the context ended meanwhile, so callers
+// can test for context.DeadlineExceeded. Drivers' errors name the server
+// and its message, never a password or the bound values.
+func (s *Store) fail(ctx context.Context, what string, err error) error {
+	if cerr := ctx.Err(); cerr != nil && !errors.Is(err, cerr) {
+		return fmt.Errorf("%s: %s on %s, table %s: %w (%w)", s.pkg, what, s.server, s.name, err, cerr)
+	}
+	return fmt.Errorf("%s: %s on %s, table %s: %w", s.pkg, what, s.server, s.name, err)
+}
