@@ -10,16 +10,17 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/sesame-go/sesame/cmd/sessiond/internal/pages"
 )
 
-// nginxConf is the forward-auth set-up the README documents, with test
-// paths and ports filled in: %[1]s the temp dir, %[2]s nginx's address,
-// %[3]s sessiond's, %[4]s the upstream's.
-const nginxConf = `daemon off;
+// nginxHead starts every nginx configuration of the tests: %[1]s is the
+// temp dir. A configuration adds its server block and closes the http
+// block.
+const nginxHead = `daemon off;
 master_process off;
 worker_processes 1;
 pid %[1]s/nginx.pid;
@@ -32,6 +33,12 @@ http {
     fastcgi_temp_path %[1]s/fastcgi;
     uwsgi_temp_path %[1]s/uwsgi;
     scgi_temp_path %[1]s/scgi;
+`
+
+// nginxConf is the forward-auth set-up the README documents, with test
+// paths and ports filled in: %[1]s the temp dir, %[2]s nginx's address,
+// %[3]s sessiond's, %[4]s the upstream's.
+const nginxConf = nginxHead + `
 
     server {
         listen %[2]s;
@@ -85,6 +92,13 @@ func freePort(t *testing.T) string {
 // URL) and an upstream address, until the test ends, and returns nginx's
 // base URL.
 func startNginx(t *testing.T, sessiondBase, upstream string) string {
+	t.Helper()
+	return startNginxConf(t, nginxConf, sessiondBase, upstream)
+}
+
+// startNginxConf is startNginx with another configuration, which takes the
+// same arguments as nginxConf.
+func startNginxConf(t *testing.T, nginxConf, sessiondBase, upstream string) string {
 	t.Helper()
 	exe := needBinary(t, "/usr/sbin/nginx", "/usr/bin/nginx")
 	dir := t.TempDir()
@@ -306,4 +320,97 @@ func sessionCookie(res *http.Response) *http.Cookie {
 		}
 	}
 	return nil
+}
+
+// nginxCacheConf puts a shared cache in front of an application's public
+// pages, as the README's cache-flag section documents: one cached copy of
+// each page for every anonymous visitor, and every request that carries
+// sessiond's flag cookie passed to the application. Same arguments as
+// nginxConf.
+const nginxCacheConf = nginxHead + `
+    proxy_cache_path %[1]s/cache keys_zone=pages:1m;
+    server {
+        listen %[2]s;
+        location /_sessiond/ {
+            proxy_pass http://%[3]s;
+            proxy_set_header Host $http_host;
+            proxy_set_header X-Forwarded-For $remote_addr;
+        }
+        location / {
+            proxy_pass http://%[4]s;
+            proxy_cache pages;
+            proxy_ignore_headers Vary;
+            proxy_cache_bypass $cookie_sesame_auth;
+            proxy_no_cache $cookie_sesame_auth;
+            add_header X-Cache-Status $upstream_cache_status always;
+        }
+    }
+}
+`
+
+// TestNginxCacheFlag runs sessiond with --cache-flag beside an application
+// whose public pages real nginx caches: anonymous visitors get the cached
+// page, a browser logged in through sessiond always reaches the
+// application, and after logout it gets the cached page again.
+func TestNginxCacheFlag(t *testing.T) {
+	needBinary(t, "/usr/sbin/nginx", "/usr/bin/nginx")
+	var hits atomic.Int64
+	up := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Cache-Control", "public, max-age=60")
+		fmt.Fprintf(w, "page %d", hits.Add(1))
+	})}
+	upLn := listenLoopback(t)
+	go up.Serve(upLn)
+	defer up.Close()
+	base, out, _ := startServe(t, "--data-dir", t.TempDir(), "--cache-flag", "--trusted-proxies", "127.0.0.1")
+	pw := firstPasswordRE.FindStringSubmatch(out.String())[1]
+	front := startNginxConf(t, nginxCacheConf, base, upLn.Addr().String())
+
+	cookies := map[string]*http.Cookie{"analytics": {Name: "analytics", Value: "x"}}
+	do := func(method, path string, form url.Values) *http.Response {
+		t.Helper()
+		req, _ := http.NewRequest(method, front+path, strings.NewReader(form.Encode()))
+		if form != nil {
+			req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		}
+		for _, c := range cookies {
+			req.AddCookie(c)
+		}
+		res, err := noRedirect.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		io.Copy(io.Discard, res.Body)
+		res.Body.Close()
+		for _, c := range res.Cookies() {
+			if c.MaxAge < 0 {
+				delete(cookies, c.Name)
+			} else {
+				cookies[c.Name] = c
+			}
+		}
+		return res
+	}
+	page := func(want string) {
+		t.Helper()
+		before := hits.Load()
+		res := do("GET", "/page", nil)
+		cached := hits.Load() == before
+		if status := res.Header.Get("X-Cache-Status"); (want == "cached") != cached {
+			t.Fatalf("GET /page: X-Cache-Status %q, application reached: %v; want %s", status, !cached, want)
+		}
+	}
+	page("fresh") // the first anonymous visit fills the cache
+	page("cached")
+	do("POST", pages.PathLogin, url.Values{"user": {"admin"}, "password": {pw}})
+	if cookies["sesame_auth"] == nil {
+		t.Fatalf("no flag cookie after logging in through sessiond: %v", cookies)
+	}
+	page("fresh")
+	page("fresh")
+	do("POST", pages.PathLogout, nil)
+	if cookies["sesame_auth"] != nil {
+		t.Fatal("the flag cookie survived logout")
+	}
+	page("cached")
 }

@@ -44,6 +44,8 @@ type options struct {
 	Sealed   bool
 	SealKeys string
 
+	CacheFlag bool
+
 	Ticket         bool
 	TicketSecret   string
 	TicketDigest   string
@@ -164,6 +166,7 @@ func newFlagSet(o *options, getenv func(string) string) *flag.FlagSet {
 	fs.DurationVar(&o.ShutdownTimeout, "shutdown-timeout", 30*time.Second, "on SIGTERM/SIGINT, wait this long for in-flight requests")
 	fs.BoolVar(&o.Sealed, "sealed", false, "sealed-cookie sessions: the encrypted record travels in the cookie; --store then keeps only per-user revocations")
 	fs.StringVar(&o.SealKeys, "seal-keys", "", "sealing keys for --sealed, base64, comma-separated, primary first (default: generated in <data-dir>/seal-keys)")
+	fs.BoolVar(&o.CacheFlag, "cache-flag", false, "set a non-secret flag cookie (sesame_auth) while logged in, so that a shared cache in front (nginx proxy_cache, Varnish) passes logged-in requests through")
 	fs.BoolVar(&o.Ticket, "ticket", false, "also issue a mod_auth_tkt cookie (auth_tkt) at login and clear it at logout")
 	fs.StringVar(&o.TicketSecret, "ticket-secret", "", "mod_auth_tkt secret (TKTAuthSecret, >= 16 bytes; implies --ticket; default: generated in <data-dir>/ticket-secret)")
 	fs.StringVar(&o.TicketDigest, "ticket-digest", "sha256", "ticket digest (TKTAuthDigestType): sha256, sha512 or md5")

@@ -14,6 +14,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/sesame-go/sesame"
+	"github.com/sesame-go/sesame/cacheflag"
 	"github.com/sesame-go/sesame/cmd/sessiond/internal/clientip"
 	"github.com/sesame-go/sesame/cmd/sessiond/internal/ops"
 	"github.com/sesame-go/sesame/cmd/sessiond/internal/pages"
@@ -79,6 +80,9 @@ func newServer(opt *options, p parts) (*server, error) {
 	}
 	if tickets != nil { // --ticket: issued at Login, cleared at logout
 		cfg.Hooks = append(cfg.Hooks, ticket.SessionHook{Issuer: tickets, Logger: p.log})
+	}
+	if opt.CacheFlag {
+		cfg.Hooks = append(cfg.Hooks, cacheflag.Hook{InsecurePlainHTTP: opt.InsecurePlainHTTP})
 	}
 	mgr, err := sesame.New(cfg)
 	if err != nil {
