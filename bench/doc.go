@@ -2,6 +2,6 @@
 // for request, in the same run. It is its own module so that the core
 // module never depends on the libraries it is measured against.
 //
-// Run everything with run.sh; see the Performance section of the
-// repository's README.
+// Run everything with run.sh; README.md in this directory has the
+// results and how each was measured.
 package bench

@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
 # Measures Sesame against scs and gorilla/sessions, and each store against
 # its raw client, with -count runs of each benchmark, and prints benchstat
-# tables. With --readme it also rewrites the Performance section of the
-# repository's README.md from the results.
+# tables. With --readme it also rewrites the tables of bench/README.md
+# from the results.
 #
 #   bench/run.sh                  # everything, -count 10 (about 35 minutes)
-#   bench/run.sh --readme         # the same, then update README.md
+#   bench/run.sh --readme         # the same, then update bench/README.md
 #   bench/run.sh --libs-only      # skip the store benchmarks
 #   OUT=DIR bench/run.sh --report-only --readme   # tables from DIR's results
 #   COUNT=1 BENCHTIME=1x bench/run.sh   # a smoke run: does it all work?
@@ -91,7 +91,7 @@ if $readme; then
   {
     echo "Measured $(cat "$OUT/about.txt")."
     echo
-    echo "### Sesame against scs and gorilla/sessions"
+    echo "## Sesame against scs and gorilla/sessions"
     echo
     cat "$OUT/libs.md"
     echo
@@ -104,7 +104,7 @@ if $readme; then
     echo "</details>"
     if [ -s "$OUT/stores-benchstat.txt" ]; then
       echo
-      echo "### Each store against its raw client"
+      echo "## Each store against its raw client"
       echo
       echo "store/raw is a networked store's time as a multiple of its client's doing the same"
       echo "work, call for call, alternating; memstore, filestore and boltstore are in-process."
@@ -119,9 +119,9 @@ if $readme; then
     /<!-- performance:begin -->/ { print; while ((getline line < section) > 0) print line; skip = 1; next }
     /<!-- performance:end -->/ { skip = 0 }
     !skip
-  ' ../README.md > "$OUT/README.md"
-  grep -q '<!-- performance:end -->' "$OUT/README.md" || { echo "README.md has no performance markers" >&2; exit 1; }
-  cp "$OUT/README.md" ../README.md
+  ' README.md > "$OUT/README.md"
+  grep -q '<!-- performance:end -->' "$OUT/README.md" || { echo "bench/README.md has no performance markers" >&2; exit 1; }
+  cp "$OUT/README.md" README.md
   echo
-  echo "README.md's Performance section rewritten."
+  echo "bench/README.md's tables rewritten."
 fi

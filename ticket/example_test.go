@@ -12,7 +12,7 @@ import (
 
 // A Go service and an Apache location with mod_auth_tkt sharing one login:
 // both use the same secret, digest type and IP setting (see
-// README-section.md for the Apache side).
+// the package README for the Apache side).
 func Example() {
 	codec, err := ticket.New(ticket.Config{
 		Secret:   "a-long-random-secret-shared-with-apache", // TKTAuthSecret

@@ -29,7 +29,7 @@
 //	go run ./bench/authcmp -rounds 3 -duration 10s -conns 32
 //	go run ./bench/authcmp -only sessiond/redis,oauth2-proxy/redis
 //	go run ./bench/authcmp -json > run.json
-//	go run ./bench/authcmp -from run.json -markdown  # the README's tables
+//	go run ./bench/authcmp -from run.json -markdown  # bench/README.md's tables
 package main
 
 import (

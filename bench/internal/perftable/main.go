@@ -1,5 +1,5 @@
 // Command perftable turns the output of the bench module's benchmarks into
-// the Markdown table of the README's Performance section: the median of
+// the Markdown table of bench/README.md: the median of
 // each measurement, every other library's time as a multiple of Sesame's
 // for the same scenario and storage, and the targets, each marked
 // met or missed.
