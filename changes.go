@@ -50,20 +50,28 @@ type changeLog struct {
 	// revocation mark (set by RevokeOthers and by a Login that read it).
 	notBefore int64
 
+	// bind is the update of a Session.Bind being saved, and binding what
+	// it returned over the record the save starts from.
+	bind    func([]byte) ([]byte, error)
+	binding []byte
+
 	// ended and endedUser are the store key and the user of a session
 	// this request destroyed: the record to delete, the user to tell the
-	// hooks about. They outlive forget.
+	// hooks about; endedBinding is its binding, for the Binder. They
+	// outlive forget.
 	ended, endedUser string
+	endedBinding     []byte
 }
 
 // dirty reports whether the request changed anything that must be saved.
 func (c *changeLog) dirty() bool {
-	return len(c.ops) > 0 || c.renew || c.login != "" || c.persist != persistUnchanged || c.notBefore != 0
+	return len(c.ops) > 0 || c.renew || c.login != "" || c.persist != persistUnchanged || c.notBefore != 0 || c.bind != nil
 }
 
 // forget drops the request's pending changes to the session.
 func (c *changeLog) forget() {
 	c.ops, c.renew, c.login, c.persist, c.notBefore = c.ops[:0], false, "", persistUnchanged, 0
+	c.bind, c.binding = nil, nil
 }
 
 // current returns the value key has now: the last change the request made
@@ -195,7 +203,7 @@ func (s *Session) keys() []string {
 // It also points h's data region into the result, so that h describes
 // the encoded record exactly (see adopt).
 func (s *Session) encode(h *record) []byte {
-	size := 48 + len(h.user) + len(h.userAgent) + len(h.ip) + len(s.cur.rec.data)
+	size := 48 + len(h.user) + len(h.userAgent) + len(h.ip) + len(h.binding) + len(s.cur.rec.data)
 	for _, o := range s.log.ops {
 		size += len(o.key) + len(o.value) + 4
 	}

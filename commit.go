@@ -39,8 +39,8 @@ func (s *Session) commit() error {
 	if !s.headerSent {
 		s.varyOnCookie()
 	}
-	login, logout := s.log.login, s.log.endedUser
-	s.log.endedUser = ""
+	login, logout, unbound := s.log.login, s.log.endedUser, s.log.endedBinding
+	s.log.endedUser, s.log.endedBinding = "", nil
 	extended, err := s.m.backend.save(s)
 	if err != nil {
 		return err
@@ -48,17 +48,18 @@ func (s *Session) commit() error {
 	if !s.headerSent {
 		s.writeCookie()
 	}
-	if len(s.m.hooks) > 0 {
-		s.tellHooks(login, logout, extended)
+	if len(s.m.hooks) > 0 || s.m.binder != nil {
+		s.tellHooks(login, logout, unbound, extended)
 	}
 	return nil
 }
 
-// tellHooks tells Config.Hooks of a login that was just saved, of a
-// logged-in session whose idle deadline was just extended, or of a
-// logged-in session that ended. Hooks set cookies of their own, so they
-// run only while the response header can still change.
-func (s *Session) tellHooks(login, logout string, extended bool) {
+// tellHooks tells Config.Hooks, and the Binder, of a login that was just
+// saved, of a logged-in session whose idle deadline was just extended, or
+// of a logged-in session that ended (unbound is its binding, if it had
+// one). Hooks set cookies of their own, so they run only while the
+// response header can still change.
+func (s *Session) tellHooks(login, logout string, unbound []byte, extended bool) {
 	user := string(s.cur.rec.user)
 	switch {
 	case login == "" && logout == "" && !(extended && user != ""):
@@ -70,14 +71,19 @@ func (s *Session) tellHooks(login, logout string, extended bool) {
 		for _, h := range s.m.hooks {
 			h.LoggedIn(s.out, s.req, login)
 		}
+		s.offer(true)
 	case logout != "":
 		for _, h := range s.m.hooks {
 			h.LoggedOut(s.out, s.req, logout)
+		}
+		if unbound != nil && s.m.binder != nil {
+			s.m.binder.Ended(s.out, s.req, unbound)
 		}
 	default:
 		for _, h := range s.m.hooks {
 			h.Extended(s.out, s.req, user)
 		}
+		s.offer(false)
 	}
 }
 
@@ -136,6 +142,9 @@ func (s *Session) nextRecord(now int64) record {
 		h.flags |= flagRemember
 	case persistOff:
 		h.flags &^= flagRemember
+	}
+	if s.log.bind != nil {
+		h.binding = s.log.binding
 	}
 	h.lastSeen = now
 	h.idleDeadline = min(now+s.m.idle, h.deadline)

@@ -118,6 +118,9 @@ func (b *sealed) save(s *Session) (bool, error) {
 		}
 		s.log.notBefore = max(s.log.notBefore, nvb)
 	}
+	if err := s.applyBind(); err != nil {
+		return false, err
+	}
 	h := b.nextRecord(s, now)
 	enc := s.encode(&h)
 	if err := b.fits(len(enc)); err != nil {

@@ -1,6 +1,7 @@
 package sesame
 
 import (
+	"bytes"
 	"cmp"
 	"context"
 	"errors"
@@ -46,6 +47,7 @@ type Session struct {
 	headerSent bool // the response header is out: no Set-Cookie any more
 
 	cur   loadedRecord // the record the request works on
+	held  loadedRecord // a bound session withheld from the request (see Binder)
 	log   changeLog    // what the request changed since it was loaded or saved
 	reply cookieReply  // what the response says about the cookie
 	now   int64        // the request's time in Unix ms, read once
@@ -262,6 +264,9 @@ func (s *Session) destroyLocked() {
 	}
 	if u := s.userLocked(); u != "" {
 		s.log.endedUser = u
+	}
+	if len(s.cur.rec.binding) > 0 {
+		s.log.endedBinding = bytes.Clone(s.cur.rec.binding)
 	}
 	s.cur = loadedRecord{}
 	s.log.ops, s.log.renew, s.log.login, s.log.persist = nil, false, "", persistUnchanged

@@ -20,6 +20,8 @@ var ErrNotLoggedIn = errors.New("sesame: session is not logged in")
 type SessionInfo struct {
 	// Handle names the session for Revoke; it is not the session id.
 	Handle string
+	// User is the user the session belongs to.
+	User string
 	// Created is when the session began (at login).
 	Created time.Time
 	// LastSeen is when a request last used it, to within IdleTimeout/20.
@@ -31,11 +33,15 @@ type SessionInfo struct {
 	// Current is true for the session of the request whose context was
 	// passed to Sessions.
 	Current bool
+	// Bound is true for a session that carries a binding (see Binder):
+	// one bound to a device's key, with package dbsc.
+	Bound bool
 }
 
 func infoOf(r *record, handle string, current bool) SessionInfo {
 	return SessionInfo{
 		Handle:       handle,
+		User:         string(r.user),
 		Created:      msTime(r.created),
 		LastSeen:     msTime(r.lastSeen),
 		IdleDeadline: msTime(r.idleDeadline),
@@ -43,6 +49,7 @@ func infoOf(r *record, handle string, current bool) SessionInfo {
 		UserAgent:    string(r.userAgent),
 		IP:           string(r.ip),
 		Current:      current,
+		Bound:        len(r.binding) > 0,
 	}
 }
 
