@@ -16,6 +16,7 @@ import (
 	"github.com/sesame-go/sesame"
 	"github.com/sesame-go/sesame/dbsc"
 	"github.com/sesame-go/sesame/dbsc/dbsctest"
+	"github.com/sesame-go/sesame/store/memstore"
 )
 
 // TestRegistration: a login's response offers ES256 and RS256; a browser
@@ -760,4 +761,16 @@ func TestHandlerRefusesOtherMethodsAndPaths(t *testing.T) {
 			t.Errorf("%s %s: %d; want %d", tc.method, tc.path, res.StatusCode, tc.want)
 		}
 	}
+}
+
+// TestRestartOverOneStore runs dbsctest.Restart over a memstore that
+// outlives the server: a new Manager and a new Binder, with a new random
+// registration key, refresh the sessions the first registered. (The store
+// modules run it over storage that outlives the process.)
+func TestRestartOverOneStore(t *testing.T) {
+	ms := memstore.New(memstore.Config{})
+	t.Cleanup(func() { ms.Close() })
+	dbsctest.Restart(t, func(t *testing.T) (sesame.Store, func() error) {
+		return ms, func() error { return nil }
+	})
 }
