@@ -100,10 +100,9 @@ func (c *countingStore) DeleteUser(ctx context.Context, user string) error {
 	return c.Store.(sesame.UserIndex).DeleteUser(ctx, user)
 }
 
-// site is an HTTPS site on loopback with sessions, DBSC, and pages:
+// site is an HTTPS site on loopback with sessions, DBSC, and the pages of
+// dbsctest.SiteMux (POST /login?user=U, GET /) and these:
 //
-//	POST /login?user=U   logs in as U
-//	GET  /               "user U" or "anonymous"
 //	POST /logout         destroys the session
 //	POST /revoke-others  ends the user's other sessions
 //	GET  /binding        the session's binding, described
@@ -160,24 +159,7 @@ func newSite(t *testing.T, edit func(*siteOptions)) *site {
 }
 
 func (st *site) mux() http.Handler {
-	mux := http.NewServeMux()
-	mux.Handle(dbsc.DefaultPath, st.b.Handler())
-	mux.HandleFunc("POST /login", func(w http.ResponseWriter, r *http.Request) {
-		s, _ := sesame.FromContext(r.Context())
-		if err := s.Login(r.URL.Query().Get("user")); err != nil {
-			http.Error(w, err.Error(), http.StatusBadRequest)
-			return
-		}
-		fmt.Fprint(w, "logged in")
-	})
-	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, r *http.Request) {
-		s, _ := sesame.FromContext(r.Context())
-		if u := s.User(); u != "" {
-			fmt.Fprint(w, "user "+u)
-			return
-		}
-		fmt.Fprint(w, "anonymous")
-	})
+	mux := dbsctest.SiteMux(st.b)
 	mux.HandleFunc("POST /logout", func(w http.ResponseWriter, r *http.Request) {
 		s, _ := sesame.FromContext(r.Context())
 		s.Destroy()

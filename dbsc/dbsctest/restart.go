@@ -46,7 +46,7 @@ func Restart(t *testing.T, open func(t *testing.T) (sesame.Store, func() error))
 		if err != nil {
 			t.Fatal(err)
 		}
-		h := m.Handler(siteMux(b))
+		h := m.Handler(SiteMux(b))
 		current.Store(&h)
 		return closeStore
 	}
@@ -99,9 +99,10 @@ func Restart(t *testing.T, open func(t *testing.T) (sesame.Store, func() error))
 	}
 }
 
-// siteMux is the site of Restart: POST /login?user=U, GET / ("user U" or
-// "anonymous"), and the Binder's endpoints.
-func siteMux(b *dbsc.Binder) http.Handler {
+// SiteMux returns the pages of a small site for DBSC tests, to serve under
+// a Manager's Handler: POST /login?user=U logs in as U, GET / says "user
+// U" or "anonymous", and the Binder's endpoints are at dbsc.DefaultPath.
+func SiteMux(b *dbsc.Binder) *http.ServeMux {
 	mux := http.NewServeMux()
 	mux.Handle(dbsc.DefaultPath, b.Handler())
 	mux.HandleFunc("POST /login", func(w http.ResponseWriter, r *http.Request) {
