@@ -17,8 +17,8 @@ import (
 const chromium = "/usr/bin/chromium"
 
 // newBrowser starts headless Chromium with a temporary profile and returns
-// a context for its first tab.
-func newBrowser(t *testing.T) (context.Context, context.CancelFunc) {
+// a context for its first tab. extra adds to its command line.
+func newBrowser(t *testing.T, extra ...chromedp.ExecAllocatorOption) (context.Context, context.CancelFunc) {
 	t.Helper()
 	exe := needBinary(t, chromium)
 	opts := []chromedp.ExecAllocatorOption{
@@ -35,6 +35,7 @@ func newBrowser(t *testing.T) (context.Context, context.CancelFunc) {
 		chromedp.UserDataDir(t.TempDir()),
 		chromedp.WindowSize(1100, 640),
 	}
+	opts = append(opts, extra...)
 	actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
 	ctx, cancelCtx := chromedp.NewContext(actx)
 	ctx, cancelTimeout := context.WithTimeout(ctx, 2*time.Minute)

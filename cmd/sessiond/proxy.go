@@ -235,6 +235,9 @@ func (s *server) newProxy(up *url.URL) *httputil.ReverseProxy {
 			stripHeaders(pr.Out.Header, strip)
 			pr.SetXForwarded()
 			stripCookie(pr.Out.Header, s.cookieName)
+			if s.binder != nil {
+				stripCookie(pr.Out.Header, s.binder.CookieName())
+			}
 			if u, ok := pr.In.Context().Value(userKey{}).(string); ok && u != "" {
 				pr.Out.Header.Set(s.opt.UserHeader, u)
 			}

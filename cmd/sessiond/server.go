@@ -18,6 +18,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/sesame-go/sesame"
+	"github.com/sesame-go/sesame/dbsc"
 	"github.com/sesame-go/sesame/seal"
 	"github.com/sesame-go/sesame/ticket"
 )
@@ -51,6 +52,7 @@ type server struct {
 	users   *userDB
 	metrics *metrics
 	tickets *ticket.Issuer // nil unless --ticket
+	binder  *dbsc.Binder   // nil unless DBSC is on (--dbsc)
 	proxy   *httputil.ReverseProxy
 	tmpl    *template.Template
 
@@ -102,6 +104,13 @@ func newServer(opt *options, st sesame.Store, users *userDB, log *slog.Logger, m
 	}
 	if s.tickets != nil { // --ticket: issued at Login, cleared at logout
 		cfg.Hooks = append(cfg.Hooks, ticket.SessionHook{Issuer: s.tickets, Logger: log})
+	}
+	if opt.dbscEnabled() { // --dbsc: sessions bound to the browser's key
+		var err error
+		if s.binder, err = newBinder(opt, log, m); err != nil {
+			return nil, err
+		}
+		cfg.Binder = s.binder
 	}
 	mgr, err := sesame.New(cfg)
 	if err != nil {
@@ -187,6 +196,9 @@ func (s *server) handler() http.Handler {
 	mux := http.NewServeMux()
 	mux.Handle(prefix, securityHeaders(csrf.Handler(pages)))
 	mux.HandleFunc(pathAuth, s.forwardAuth) // any method: proxies forward the original one
+	if s.binder != nil {
+		mux.Handle(pathDBSC, s.binder.Handler()) // the browser's proofs are its CSRF protection
+	}
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Cache-Control", "no-store")
 		fmt.Fprintln(w, "ok")
