@@ -47,6 +47,36 @@ type Binder interface {
 // ErrBindingTooLarge reports a binding longer than MaxBindingLen.
 var ErrBindingTooLarge = errors.New("sesame: binding longer than MaxBindingLen")
 
+// bindState is what a request does with bindings. Nearly every request
+// does nothing, so a Session holds it by pointer, made when first needed.
+type bindState struct {
+	held    loadedRecord                 // a bound session withheld from the request
+	update  func([]byte) ([]byte, error) // the update of a Bind being saved
+	binding []byte                       // what update returned over the record the save starts from
+	ended   []byte                       // the binding of a session this request destroyed
+}
+
+// bindState returns the request's bindState, making it if needed. The
+// caller holds s.mu.
+func (s *Session) bindState() *bindState {
+	if s.bind == nil {
+		s.bind = &bindState{}
+	}
+	return s.bind
+}
+
+// withheld reports whether the Binder withheld a session from the
+// request. The caller holds s.mu.
+func (s *Session) withheld() bool {
+	return s.bind != nil && s.bind.held.key != ""
+}
+
+// dirty reports whether the request changed anything that must be saved:
+// its change log, or a binding being saved. The caller holds s.mu.
+func (s *Session) dirty() bool {
+	return s.log.dirty() || (s.bind != nil && s.bind.update != nil)
+}
+
 // Binding returns a copy of the binding of the session the request's
 // cookie names, nil if it has none. It does so even when the Binder
 // withheld the session from this request: that is how a Binder's own
@@ -57,8 +87,8 @@ func (s *Session) Binding() ([]byte, error) {
 		return nil, err
 	}
 	r := &s.cur
-	if r.key == "" {
-		r = &s.held
+	if s.withheld() {
+		r = &s.bind.held
 	}
 	return bytes.Clone(r.rec.binding), nil
 }
@@ -83,19 +113,20 @@ func (s *Session) Bind(update func(binding []byte) ([]byte, error)) error {
 		s.lost = true
 		return err
 	}
-	held := s.cur.key == "" && s.held.key != ""
+	held := s.cur.key == "" && s.withheld()
 	if held {
-		s.cur, s.held = s.held, loadedRecord{}
+		s.cur, s.bind.held = s.bind.held, loadedRecord{}
 	}
-	err := s.bind(update)
+	err := s.saveBinding(update)
 	if err != nil && held {
-		s.cur, s.held = loadedRecord{}, s.cur
+		s.cur, s.bind.held = loadedRecord{}, s.cur
 	}
 	return err
 }
 
-// bind is Bind once the record to bind is s.cur. The caller holds s.mu.
-func (s *Session) bind(update func([]byte) ([]byte, error)) error {
+// saveBinding is Bind once the record to bind is s.cur. The caller holds
+// s.mu.
+func (s *Session) saveBinding(update func([]byte) ([]byte, error)) error {
 	if s.cur.key == "" || s.userLocked() == "" {
 		return ErrNotLoggedIn
 	}
@@ -105,9 +136,10 @@ func (s *Session) bind(update func([]byte) ([]byte, error)) error {
 			return err
 		}
 	}
-	s.log.bind = update
+	b := s.bindState()
+	b.update = update
 	err := s.commit()
-	s.log.bind, s.log.binding = nil, nil
+	b.update, b.binding = nil, nil
 	if err == nil && s.cur.key == "" {
 		err = ErrNotLoggedIn // ended by another request meanwhile
 	}
@@ -117,17 +149,17 @@ func (s *Session) bind(update func([]byte) ([]byte, error)) error {
 // applyBind runs the pending Bind update over the record the save starts
 // from, for nextRecord to save its result. The caller holds s.mu.
 func (s *Session) applyBind() error {
-	if s.log.bind == nil {
+	if s.bind == nil || s.bind.update == nil {
 		return nil
 	}
-	b, err := s.log.bind(s.cur.rec.binding)
+	b, err := s.bind.update(s.cur.rec.binding)
 	switch {
 	case err != nil:
 		return err
 	case len(b) > MaxBindingLen:
 		return fmt.Errorf("%w: %d bytes", ErrBindingTooLarge, len(b))
 	}
-	s.log.binding = b
+	s.bind.binding = b
 	return nil
 }
 
@@ -141,7 +173,7 @@ func (s *Session) withhold() {
 	if s.m.binder != nil && s.m.binder.Allow(s.req, s.cur.rec.binding) {
 		return
 	}
-	s.held, s.cur = s.cur, loadedRecord{}
+	s.bindState().held, s.cur = s.cur, loadedRecord{}
 }
 
 // offer tells the Binder of a logged-in session without a binding, just

@@ -41,37 +41,30 @@ const (
 // Commit applies it over the record read, and again over a fresher one
 // when another request saved first.
 type changeLog struct {
-	ops     []op
-	renew   bool          // give the session a new id
-	login   string        // bind to this user, restart the clocks, record the client
-	persist persistChange // RememberMe
+	ops   []op
+	login string // bind to this user, restart the clocks, record the client
 
 	// notBefore, for sealed sessions: the session must begin after this
 	// revocation mark (set by RevokeOthers and by a Login that read it).
 	notBefore int64
 
-	// bind is the update of a Session.Bind being saved, and binding what
-	// it returned over the record the save starts from.
-	bind    func([]byte) ([]byte, error)
-	binding []byte
-
 	// ended and endedUser are the store key and the user of a session
 	// this request destroyed: the record to delete, the user to tell the
-	// hooks about; endedBinding is its binding, for the Binder. They
-	// outlive forget.
+	// hooks about. They outlive forget.
 	ended, endedUser string
-	endedBinding     []byte
+
+	renew   bool          // give the session a new id
+	persist persistChange // RememberMe
 }
 
 // dirty reports whether the request changed anything that must be saved.
 func (c *changeLog) dirty() bool {
-	return len(c.ops) > 0 || c.renew || c.login != "" || c.persist != persistUnchanged || c.notBefore != 0 || c.bind != nil
+	return len(c.ops) > 0 || c.renew || c.login != "" || c.persist != persistUnchanged || c.notBefore != 0
 }
 
 // forget drops the request's pending changes to the session.
 func (c *changeLog) forget() {
 	c.ops, c.renew, c.login, c.persist, c.notBefore = c.ops[:0], false, "", persistUnchanged, 0
-	c.bind, c.binding = nil, nil
 }
 
 // current returns the value key has now: the last change the request made
@@ -131,7 +124,7 @@ type entryIter struct {
 }
 
 func (s *Session) iter() entryIter {
-	it := entryIter{s: s, d: decoder{b: s.cur.rec.data}, base: s.cur.rec.n}
+	it := entryIter{s: s, d: decoder{b: s.cur.rec.data}, base: int(s.cur.rec.n)}
 	for _, o := range s.log.ops {
 		it.cleared = it.cleared || o.kind == opClear
 	}
@@ -219,7 +212,7 @@ func (s *Session) encode(h *record) []byte {
 			var v [binary.MaxVarintLen64]byte
 			n := binary.PutUvarint(v[:], uint64(count))
 			b = slices.Replace(b, countAt, countAt+1, v[:n]...)
-			h.data, h.n = b[countAt+n:], count
+			h.data, h.n = b[countAt+n:], int32(count)
 			return b
 		case kb != nil:
 			b = appendEntry(b, kb, v)

@@ -29,7 +29,7 @@ func (s *Session) commit() error {
 		return nil
 	}
 	if s.loadErr != nil {
-		if s.log.dirty() || s.log.ended != "" || s.lost {
+		if s.dirty() || s.log.ended != "" || s.lost {
 			s.log.forget()
 			s.log.ended, s.lost = "", false
 			return fmt.Errorf("sesame: session changes not saved: %w", s.loadErr)
@@ -39,8 +39,12 @@ func (s *Session) commit() error {
 	if !s.headerSent {
 		s.varyOnCookie()
 	}
-	login, logout, unbound := s.log.login, s.log.endedUser, s.log.endedBinding
-	s.log.endedUser, s.log.endedBinding = "", nil
+	login, logout := s.log.login, s.log.endedUser
+	s.log.endedUser = ""
+	var unbound []byte
+	if s.bind != nil {
+		unbound, s.bind.ended = s.bind.ended, nil
+	}
 	extended, err := s.m.backend.save(s)
 	if err != nil {
 		return err
@@ -143,8 +147,8 @@ func (s *Session) nextRecord(now int64) record {
 	case persistOff:
 		h.flags &^= flagRemember
 	}
-	if s.log.bind != nil {
-		h.binding = s.log.binding
+	if s.bind != nil && s.bind.update != nil {
+		h.binding = s.bind.binding
 	}
 	h.lastSeen = now
 	h.idleDeadline = min(now+s.m.idle, h.deadline)

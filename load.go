@@ -26,7 +26,7 @@ func (s *Session) load() error {
 		return err
 	}
 	s.withhold()
-	s.reply.clear = s.cur.key == "" && s.held.key == ""
+	s.reply.clear = s.cur.key == "" && !s.withheld()
 	return nil
 }
 

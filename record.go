@@ -3,6 +3,7 @@ package sesame
 import (
 	"encoding/binary"
 	"errors"
+	"math"
 	"math/bits"
 	"time"
 )
@@ -56,6 +57,7 @@ var errCorrupt = errors.New("sesame: corrupt session record")
 // layout, and a value is decoded when Get asks for it.
 type record struct {
 	flags        byte
+	n            int32 // how many entries data holds
 	created      int64
 	lastSeen     int64
 	idleDeadline int64
@@ -65,9 +67,8 @@ type record struct {
 	ip           []byte
 	binding      []byte // what a Binder set (Session.Bind); nil if none
 
-	// data holds the count×(key, value) region, validated; n is the count.
+	// data holds the count×(key, value) region, validated.
 	data []byte
-	n    int
 }
 
 // expired reports whether either deadline has passed at now (Unix ms).
@@ -214,12 +215,12 @@ func decodeRecord(b []byte, r *record) error {
 		}
 	}
 	count := d.uvarint()
-	if d.bad || count > uint64(len(d.b)) {
+	if d.bad || count > uint64(len(d.b)) || count > math.MaxInt32 {
 		return errCorrupt
 	}
-	r.data, r.n = d.b, int(count)
+	r.data, r.n = d.b, int32(count)
 	rest, ok := d.b, true
-	for i := 0; i < r.n && ok; i++ {
+	for i := int32(0); i < r.n && ok; i++ {
 		rest, ok = skipField(rest, maxDataKeyLen)
 		if ok {
 			rest, ok = skipField(rest, len(rest))

@@ -192,7 +192,7 @@ func FuzzDecodeRecord(f *testing.F) {
 			return
 		}
 		// A record that decodes walks cleanly and re-encodes to itself.
-		out := appendRecordHeader(nil, &r, r.n)
+		out := appendRecordHeader(nil, &r, int(r.n))
 		r.entries(func(k, v []byte) bool {
 			out = appendEntry(out, string(k), v)
 			return true

@@ -99,7 +99,7 @@ func (b *sealed) save(s *Session) (bool, error) {
 		s.log.ended = ""
 		s.reply.clear = s.reply.hadCookie || s.reply.line != ""
 	}
-	dirty := s.log.dirty()
+	dirty := s.dirty()
 	switch {
 	case s.headerSent && dirty:
 		s.log.forget()
@@ -176,7 +176,7 @@ func (b *sealed) checkSize(s *Session) error {
 	for _, o := range s.log.ops {
 		bound += entryLen(len(o.key), len(o.value)) + 4
 	}
-	if b.sealedFits(recordLen(&h, s.cur.rec.n+len(s.log.ops), bound)) {
+	if b.sealedFits(recordLen(&h, int(s.cur.rec.n)+len(s.log.ops), bound)) {
 		return nil
 	}
 	count, dataLen := 0, 0

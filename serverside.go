@@ -104,7 +104,7 @@ func (b serverSide) save(s *Session) (bool, error) {
 		m.emit(ctx, EventDestroyed, key, "")
 		s.reply.clear = s.reply.hadCookie || s.reply.line != ""
 	}
-	dirty := s.log.dirty()
+	dirty := s.dirty()
 	if s.cur.key == "" && !dirty {
 		return false, nil // an anonymous reader: nothing to save, maybe a cookie to clear
 	}

@@ -107,8 +107,9 @@ func (c *countingStore) DeleteUser(ctx context.Context, user string) error {
 //	POST /revoke-others  ends the user's other sessions
 //	GET  /binding        the session's binding, described
 type site struct {
-	t      *testing.T
+	t      testing.TB
 	srv    *httptest.Server
+	h      http.Handler // the whole site, under the Manager
 	m      *sesame.Manager
 	b      *dbsc.Binder
 	store  *countingStore
@@ -123,7 +124,7 @@ type siteOptions struct {
 	sesame sesame.Config
 }
 
-func newSite(t *testing.T, edit func(*siteOptions)) *site {
+func newSite(t testing.TB, edit func(*siteOptions)) *site {
 	t.Helper()
 	ms := memstore.New(memstore.Config{})
 	t.Cleanup(func() { ms.Close() })
@@ -151,7 +152,8 @@ func newSite(t *testing.T, edit func(*siteOptions)) *site {
 		t.Fatal(err)
 	}
 	st.m, st.b = m, b
-	st.srv = httptest.NewUnstartedServer(m.Handler(st.mux()))
+	st.h = m.Handler(st.mux())
+	st.srv = httptest.NewUnstartedServer(st.h)
 	st.srv.Config.ErrorLog = log.New(io.Discard, "", 0) // handshakes cut short at Close
 	st.srv.StartTLS()
 	t.Cleanup(st.srv.Close)
@@ -253,7 +255,7 @@ func (st *site) refused() []error {
 }
 
 // only returns br's one bound session.
-func only(t *testing.T, br *dbsctest.Browser) dbsctest.Session {
+func only(t testing.TB, br *dbsctest.Browser) dbsctest.Session {
 	t.Helper()
 	ss := br.Sessions()
 	if len(ss) != 1 {
