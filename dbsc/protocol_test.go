@@ -774,3 +774,62 @@ func TestRestartOverOneStore(t *testing.T) {
 		return ms, func() error { return nil }
 	})
 }
+
+// TestNavigationFromAnotherSite: a browser does not refresh for a request
+// that another site started, so once the bound cookie has expired such a
+// navigation arrives with the session cookie alone. Navigations answers
+// it with a page that loads the URL again, a navigation of the site's own
+// that the browser refreshes for; other requests, unbound sessions, and a
+// reload from the site itself (a thief's) go to the handler as before.
+func TestNavigationFromAnotherSite(t *testing.T) {
+	st := newSite(t, nil)
+	br, _ := st.boundBrowser(dbsc.ES256)
+	plain := st.browser("")
+	st.login(plain, "bob")
+	st.clock.Advance(dbsc.DefaultCookieLifetime)
+	nav := func(br *dbsctest.Browser, method, site, mode string) string {
+		t.Helper()
+		req, _ := http.NewRequest(method, st.srv.URL+"/", nil)
+		req.Header.Set("Sec-Fetch-Site", site)
+		req.Header.Set("Sec-Fetch-Mode", mode)
+		// As the browser sends it: without a refresh, whatever it holds.
+		for n, v := range br.Cookies() {
+			req.AddCookie(&http.Cookie{Name: n, Value: v})
+		}
+		res, err := st.srv.Client().Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(res.Body)
+		res.Body.Close()
+		return string(b) // the page, or the mux's answer to a POST (405)
+	}
+	const bounce = `<meta http-equiv="refresh" content="0">`
+	tests := []struct {
+		name               string
+		br                 *dbsctest.Browser
+		method, site, mode string
+		bounced            bool
+	}{
+		{"a link from another site", br, "GET", "cross-site", "navigate", true},
+		{"a link from a sibling host", br, "GET", "same-site", "navigate", true},
+		{"the reload", br, "GET", "same-origin", "navigate", false},
+		{"typed into the address bar", br, "GET", "none", "navigate", false},
+		{"a subresource", br, "GET", "cross-site", "no-cors", false},
+		{"a form from another site", br, "POST", "cross-site", "navigate", false},
+		{"an unbound session", plain, "GET", "cross-site", "navigate", false},
+	}
+	for _, tc := range tests {
+		got := nav(tc.br, tc.method, tc.site, tc.mode)
+		if bounced := strings.Contains(got, bounce); bounced != tc.bounced {
+			t.Errorf("%s: answered %q", tc.name, got)
+		}
+	}
+	// After the browser's refresh, the link from another site reaches the page.
+	if got := st.who(br); got != "user alice" {
+		t.Fatalf("after a refresh: %q", got)
+	}
+	if got := nav(br, "GET", "cross-site", "navigate"); got != "user alice" {
+		t.Errorf("a link from another site with a fresh bound cookie: %q", got)
+	}
+}

@@ -152,7 +152,7 @@ func newSite(t testing.TB, edit func(*siteOptions)) *site {
 		t.Fatal(err)
 	}
 	st.m, st.b = m, b
-	st.h = m.Handler(st.mux())
+	st.h = m.Handler(b.Navigations(st.mux()))
 	st.srv = httptest.NewUnstartedServer(st.h)
 	st.srv.Config.ErrorLog = log.New(io.Discard, "", 0) // handshakes cut short at Close
 	st.srv.StartTLS()

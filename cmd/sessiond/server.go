@@ -214,7 +214,11 @@ func (s *server) handler() http.Handler {
 			http.Redirect(w, r, pathHome, http.StatusFound)
 		})
 	}
-	return s.bodyDeadline(s.mgr.Handler(mux))
+	var h http.Handler = mux
+	if s.binder != nil { // a link from another site resumes a bound session
+		h = s.binder.Navigations(mux)
+	}
+	return s.bodyDeadline(s.mgr.Handler(h))
 }
 
 func (s *server) metricsHandler() http.Handler {
