@@ -209,6 +209,13 @@ func validCookieName(name string) bool {
 	return name != ""
 }
 
+// Why Allow refused a request, for EventWithheld.
+var (
+	errNoCookie      = errors.New("dbsc: no bound cookie")
+	errCookieExpired = errors.New("dbsc: bound cookie expired")
+	errCookieForeign = errors.New("dbsc: bound cookie not made for this session")
+)
+
 // CookieName returns the bound cookie's name: what a proxy in front of
 // another application strips before forwarding, with the session cookie.
 func (b *Binder) CookieName() string { return b.cookieName }
@@ -219,16 +226,24 @@ func (b *Binder) CookieName() string { return b.cookieName }
 func (b *Binder) Allow(r *http.Request, raw []byte) bool {
 	secret, ok := secretOf(raw)
 	now := b.now().UnixMilli()
-	reason := errors.New("no bound cookie")
-	for _, c := range r.CookiesNamed(b.cookieName) {
-		exp, valid := openToken(secret, purposeCookie, c.Value)
-		switch {
-		case ok && valid && now < exp:
-			return true
-		case ok && valid:
-			reason = errors.New("bound cookie expired")
-		default:
-			reason = errors.New("bound cookie not made for this session")
+	reason := errNoCookie
+	for _, line := range r.Header["Cookie"] {
+		for line != "" {
+			var part string
+			part, line, _ = strings.Cut(line, ";")
+			name, value, _ := strings.Cut(strings.TrimSpace(part), "=")
+			if name != b.cookieName {
+				continue
+			}
+			exp, valid := openToken(secret, purposeCookie, value)
+			switch {
+			case ok && valid && now < exp:
+				return true
+			case ok && valid:
+				reason = errCookieExpired
+			default:
+				reason = errCookieForeign
+			}
 		}
 	}
 	if r.URL.Path != b.refreshPath { // a refresh comes for want of a cookie

@@ -3,13 +3,17 @@
 // draft, shipped in Chrome), so that a stolen session cookie stops working
 // on another machine.
 //
-// A Binder is a sesame.Binder: set it as the Manager's Config.Binder and
-// serve its Handler under the Manager's Handler:
+// A Binder is a sesame.Binder: set it as the Manager's Config.Binder,
+// serve its Handler under the Manager's Handler, and put its Navigations
+// in front of the pages (the package's Example, in full):
 //
 //	b, err := dbsc.New(dbsc.Config{})
 //	m, err := sesame.New(sesame.Config{Store: store, Binder: b})
 //	mux.Handle(dbsc.DefaultPath, b.Handler())
-//	http.ListenAndServeTLS(addr, cert, key, m.Handler(mux))
+//	h := m.Handler(b.Navigations(mux))
+//
+// DBSC needs HTTPS: browsers register only on a secure origin whose
+// certificate they accept.
 //
 // How it goes:
 //
@@ -30,6 +34,9 @@
 //     the browser holds back its request, signs the latest challenge with
 //     its key, posts it to the refresh endpoint, and sends the request
 //     with the fresh cookie it gets.
+//     A browser does not refresh for a request another site starts (a
+//     link followed from elsewhere): Navigations answers such a navigation
+//     with a reload of the site's own, for which it does.
 //  4. When the session ends (logout, revocation, expiry) the refresh
 //     endpoint tells the browser to end its bound session; a logout also
 //     clears the bound cookie, so the browser hears of it at once.
