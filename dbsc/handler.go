@@ -157,6 +157,9 @@ func (b *Binder) refresh(w http.ResponseWriter, r *http.Request, s *sesame.Sessi
 	}
 	bd, err := b.boundTo(raw, sid)
 	if err != nil {
+		if !errors.Is(err, errGone) {
+			b.log.ErrorContext(r.Context(), "dbsc: ending a bound session whose binding cannot be read", "error", err)
+		}
 		b.terminate(w, r, sid)
 		return
 	}

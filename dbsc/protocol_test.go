@@ -833,3 +833,32 @@ func TestNavigationFromAnotherSite(t *testing.T) {
 		t.Errorf("a link from another site with a fresh bound cookie: %q", got)
 	}
 }
+
+// TestRegistrationChallengeIsUsedOnce: once a session is bound, its
+// registration challenge binds nothing more, whatever key signs it: a
+// second browser (or a thief) cannot rebind the session to its key.
+func TestRegistrationChallengeIsUsedOnce(t *testing.T) {
+	st := newSite(t, nil)
+	br := st.browser("")
+	o, _ := dbsctest.ParseOffer(st.login(br, "alice").Header.Get("Secure-Session-Registration"))
+	first, _ := dbsctest.NewKey(dbsc.ES256)
+	second, _ := dbsctest.NewKey(dbsc.RS256)
+	if res, _, err := br.RegisterWith(o.Path, first.Proof(o.Challenge, true, nil), first); err != nil || res.StatusCode != http.StatusOK {
+		t.Fatalf("first registration: %s, %v", dbsctest.Status(res), err)
+	}
+	st.took()
+	res, _, err := br.RegisterWith(o.Path, second.Proof(o.Challenge, true, nil), second)
+	if err != nil || res.StatusCode != http.StatusBadRequest || boundCookie(res) != nil {
+		t.Fatalf("second registration with the same challenge: %s, %v", dbsctest.Status(res), err)
+	}
+	if errs := st.refused(); len(errs) != 1 || !strings.Contains(errs[0].Error(), "bound already") {
+		t.Errorf("refused with %v", errs)
+	}
+	res, err = br.Get("/binding")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if body, _ := io.ReadAll(res.Body); !strings.HasSuffix(string(body), first.Thumbprint()) {
+		t.Errorf("the session is bound to %q; want the first key, %s", body, first.Thumbprint())
+	}
+}
