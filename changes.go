@@ -41,10 +41,8 @@ const (
 // Commit applies it over the record read, and again over a fresher one
 // when another request saved first.
 type changeLog struct {
-	ops     []op
-	renew   bool          // give the session a new id
-	login   string        // bind to this user, restart the clocks, record the client
-	persist persistChange // RememberMe
+	ops   []op
+	login string // bind to this user, restart the clocks, record the client
 
 	// notBefore, for sealed sessions: the session must begin after this
 	// revocation mark (set by RevokeOthers and by a Login that read it).
@@ -57,6 +55,9 @@ type changeLog struct {
 	// for the hooks. Both outlive forget.
 	ended     string
 	loggedOut *SessionInfo
+
+	renew   bool          // give the session a new id
+	persist persistChange // RememberMe
 }
 
 // dirty reports whether the request changed anything that must be saved.
@@ -126,7 +127,7 @@ type entryIter struct {
 }
 
 func (s *Session) iter() entryIter {
-	it := entryIter{s: s, d: decoder{b: s.cur.rec.data}, base: s.cur.rec.n}
+	it := entryIter{s: s, d: decoder{b: s.cur.rec.data}, base: int(s.cur.rec.n)}
 	for _, o := range s.log.ops {
 		it.cleared = it.cleared || o.kind == opClear
 	}
@@ -198,7 +199,7 @@ func (s *Session) keys() []string {
 // It also points h's data region into the result, so that h describes
 // the encoded record exactly (see adopt).
 func (s *Session) encode(h *record) []byte {
-	size := 48 + len(h.user) + len(h.userAgent) + len(h.ip) + len(s.cur.rec.data)
+	size := 48 + len(h.user) + len(h.userAgent) + len(h.ip) + len(h.binding) + len(s.cur.rec.data)
 	for _, o := range s.log.ops {
 		size += len(o.key) + len(o.value) + 4
 	}
@@ -214,7 +215,7 @@ func (s *Session) encode(h *record) []byte {
 			var v [binary.MaxVarintLen64]byte
 			n := binary.PutUvarint(v[:], uint64(count))
 			b = slices.Replace(b, countAt, countAt+1, v[:n]...)
-			h.data, h.n = b[countAt+n:], count
+			h.data, h.n = b[countAt+n:], int32(count)
 			return b
 		case kb != nil:
 			b = appendEntry(b, kb, v)

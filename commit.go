@@ -29,7 +29,7 @@ func (s *Session) commit() error {
 		return nil
 	}
 	if s.loadErr != nil {
-		if s.log.dirty() || s.log.ended != "" || s.lost {
+		if s.dirty() || s.log.ended != "" || s.lost {
 			s.log.forget()
 			s.log.ended, s.lost = "", false
 			return fmt.Errorf("sesame: session changes not saved: %w", s.loadErr)
@@ -41,6 +41,10 @@ func (s *Session) commit() error {
 	}
 	login, logout := s.log.login, s.log.loggedOut
 	s.log.loggedOut = nil
+	var unbound []byte
+	if s.bind != nil {
+		unbound, s.bind.ended = s.bind.ended, nil
+	}
 	extended, err := s.m.backend.save(s)
 	if err != nil {
 		return err
@@ -48,17 +52,18 @@ func (s *Session) commit() error {
 	if !s.headerSent {
 		s.writeCookie()
 	}
-	if len(s.m.hooks) > 0 {
-		s.tellHooks(login, logout, extended)
+	if len(s.m.hooks) > 0 || s.m.binder != nil {
+		s.tellHooks(login, logout, unbound, extended)
 	}
 	return nil
 }
 
-// tellHooks tells Config.Hooks of a login that was just saved, of a
-// logged-in session whose idle deadline was just extended, or of a
-// logged-in session that ended. Hooks set cookies of their own, so they
-// run only while the response header can still change.
-func (s *Session) tellHooks(login string, logout *SessionInfo, extended bool) {
+// tellHooks tells Config.Hooks, and the Binder, of a login that was just
+// saved, of a logged-in session whose idle deadline was just extended, or
+// of a logged-in session that ended (unbound is its binding, if it had
+// one). Hooks set cookies of their own, so they run only while the
+// response header can still change.
+func (s *Session) tellHooks(login string, logout *SessionInfo, unbound []byte, extended bool) {
 	switch {
 	case login == "" && logout == nil && !(extended && len(s.cur.rec.user) > 0):
 	case s.headerSent && logout != nil:
@@ -70,15 +75,20 @@ func (s *Session) tellHooks(login string, logout *SessionInfo, extended bool) {
 		for _, h := range s.m.hooks {
 			h.LoggedIn(s.out, s.req, info)
 		}
+		s.offer(true)
 	case logout != nil:
 		for _, h := range s.m.hooks {
 			h.LoggedOut(s.out, s.req, *logout)
+		}
+		if unbound != nil && s.m.binder != nil {
+			s.m.binder.Ended(s.out, s.req, unbound)
 		}
 	default:
 		info := s.infoLocked()
 		for _, h := range s.m.hooks {
 			h.Extended(s.out, s.req, info)
 		}
+		s.offer(false)
 	}
 }
 
@@ -123,7 +133,7 @@ func (s *Session) cookieSaveDue(now int64) (dirty, due bool, err error) {
 		s.log.ended = ""
 		s.reply.clear = s.reply.hadCookie || s.reply.line != ""
 	}
-	dirty = s.log.dirty()
+	dirty = s.dirty()
 	switch {
 	case s.headerSent && dirty:
 		s.log.forget()
@@ -172,6 +182,9 @@ func (s *Session) nextRecord(now int64) record {
 		h.flags |= flagRemember
 	case persistOff:
 		h.flags &^= flagRemember
+	}
+	if s.bind != nil && s.bind.update != nil {
+		h.binding = s.bind.binding
 	}
 	h.lastSeen = now
 	h.idleDeadline = min(now+s.m.idle, h.deadline)

@@ -42,6 +42,7 @@ func TestConfigValidation(t *testing.T) {
 		{"store and cookie codec", sesame.Config{Store: ms, CookieCodec: newSignedJSON(t)}, "not several"},
 		{"seal and cookie codec", sesame.Config{Seal: newRing(t, genKey(t)), CookieCodec: newSignedJSON(t)}, "not several"},
 		{"revocations with a cookie codec", sesame.Config{CookieCodec: newSignedJSON(t), Revocations: ms}, "for sealed sessions"},
+		{"binder with a cookie codec", sesame.Config{CookieCodec: newSignedJSON(t), Binder: &passBinder{}}, "cannot bind"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -174,7 +174,7 @@ func (b codecCookie) record(cs *CookieSession) (record, *foreignState, error) {
 	for _, k := range keys {
 		data = appendEntry(data, k, cs.Values[k])
 	}
-	rec.n = len(keys)
+	rec.n = int32(len(keys))
 	if len(cs.Flashes) > 0 {
 		list, err := json.Marshal(cs.Flashes)
 		if err != nil {

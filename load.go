@@ -3,8 +3,10 @@ package sesame
 // load reads the session on first use: the cookie under our name, then
 // the record the backend keeps for it. The caller holds s.mu. A cookie
 // that is malformed, ambiguous, unknown, dead, expired or revoked gives a
-// fresh anonymous session and is cleared; only a failure to reach the
-// session's storage is an error, which the request then reports.
+// fresh anonymous session and is cleared; a bound session that the Binder
+// does not allow this request gives one too, but is kept, and so is its
+// cookie. Only a failure to reach the session's storage is an error,
+// which the request then reports.
 func (s *Session) load() error {
 	if s.loaded {
 		return s.loadErr
@@ -24,7 +26,8 @@ func (s *Session) load() error {
 		s.loadErr = err
 		return err
 	}
-	s.reply.clear = s.cur.key == ""
+	s.withhold()
+	s.reply.clear = s.cur.key == "" && !s.withheld()
 	return nil
 }
 

@@ -3,13 +3,24 @@ package sesame
 import (
 	"encoding/binary"
 	"errors"
+	"math"
 	"math/bits"
 	"time"
 )
 
-// recordFormat is the first byte of every encoded record. A new layout gets
-// a new number; decodeRecord refuses numbers it does not know.
-const recordFormat = 1
+// The first byte of every encoded record is its format. A new layout gets a
+// new number; decodeRecord refuses numbers it does not know.
+const (
+	// recordFormat is the layout of a record without a binding: every
+	// record of a Manager without a Binder, byte for byte as before
+	// bindings existed.
+	recordFormat = 1
+
+	// recordFormatBound is recordFormat with the session's binding (see
+	// Binder) after the client details. A binding is never empty in it,
+	// so that one record has one encoding.
+	recordFormatBound = 2
+)
 
 // Record flag bits.
 const (
@@ -23,23 +34,30 @@ const (
 	maxDataKeyLen = 255
 	maxUserLen    = 255
 	maxMetaLen    = 512 // login user agent and IP
+
+	// MaxBindingLen is the most a session's binding may hold: room for
+	// an RSA-4096 public key and what a Binder keeps beside it.
+	MaxBindingLen = 1024
 )
 
 var errCorrupt = errors.New("sesame: corrupt session record")
 
 // record is the persisted form of a session: deadlines, the user it belongs
-// to, what was recorded at login, and the data. Times are Unix milliseconds.
+// to, what was recorded at login, its binding, and the data. Times are Unix
+// milliseconds.
 //
 // Encoding (all integers unsigned varints):
 //
 //	format byte | flags byte | created | lastSeen | idleDeadline | deadline |
 //	len user | user | len userAgent | userAgent | len ip | ip |
+//	[len binding | binding]   (recordFormatBound only)
 //	count | count × (len key | key | len value | value)
 //
 // Values are JSON documents kept as bytes; decodeRecord only checks the
 // layout, and a value is decoded when Get asks for it.
 type record struct {
 	flags        byte
+	n            int32 // how many entries data holds
 	created      int64
 	lastSeen     int64
 	idleDeadline int64
@@ -47,10 +65,10 @@ type record struct {
 	user         []byte
 	userAgent    []byte
 	ip           []byte
+	binding      []byte // what a Binder set (Session.Bind); nil if none
 
-	// data holds the count×(key, value) region, validated; n is the count.
+	// data holds the count×(key, value) region, validated.
 	data []byte
-	n    int
 }
 
 // expired reports whether either deadline has passed at now (Unix ms).
@@ -61,7 +79,11 @@ func (r *record) expired(now int64) bool {
 // appendRecord appends the encoding of r's header followed by the entries
 // that emit yields. emit is called with an append function for each entry.
 func appendRecordHeader(b []byte, r *record, count int) []byte {
-	b = append(b, recordFormat, r.flags)
+	format := byte(recordFormat)
+	if len(r.binding) > 0 {
+		format = recordFormatBound
+	}
+	b = append(b, format, r.flags)
 	b = binary.AppendUvarint(b, uint64(r.created))
 	b = binary.AppendUvarint(b, uint64(r.lastSeen))
 	b = binary.AppendUvarint(b, uint64(r.idleDeadline))
@@ -69,6 +91,9 @@ func appendRecordHeader(b []byte, r *record, count int) []byte {
 	b = appendString(b, r.user)
 	b = appendString(b, r.userAgent)
 	b = appendString(b, r.ip)
+	if len(r.binding) > 0 {
+		b = appendString(b, r.binding)
+	}
 	return binary.AppendUvarint(b, uint64(count))
 }
 
@@ -87,7 +112,11 @@ func appendEntry[S string | []byte](b []byte, key S, value []byte) []byte {
 // count entries whose encodings (see entryLen) take dataLen bytes: what
 // appendRecordHeader and appendEntry would write, without writing it.
 func recordLen(r *record, count, dataLen int) int {
-	return 2 + uvarintLen(uint64(r.created)) + uvarintLen(uint64(r.lastSeen)) +
+	n := 0
+	if len(r.binding) > 0 {
+		n = fieldLen(len(r.binding))
+	}
+	return n + 2 + uvarintLen(uint64(r.created)) + uvarintLen(uint64(r.lastSeen)) +
 		uvarintLen(uint64(r.idleDeadline)) + uvarintLen(uint64(r.deadline)) +
 		fieldLen(len(r.user)) + fieldLen(len(r.userAgent)) + fieldLen(len(r.ip)) +
 		uvarintLen(uint64(count)) + dataLen
@@ -167,7 +196,7 @@ func skipField(b []byte, max int) ([]byte, bool) {
 // decodeRecord parses an encoded record without copying: header fields and
 // the data region alias b, which the caller must keep unchanged.
 func decodeRecord(b []byte, r *record) error {
-	if len(b) < 2 || b[0] != recordFormat {
+	if len(b) < 2 || (b[0] != recordFormat && b[0] != recordFormatBound) {
 		return errCorrupt
 	}
 	r.flags = b[1]
@@ -179,13 +208,19 @@ func decodeRecord(b []byte, r *record) error {
 	user := d.bytes(maxUserLen)
 	ua := d.bytes(maxMetaLen)
 	ip := d.bytes(maxMetaLen)
+	var binding []byte
+	if b[0] == recordFormatBound {
+		if binding = d.bytes(MaxBindingLen); len(binding) == 0 {
+			return errCorrupt
+		}
+	}
 	count := d.uvarint()
-	if d.bad || count > uint64(len(d.b)) {
+	if d.bad || count > uint64(len(d.b)) || count > math.MaxInt32 {
 		return errCorrupt
 	}
-	r.data, r.n = d.b, int(count)
+	r.data, r.n = d.b, int32(count)
 	rest, ok := d.b, true
-	for i := 0; i < r.n && ok; i++ {
+	for i := int32(0); i < r.n && ok; i++ {
 		rest, ok = skipField(rest, maxDataKeyLen)
 		if ok {
 			rest, ok = skipField(rest, len(rest))
@@ -194,7 +229,7 @@ func decodeRecord(b []byte, r *record) error {
 	if !ok || len(rest) != 0 {
 		return errCorrupt
 	}
-	r.user, r.userAgent, r.ip = user, ua, ip
+	r.user, r.userAgent, r.ip, r.binding = user, ua, ip, binding
 	return nil
 }
 

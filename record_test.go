@@ -2,6 +2,7 @@ package sesame
 
 import (
 	"bytes"
+	"encoding/binary"
 	"strings"
 	"testing"
 )
@@ -42,6 +43,39 @@ func TestRecordRoundTrip(t *testing.T) {
 	}
 }
 
+// A binding is saved in the record's format 2 and read back exactly; a
+// record without one keeps format 1, byte for byte what it was before
+// bindings existed, so that unbound sessions pay nothing for them and an
+// older release still reads them.
+func TestRecordBinding(t *testing.T) {
+	h := record{created: 1_700_000_000_000, lastSeen: 1_700_000_000_000, idleDeadline: 1_700_001_800_000, deadline: 1_700_043_200_000, user: []byte("alice")}
+	plain := appendEntry(appendRecordHeader(nil, &h, 1), "k", []byte("1"))
+	// The format 1 layout, written out by hand.
+	want := []byte{1, 0}
+	for _, v := range []int64{h.created, h.lastSeen, h.idleDeadline, h.deadline} {
+		want = binary.AppendUvarint(want, uint64(v))
+	}
+	want = append(want, 5, 'a', 'l', 'i', 'c', 'e', 0, 0, 1, 1, 'k', 1, '1')
+	if !bytes.Equal(plain, want) {
+		t.Fatalf("unbound record\n%x\nwant format 1\n%x", plain, want)
+	}
+	h.binding = []byte("key and more")
+	bound := appendEntry(appendRecordHeader(nil, &h, 1), "k", []byte("1"))
+	if bound[0] != recordFormatBound {
+		t.Fatalf("bound record has format %d", bound[0])
+	}
+	var r record
+	if err := decodeRecord(bound, &r); err != nil || string(r.binding) != "key and more" || string(r.user) != "alice" || r.n != 1 {
+		t.Fatalf("decoded %+v, %v", r, err)
+	}
+	if v, ok := r.lookup("k"); !ok || string(v) != "1" {
+		t.Fatalf("lookup after a binding: %q, %v", v, ok)
+	}
+	if err := decodeRecord(plain, &r); err != nil || r.binding != nil {
+		t.Fatalf("unbound record decoded with binding %q, %v", r.binding, err)
+	}
+}
+
 func TestRecordIsCompact(t *testing.T) {
 	// Five small values: the binary record must not be much bigger than the
 	// JSON text of the values themselves.
@@ -67,6 +101,8 @@ func TestRecordLenMatchesTheEncoding(t *testing.T) {
 			user: []byte("alice"), userAgent: []byte("Firefox"), ip: []byte("192.0.2.1")},
 		{created: 127, lastSeen: 128, idleDeadline: 1 << 42, deadline: 1 << 62,
 			user: bytes.Repeat([]byte("u"), 128), userAgent: bytes.Repeat([]byte("a"), 512), ip: bytes.Repeat([]byte("i"), 127)},
+		{user: []byte("alice"), binding: []byte("b")},
+		{user: []byte("alice"), binding: bytes.Repeat([]byte("b"), MaxBindingLen)},
 	}
 	for hi, h := range headers {
 		for _, count := range []int{0, 1, 127, 128, 300} {
@@ -86,17 +122,24 @@ func TestRecordLenMatchesTheEncoding(t *testing.T) {
 }
 
 func TestDecodeRecordRejectsEveryTruncation(t *testing.T) {
-	b := sampleRecord()
-	for n := 0; n < len(b); n++ {
+	for _, b := range [][]byte{sampleRecord(), sampleBoundRecord()} {
+		for n := 0; n < len(b); n++ {
+			var r record
+			if err := decodeRecord(b[:n], &r); err == nil {
+				t.Fatalf("truncation to %d of %d bytes decoded", n, len(b))
+			}
+		}
 		var r record
-		if err := decodeRecord(b[:n], &r); err == nil {
-			t.Fatalf("truncation to %d of %d bytes decoded", n, len(b))
+		if err := decodeRecord(append(bytes.Clone(b), 0), &r); err == nil {
+			t.Fatal("trailing byte accepted")
 		}
 	}
-	var r record
-	if err := decodeRecord(append(bytes.Clone(b), 0), &r); err == nil {
-		t.Fatal("trailing byte accepted")
-	}
+}
+
+func sampleBoundRecord() []byte {
+	h := record{created: 1_700_000_000_000, lastSeen: 1_700_000_100_000, idleDeadline: 1_700_001_900_000,
+		deadline: 1_700_043_200_000, user: []byte("alice"), binding: []byte("\x01bound to a key")}
+	return appendEntry(appendRecordHeader(nil, &h, 1), "cart", []byte(`[1,2,3]`))
 }
 
 func TestDecodeRecordRejectsBadInput(t *testing.T) {
@@ -111,6 +154,9 @@ func TestDecodeRecordRejectsBadInput(t *testing.T) {
 		{"user too long", tooLongUser},
 		{"huge count", append(appendRecordHeader(nil, &record{}, 0)[:len(appendRecordHeader(nil, &record{}, 0))-1], 0xff, 0xff, 0xff, 0xff, 0x0f)},
 		{"varint overflow", []byte{1, 0, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01}},
+		{"format 2 with an empty binding", withFormat(appendRecordHeader(nil, &record{}, 0), recordFormatBound, 0)},
+		{"binding too long", appendRecordHeader(nil, &record{binding: bytes.Repeat([]byte("b"), MaxBindingLen+1)}, 0)},
+		{"format 1 with a binding's layout", withFormat(appendRecordHeader(nil, &record{binding: []byte("b")}, 0), recordFormat, -1)},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -122,8 +168,22 @@ func TestDecodeRecordRejectsBadInput(t *testing.T) {
 	}
 }
 
+// withFormat returns b with format byte f, and with a zero byte (an empty
+// field) inserted after the header's fixed part when insert is 0.
+func withFormat(b []byte, f byte, insert int) []byte {
+	b = bytes.Clone(b)
+	b[0] = f
+	if insert == 0 {
+		// Format 1 header: 2 bytes, four one-byte times, three empty
+		// strings; the binding's length goes before the count.
+		b = append(b[:len(b)-1], 0, b[len(b)-1])
+	}
+	return b
+}
+
 func FuzzDecodeRecord(f *testing.F) {
 	f.Add(sampleRecord())
+	f.Add(sampleBoundRecord())
 	f.Add(appendRecordHeader(nil, &record{}, 0))
 	f.Add([]byte{1})
 	f.Fuzz(func(t *testing.T, b []byte) {
@@ -132,14 +192,14 @@ func FuzzDecodeRecord(f *testing.F) {
 			return
 		}
 		// A record that decodes walks cleanly and re-encodes to itself.
-		out := appendRecordHeader(nil, &r, r.n)
+		out := appendRecordHeader(nil, &r, int(r.n))
 		r.entries(func(k, v []byte) bool {
 			out = appendEntry(out, string(k), v)
 			return true
 		})
 		if !bytes.Equal(out, b) {
 			var r2 record
-			if err := decodeRecord(out, &r2); err != nil || r2.n != r.n || string(r2.user) != string(r.user) {
+			if err := decodeRecord(out, &r2); err != nil || r2.n != r.n || string(r2.user) != string(r.user) || !bytes.Equal(r2.binding, r.binding) {
 				t.Fatalf("re-encoding a decoded record changed it: %v", err)
 			}
 		}

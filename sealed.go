@@ -114,6 +114,9 @@ func (b *sealed) save(s *Session) (bool, error) {
 		}
 		s.log.notBefore = max(s.log.notBefore, nvb)
 	}
+	if err := s.applyBind(); err != nil {
+		return false, err
+	}
 	h := b.nextRecord(s, now)
 	enc := s.encode(&h)
 	if err := b.fits(len(enc)); err != nil {
@@ -163,7 +166,7 @@ func (b *sealed) checkSize(s *Session) error {
 	for _, o := range s.log.ops {
 		bound += entryLen(len(o.key), len(o.value)) + 4
 	}
-	if b.sealedFits(recordLen(&h, s.cur.rec.n+len(s.log.ops), bound)) {
+	if b.sealedFits(recordLen(&h, int(s.cur.rec.n)+len(s.log.ops), bound)) {
 		return nil
 	}
 	count, dataLen := 0, 0

@@ -109,7 +109,7 @@ func (b serverSide) save(s *Session) (bool, error) {
 		m.emit(ctx, EventDestroyed, key, "")
 		s.reply.clear = s.reply.hadCookie || s.reply.line != ""
 	}
-	dirty := s.log.dirty()
+	dirty := s.dirty()
 	if s.cur.key == "" && !dirty {
 		return false, nil // an anonymous reader: nothing to save, maybe a cookie to clear
 	}
@@ -255,6 +255,9 @@ func (b serverSide) rebase(ctx context.Context, s *Session, now int64, attempt i
 // dropped: writing them would bring the session back.
 func (b serverSide) saveExisting(ctx context.Context, s *Session, now int64) error {
 	for attempt := 0; ; attempt++ {
+		if err := s.applyBind(); err != nil {
+			return err
+		}
 		h := s.nextRecord(now)
 		enc := s.encode(&h)
 		ver, err := b.m.store.Save(ctx, s.cur.key, enc, s.cur.version, saveOptions(&h))

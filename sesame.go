@@ -171,6 +171,17 @@ type Config struct {
 	// in order, after the session is saved.
 	Hooks []Hook
 
+	// Binder, if set, binds logged-in sessions to the client that holds
+	// them, beyond the session cookie: it is offered each logged-in
+	// session without a binding, and a session it has bound (see
+	// Session.Bind) is served only to requests it allows. Package dbsc
+	// is one: Device Bound Session Credentials, which bind a session to
+	// a key the browser keeps. Sessions without a binding cost nothing
+	// more. A bound session is never served without a Binder, so
+	// removing it from the configuration ends every bound session. It
+	// cannot be used with CookieCodec, whose cookies hold no binding.
+	Binder Binder
+
 	// ClientIP returns the client address recorded at Login and shown by
 	// Sessions. The default is the host part of r.RemoteAddr; set it when
 	// running behind a proxy you trust to report the client's address.
@@ -209,6 +220,7 @@ type Manager struct {
 	users     UserIndex // nil if the store keeps none
 	clearLine string    // Set-Cookie value that deletes the cookie
 	hooks     []Hook
+	binder    Binder
 	idle      int64 // milliseconds
 	lifetime  int64 // milliseconds
 	touchStep int64 // milliseconds between idle-deadline extensions
@@ -245,6 +257,9 @@ func New(cfg Config) (*Manager, error) {
 		return nil, errors.New("sesame: set one of Config.Store, Config.Seal and Config.CookieCodec, not several")
 	case cfg.Revocations != nil && cfg.Seal == nil:
 		return nil, errors.New("sesame: Config.Revocations is for sealed sessions (Config.Seal)")
+	case cfg.Binder != nil && cfg.CookieCodec != nil:
+		// Another system's cookie has no room for a binding.
+		return nil, errors.New("sesame: Config.Binder cannot bind sessions kept in Config.CookieCodec's cookies")
 	}
 	if cfg.IdleTimeout < 0 || cfg.Lifetime < 0 {
 		return nil, errors.New("sesame: IdleTimeout and Lifetime must not be negative")
@@ -288,6 +303,7 @@ func New(cfg Config) (*Manager, error) {
 		store:     cfg.Store,
 		users:     users,
 		hooks:     cfg.Hooks,
+		binder:    cfg.Binder,
 		idle:      cfg.IdleTimeout.Milliseconds(),
 		lifetime:  cfg.Lifetime.Milliseconds(),
 		touchStep: cfg.IdleTimeout.Milliseconds() / 20,

@@ -1,6 +1,7 @@
 package sesame
 
 import (
+	"bytes"
 	"cmp"
 	"context"
 	"errors"
@@ -40,12 +41,13 @@ type Session struct {
 	req *http.Request
 	out http.ResponseWriter // the response under the middleware: commit sets its headers
 
-	loaded     bool
 	loadErr    error
+	loaded     bool
 	lost       bool // a change was refused because the session could not be loaded
 	headerSent bool // the response header is out: no Set-Cookie any more
 
 	cur   loadedRecord // the record the request works on
+	bind  *bindState   // what the request does with bindings (see Binder); nil for most
 	log   changeLog    // what the request changed since it was loaded or saved
 	reply cookieReply  // what the response says about the cookie
 	now   int64        // the request's time in Unix ms, read once
@@ -266,6 +268,9 @@ func (s *Session) destroyLocked() {
 		info := infoOf(&s.cur.rec, s.cur.key, true)
 		info.User = u
 		s.log.loggedOut = &info
+	}
+	if len(s.cur.rec.binding) > 0 {
+		s.bindState().ended = bytes.Clone(s.cur.rec.binding)
 	}
 	s.cur = loadedRecord{}
 	s.log.ops, s.log.renew, s.log.login, s.log.persist = nil, false, "", persistUnchanged

@@ -33,6 +33,9 @@ type SessionInfo struct {
 	// Current is true for the session of the request whose context was
 	// passed to Sessions.
 	Current bool
+	// Bound is true for a session that carries a binding (see Binder):
+	// one bound to a device's key, with package dbsc.
+	Bound bool
 }
 
 func infoOf(r *record, handle string, current bool) SessionInfo {
@@ -46,6 +49,7 @@ func infoOf(r *record, handle string, current bool) SessionInfo {
 		UserAgent:    string(r.userAgent),
 		IP:           string(r.ip),
 		Current:      current,
+		Bound:        len(r.binding) > 0,
 	}
 }
 

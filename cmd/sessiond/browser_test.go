@@ -17,8 +17,8 @@ import (
 // chromium is where Debian's chromium package puts the browser.
 const chromium = "/usr/bin/chromium"
 
-// newBrowser starts headless Chromium with a temporary profile (and any
-// extra options) and returns a context for its first tab.
+// newBrowser starts headless Chromium with a temporary profile and returns
+// a context for its first tab. extra adds to its command line.
 func newBrowser(t *testing.T, extra ...chromedp.ExecAllocatorOption) (context.Context, context.CancelFunc) {
 	t.Helper()
 	exe := needBinary(t, chromium)

@@ -23,7 +23,7 @@ import (
 	"github.com/sesame-go/sesame/cmd/sessiond/internal/pages"
 )
 
-// selfSigned writes a certificate and key for 127.0.0.1 into dir.
+// selfSigned writes a certificate and key for 127.0.0.1 and localhost into dir.
 func selfSigned(t *testing.T, dir string) (certFile, keyFile string, pool *x509.CertPool) {
 	t.Helper()
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
@@ -36,6 +36,7 @@ func selfSigned(t *testing.T, dir string) (certFile, keyFile string, pool *x509.
 		NotBefore:    time.Now().Add(-time.Hour),
 		NotAfter:     time.Now().Add(time.Hour),
 		IPAddresses:  []net.IP{net.IPv4(127, 0, 0, 1)},
+		DNSNames:     []string{"localhost"},
 		KeyUsage:     x509.KeyUsageDigitalSignature,
 		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
 	}

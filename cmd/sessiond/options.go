@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/sesame-go/sesame/cmd/sessiond/internal/stores"
+	"github.com/sesame-go/sesame/dbsc"
 	"github.com/sesame-go/sesame/seal"
 )
 
@@ -52,6 +53,9 @@ type options struct {
 	TicketIgnoreIP bool
 	TicketTimeout  time.Duration
 	TicketDomain   string
+
+	DBSC               string
+	DBSCCookieLifetime time.Duration
 }
 
 // envPrefix starts the name of every environment variable sessiond reads.
@@ -173,6 +177,8 @@ func newFlagSet(o *options, getenv func(string) string) *flag.FlagSet {
 	fs.BoolVar(&o.TicketIgnoreIP, "ticket-ignore-ip", true, "sign tickets for 0.0.0.0 instead of the client's IPv4 address (TKTAuthIgnoreIP on)")
 	fs.DurationVar(&o.TicketTimeout, "ticket-timeout", 0, "ticket validity (TKTAuthTimeout); at most --idle-timeout, which is the default")
 	fs.StringVar(&o.TicketDomain, "ticket-domain", "", "ticket cookie Domain (TKTAuthDomain; default host-only)")
+	fs.StringVar(&o.DBSC, "dbsc", dbscAuto, "device-bound sessions (DBSC): auto (on when serving HTTPS with --tls-cert), on (also behind a proxy that terminates HTTPS), off")
+	fs.DurationVar(&o.DBSCCookieLifetime, "dbsc-cookie-lifetime", dbsc.DefaultCookieLifetime, "how long a device-bound session's short-lived cookie works before the browser must prove it holds its key again (at most --idle-timeout)")
 	return fs
 }
 
@@ -272,6 +278,9 @@ func (o *options) check() error {
 		if _, err := stores.Builtin().Parse(o.Store); err != nil {
 			errs = append(errs, err)
 		}
+	}
+	if err := o.checkDBSC(); err != nil {
+		errs = append(errs, err)
 	}
 	return errors.Join(errs...)
 }

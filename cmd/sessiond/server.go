@@ -20,6 +20,7 @@ import (
 	"github.com/sesame-go/sesame/cmd/sessiond/internal/pages"
 	"github.com/sesame-go/sesame/cmd/sessiond/internal/proxy"
 	"github.com/sesame-go/sesame/cmd/sessiond/internal/users"
+	"github.com/sesame-go/sesame/dbsc"
 	"github.com/sesame-go/sesame/seal"
 	"github.com/sesame-go/sesame/ticket"
 )
@@ -35,6 +36,7 @@ type server struct {
 	ready   http.HandlerFunc // the readiness probe, on both listeners
 	pages   *pages.Server
 	proxy   *proxy.Server
+	binder  *dbsc.Binder // nil unless DBSC is on (--dbsc)
 }
 
 // parts are what a server is built over.
@@ -84,6 +86,13 @@ func newServer(opt *options, p parts) (*server, error) {
 	if opt.CacheFlag {
 		cfg.Hooks = append(cfg.Hooks, cacheflag.Hook{InsecurePlainHTTP: opt.InsecurePlainHTTP})
 	}
+	if opt.dbscEnabled() { // --dbsc: sessions bound to the browser's key
+		var err error
+		if s.binder, err = newBinder(opt, p.log, p.metrics); err != nil {
+			return nil, err
+		}
+		cfg.Binder = s.binder
+	}
 	mgr, err := sesame.New(cfg)
 	if err != nil {
 		return nil, err
@@ -117,6 +126,7 @@ func newServer(opt *options, p parts) (*server, error) {
 		Log:              p.log,
 		Metrics:          p.metrics,
 		CookieName:       mgr.CookieName(),
+		BoundCookieName:  boundCookieName(s.binder),
 		UserHeader:       opt.UserHeader,
 		StripHeaders:     opt.StripHeaders,
 		TrustedProxies:   opt.TrustedProxies,
@@ -166,6 +176,9 @@ func (s *server) handler() http.Handler {
 	mux := http.NewServeMux()
 	mux.Handle(pages.Prefix, s.pages.Handler())
 	mux.HandleFunc(pages.PathAuth, s.proxy.ForwardAuth) // any method: proxies forward the original one
+	if s.binder != nil {
+		mux.Handle(pathDBSC, s.binder.Handler()) // the browser's proofs are its CSRF protection
+	}
 	if s.opt.Upstream != "" {
 		mux.HandleFunc("/", s.proxy.Protect)
 	} else {
@@ -173,7 +186,11 @@ func (s *server) handler() http.Handler {
 			http.Redirect(w, r, pages.PathHome, http.StatusFound)
 		})
 	}
-	all := s.mgr.Handler(mux)
+	var h http.Handler = mux
+	if s.binder != nil { // a link from another site resumes a bound session
+		h = s.binder.Navigations(mux)
+	}
+	all := s.mgr.Handler(h)
 	// The check a proxy makes for every request it passes on goes
 	// straight to ForwardAuth, past the mux's pattern matching; any other
 	// spelling of its path still reaches it through the mux, which cleans

@@ -44,6 +44,7 @@ type sessionRow struct {
 	Created  time.Time
 	LastSeen time.Time
 	Current  bool
+	Bound    bool // bound to the browser's key (DBSC)
 }
 
 // notices are messages that a redirect names by code, so that pages after
@@ -320,7 +321,7 @@ func (s *Server) sessions(w http.ResponseWriter, r *http.Request) {
 	for _, in := range infos {
 		rows = append(rows, sessionRow{
 			Handle: in.Handle, Device: device(in.UserAgent), IP: in.IP,
-			Created: in.Created, LastSeen: in.LastSeen, Current: in.Current,
+			Created: in.Created, LastSeen: in.LastSeen, Current: in.Current, Bound: in.Bound,
 		})
 	}
 	s.render(w, r, http.StatusOK, "sessions.html", pageData{

@@ -26,6 +26,10 @@ type Config struct {
 	Metrics *ops.Metrics
 	// CookieName is the session cookie's, which the upstream never sees.
 	CookieName string
+
+	// BoundCookieName is the bound cookie's of device-bound sessions
+	// (DBSC), which the upstream never sees either; "" without DBSC.
+	BoundCookieName string
 	// UserHeader names the logged-in user, for forward auth and the
 	// upstream; client copies are removed (--user-header).
 	UserHeader string
@@ -224,6 +228,9 @@ func (s *Server) newProxy(up *url.URL) *httputil.ReverseProxy {
 			stripHeaders(pr.Out.Header, strip)
 			pr.SetXForwarded()
 			stripCookie(pr.Out.Header, s.opt.CookieName)
+			if s.opt.BoundCookieName != "" {
+				stripCookie(pr.Out.Header, s.opt.BoundCookieName)
+			}
 			if u, ok := pr.In.Context().Value(userKey{}).(string); ok && u != "" {
 				pr.Out.Header.Set(s.opt.UserHeader, u)
 			}
