@@ -149,7 +149,7 @@ func (e *env) startSessiond(c *contender, store, logPath string) error {
 	c.proc, c.addr = p, addr
 	c.authPath, c.okStatus, c.userHdr = "/_sessiond/auth", http.StatusOK, "X-Auth-User"
 	c.login = func(ctx context.Context) (string, error) { return e.sessiondLogin(ctx, c) }
-	return p.waitReady(e.ctx, e.hc, c.url("/readyz"))
+	return p.waitReady(e.ctx, e.hc, c.url("/_sessiond/readyz")) // the main listener's; /readyz is on --ops-listen only
 }
 
 // startProxy starts oauth2-proxy as the nginx auth_request guide sets it
