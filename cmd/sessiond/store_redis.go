@@ -2,19 +2,25 @@ package main
 
 import (
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net"
 	"net/url"
+	"strconv"
 	"strings"
+	"time"
 
 	"github.com/sesame-go/sesame"
 	"github.com/sesame-go/sesame/store/redisstore"
 )
 
-// Redis: redis://[user:password@]host:port[?prefix=P] for one server,
-// redis-cluster://[user:password@]h1:p1,h2:p2,h3:p3[?prefix=P] for the
-// seed nodes of a cluster (the client finds the rest).
+// Redis: redis://[user:password@]host:port[?options] for one server,
+// redis-cluster://[user:password@]h1:p1,h2:p2,h3:p3[?options] for the
+// seed nodes of a cluster (the client finds the rest). The options are
+// prefix=P (the key prefix), min-replicas=N and replica-timeout=D
+// (redisstore.Config's MinReplicas and ReplicaTimeout: acknowledge a write
+// only once N replicas of each master it touched have it).
 func init() {
 	k := storeKind{check: checkRedis, open: openRedis}
 	k.example = "redis://HOST:PORT"
@@ -56,11 +62,25 @@ func redisConfig(scheme, rest string) (redisstore.Config, error) {
 		return cfg, errors.New("bad query")
 	}
 	for k := range q {
-		if k != "prefix" {
-			return cfg, errors.New("unknown option " + k + " (only prefix)")
+		if k != "prefix" && k != "min-replicas" && k != "replica-timeout" {
+			return cfg, errors.New("unknown option " + k + " (prefix, min-replicas, replica-timeout)")
 		}
 	}
 	cfg.Prefix = q.Get("prefix")
+	if v := q.Get("min-replicas"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 0 {
+			return cfg, fmt.Errorf("min-replicas=%q: want a number of replicas, 0 or more", v)
+		}
+		cfg.MinReplicas = n
+	}
+	if v := q.Get("replica-timeout"); v != "" {
+		d, err := time.ParseDuration(v)
+		if err != nil || d < time.Millisecond {
+			return cfg, fmt.Errorf("replica-timeout=%q: want a duration of at least 1ms, as in 500ms", v)
+		}
+		cfg.ReplicaTimeout = d
+	}
 	return cfg, nil
 }
 
