@@ -173,6 +173,7 @@ func serve(ctx context.Context, opt *options, stdout, stderr io.Writer, ready fu
 	}
 	hs := &http.Server{
 		Handler:           srv.handler(),
+		ConnState:         srv.drain.connState,
 		ReadHeaderTimeout: 10 * time.Second,
 		IdleTimeout:       2 * time.Minute,
 		MaxHeaderBytes:    64 << 10,
@@ -240,9 +241,14 @@ func serve(ctx context.Context, opt *options, stdout, stderr io.Writer, ready fu
 			return err
 		}
 	case <-ctx.Done():
-		log.Info("shutting down: finishing requests in flight", "timeout", opt.ShutdownTimeout.String())
+		log.Info("shutting down: refusing new connections, finishing requests in flight",
+			"drain", opt.DrainTimeout.String(), "timeout", opt.ShutdownTimeout.String())
 		sctx, cancel := context.WithTimeout(context.Background(), opt.ShutdownTimeout)
 		defer cancel()
+		// New connections are refused from now on; the open ones get
+		// their next request answered, then closed (see drainer).
+		ln.Close()
+		srv.drain.drain(sctx, opt.DrainTimeout)
 		if metricsSrv != nil {
 			_ = metricsSrv.Shutdown(sctx)
 		}

@@ -59,6 +59,7 @@ type server struct {
 	ipLimit   *limiter // failed logins per client address (IPv6: per /64)
 
 	cookieName string
+	drain      drainer // what shutting down gracefully needs
 }
 
 // newServer builds the server over an opened store (which it instruments)
@@ -200,7 +201,7 @@ func (s *server) handler() http.Handler {
 			http.Redirect(w, r, pathHome, http.StatusFound)
 		})
 	}
-	return s.bodyDeadline(s.mgr.Handler(mux))
+	return s.drain.handler(s.bodyDeadline(s.mgr.Handler(mux)))
 }
 
 func (s *server) metricsHandler() http.Handler {
@@ -221,11 +222,16 @@ func securityHeaders(next http.Handler) http.Handler {
 	})
 }
 
-// readyz answers 200 when the store answers a real Load.
+// readyz answers 200 when the store answers a real Load, and 503 once
+// sessiond is shutting down.
 func (s *server) readyz(w http.ResponseWriter, r *http.Request) {
 	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
 	defer cancel()
 	w.Header().Set("Cache-Control", "no-store")
+	if s.drain.draining.Load() {
+		http.Error(w, "shutting down", http.StatusServiceUnavailable)
+		return
+	}
 	_, _, err := s.store.Load(ctx, "sessiond-readiness-probe")
 	if err != nil && !errors.Is(err, sesame.ErrNotFound) {
 		s.log.Warn("readiness: store failed", "err", err)
