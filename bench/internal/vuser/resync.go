@@ -47,7 +47,10 @@ func (u *User) resyncOnce(ctx context.Context) error {
 				u.pending = append(u.pending, ended{cookie: d.cookie, why: whyResync})
 			}
 			if d.handle != "" {
-				u.pendingHandles = append(u.pendingHandles, d.handle)
+				if u.pendingHandles == nil {
+					u.pendingHandles = map[string]string{}
+				}
+				u.pendingHandles[d.handle] = d.cookie
 			}
 			d.live, d.cookie, d.handle, d.flashes, d.unsure = false, "", "", nil, false
 		}
@@ -76,8 +79,8 @@ func (u *User) resyncOnce(ctx context.Context) error {
 	}
 	u.tally.op(OpResync)
 	pending := u.pending
-	for _, h := range u.pendingHandles {
-		u.deadHandles[h] = true
+	for h, cookie := range u.pendingHandles {
+		u.deadHandles[h] = cookie
 	}
 	for _, e := range pending {
 		u.remember(e)

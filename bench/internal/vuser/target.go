@@ -121,6 +121,7 @@ type request struct {
 	path   string
 	cookie string // session cookie to send; "" none
 	ua     string
+	from   string     // X-Forwarded-For to send; "" none
 	form   url.Values // POST body, sent as a same-origin form
 }
 
@@ -150,6 +151,9 @@ func (t *Target) do(ctx context.Context, rec *Recorder, r request) (*response, e
 		req.Header.Set("Sec-Fetch-Site", "same-origin")
 	}
 	req.Header.Set("User-Agent", r.ua)
+	if r.from != "" {
+		req.Header.Set("X-Forwarded-For", r.from)
+	}
 	if r.cookie != "" {
 		req.AddCookie(&http.Cookie{Name: cookieName, Value: r.cookie})
 	}

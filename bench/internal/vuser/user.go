@@ -75,6 +75,10 @@ type Config struct {
 	Tolerant bool
 	// Think is a pause between two operations of a user.
 	Think time.Duration
+	// ForwardedFor makes each user send X-Forwarded-For with an address of
+	// its own (10.0.0.0/8), as users behind a proxy that trusts it come
+	// from many addresses; else all come from the harness's.
+	ForwardedFor bool
 }
 
 // device is one browser of a virtual user, and what the user knows about
@@ -106,18 +110,19 @@ type User struct {
 	recent         []ended // sessions ended since the last sweep (up to MaxDead)
 	dead           []ended // sample of all ended sessions
 	deadSeen       int
-	deadHandles    map[string]bool // handles of ended sessions
-	reported       map[string]bool // ended sessions already found listed
+	deadHandles    map[string]string // handles of ended sessions, and their cookies
+	reported       map[string]bool   // cookies of ended sessions already found working or listed
 	rng            *rand.Rand
 	t              *Target
 	tally          *Tally
 	rec            *Recorder // the current phase's latencies
 	cfg            *Config
 	authPath       string
-	unsure         bool // a write's outcome is unknown: Resync before anything else
-	resyncing      bool // Resync has begun: pending holds what it must end
+	from           string // X-Forwarded-For of its requests; "" none
+	unsure         bool   // a write's outcome is unknown: Resync before anything else
+	resyncing      bool   // Resync has begun: pending holds what it must end
 	pending        []ended
-	pendingHandles []string
+	pendingHandles map[string]string
 	sentAt         time.Time
 
 	// Broken is set when a strict user stopped because the outcome of a
@@ -136,7 +141,7 @@ func New(i int, name, password string, cfg *Config, t *Target, tl *Tally) *User 
 	u := &User{
 		name:        name,
 		password:    password,
-		deadHandles: map[string]bool{},
+		deadHandles: map[string]string{},
 		reported:    map[string]bool{},
 		rng:         rand.New(rand.NewPCG(cfg.Seed, uint64(i))),
 		t:           t,
@@ -148,6 +153,9 @@ func New(i int, name, password string, cfg *Config, t *Target, tl *Tally) *User 
 	if u.authPath == "" {
 		u.authPath = pathAuth
 	}
+	if cfg.ForwardedFor {
+		u.from = fmt.Sprintf("10.%d.%d.%d", i>>16&0xff, i>>8&0xff, i&0xff)
+	}
 	for n := range cfg.Devices {
 		u.devs = append(u.devs, &device{n: n, ua: userAgents[(i+n)%len(userAgents)]})
 	}
@@ -156,6 +164,10 @@ func New(i int, name, password string, cfg *Config, t *Target, tl *Tally) *User 
 
 // Name is the user's account name.
 func (u *User) Name() string { return u.name }
+
+// Unsure reports whether the outcome of one of the user's writes is
+// unknown, so that what it knows is not exact until Resync.
+func (u *User) Unsure() bool { return u.unsure }
 
 // SetRecorder makes the user record its requests' latencies in rec.
 func (u *User) SetRecorder(rec *Recorder) { u.rec = rec }
@@ -183,7 +195,7 @@ func (u *User) send(ctx context.Context, d *device, kind, path, cookie string, f
 		ua = d.ua
 	}
 	u.sentAt = time.Now()
-	res, err := u.t.do(ctx, u.rec, request{kind: kind, method: method, path: path, cookie: cookie, ua: ua, form: form})
+	res, err := u.t.do(ctx, u.rec, request{kind: kind, method: method, path: path, cookie: cookie, ua: ua, from: u.from, form: form})
 	switch {
 	case errors.Is(err, ErrBudget):
 		return nil, err
@@ -222,8 +234,14 @@ func (u *User) write(ctx context.Context, d *device, kind, path string, form url
 }
 
 // refused counts a write answered in a way that leaves its effect unknown,
-// and stops the user.
+// and stops the user. A write that needs a logged-in session, answered by
+// the redirect to log in (no message), did nothing: the session it was
+// sent with, believed live, was gone, which is a lost session.
 func (u *User) refused(d *device, kind string, res *response) error {
+	if d.live && res.status == http.StatusSeeOther && res.location == pathLogin {
+		u.gone(d, kind, res)
+		return nil
+	}
 	u.tally.Errorf("%s: %s: unexpected answer %s", u.who(d), kind, summary(res))
 	u.Broken = true
 	return errBroken
@@ -342,7 +360,7 @@ func (u *User) liveOthers(d *device) []*device {
 func (u *User) end(d *device, why string) {
 	u.remember(ended{cookie: d.cookie, why: why})
 	if d.handle != "" {
-		u.deadHandles[d.handle] = true
+		u.deadHandles[d.handle] = d.cookie
 	}
 	d.live, d.handle, d.flashes, d.unsure = false, "", nil, false
 }
@@ -391,6 +409,15 @@ func (u *User) postLogin(ctx context.Context, d *device) (bool, error) {
 	res, err := u.send(ctx, d, "GET login", pathLogin, d.cookie, nil)
 	if err != nil {
 		return false, err
+	}
+	if res.status == http.StatusSeeOther && res.location == pathHome && d.cookie != "" {
+		// The login page sends a logged-in session home: the session an
+		// acknowledged write ended is back.
+		if u.undone(d.cookie) {
+			u.tally.lostf(Undone, "%s: a session an acknowledged write ended is logged in again: GET login sends it home", u.who(d))
+		}
+		d.cookie = ""
+		return false, nil
 	}
 	if res.status != http.StatusOK || !strings.Contains(res.body, passwordBox) {
 		u.tally.Errorf("%s: GET login: unexpected answer %s", u.who(d), summary(res))
@@ -529,11 +556,24 @@ func (u *User) checkEnded(ctx context.Context, d *device, e ended) error {
 			u.takeCookie(d, "GET auth", res)
 		}
 	case authServed, authAsOther:
-		u.tally.lostf(Undone, "%s: a session ended by an acknowledged %s still authenticates (as %q)", u.who(d), e.why, res.user)
+		if u.undone(e.cookie) {
+			u.tally.lostf(Undone, "%s: a session ended by an acknowledged %s still authenticates (as %q)", u.who(d), e.why, res.user)
+		}
 	default:
 		u.tally.Errorf("%s: GET auth of an ended session: unexpected answer %s", u.who(d), summary(res))
 	}
 	return nil
+}
+
+// undone reports whether a session, by its cookie, is found working or
+// listed after an acknowledged write ended it for the first time, so that
+// each such session counts once however many checks find it.
+func (u *User) undone(cookie string) bool {
+	if u.reported["cookie "+cookie] {
+		return false
+	}
+	u.reported["cookie "+cookie] = true
+	return true
 }
 
 // gone handles a page that sent a live session's device to log in.
@@ -646,7 +686,11 @@ func (u *User) sessions(ctx context.Context, d *device) error {
 
 // reconcile compares a list seen from d with the sessions the user knows.
 func (u *User) reconcile(d *device, l listing) {
-	if l.current != 1 {
+	switch {
+	case l.current == 0:
+		// The page came, so the session is there; its user index lost it.
+		u.tally.lostf(LostSession, "%s: the sessions page does not list this session", u.who(d))
+	case l.current > 1:
 		u.tally.Errorf("%s: the sessions page marks %d rows as this session", u.who(d), l.current)
 	}
 	listed := map[string]bool{}
@@ -661,9 +705,8 @@ func (u *User) reconcile(d *device, l listing) {
 		delete(listed, d.handle)
 	}
 	for h := range listed {
-		if u.deadHandles[h] {
-			if !u.reported[h] { // one loss, however many pages show it
-				u.reported[h] = true
+		if cookie, dead := u.deadHandles[h]; dead {
+			if u.undone(cookie) {
 				u.tally.lostf(Undone, "%s: the sessions page lists a session that an acknowledged write ended", u.who(d))
 			}
 			delete(listed, h)
@@ -715,7 +758,7 @@ func (u *User) racingWrite(ctx context.Context, d *device, kind, path string, fo
 // state but the shared, locked counters.
 func (u *User) raceRead(ctx context.Context, n int, cookie, ua string) {
 	const kind = "GET home (racing a revocation)"
-	res, err := u.t.do(ctx, u.rec, request{kind: kind, method: http.MethodGet, path: pathHome, cookie: cookie, ua: ua})
+	res, err := u.t.do(ctx, u.rec, request{kind: kind, method: http.MethodGet, path: pathHome, cookie: cookie, ua: ua, from: u.from})
 	switch {
 	case errors.Is(err, ErrBudget):
 	case u.cfg.Tolerant && (err != nil || res.status >= 500):
