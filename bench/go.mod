@@ -16,6 +16,7 @@ require (
 	github.com/sesame-go/sesame v0.0.0
 	github.com/sesame-go/sesame/store/boltstore v0.0.0
 	github.com/sesame-go/sesame/store/redisstore v0.0.0
+	golang.org/x/crypto v0.58.0
 	golang.org/x/perf v0.0.0-20260908200009-22c9c6c9d4da
 )
 
@@ -24,7 +25,6 @@ require (
 	github.com/gorilla/securecookie v1.1.2 // indirect
 	github.com/redis/rueidis v1.0.79 // indirect
 	go.etcd.io/bbolt v1.5.0 // indirect
-	golang.org/x/crypto v0.58.0 // indirect
 	golang.org/x/sys v0.49.0 // indirect
 )
 
