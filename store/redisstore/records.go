@@ -15,20 +15,23 @@ import (
 // Load returns the value and version stored under key, in one round trip
 // (or none, when the client-side cache is on and holds the record). It
 // returns an error wrapping sesame.ErrNotFound when there is no record or
-// it has expired.
+// it has expired. A failure that a moment may cure (a node down, a
+// failover in progress, CLUSTERDOWN) is retried until ctx ends.
 func (s *Store) Load(ctx context.Context, key string) ([]byte, uint64, error) {
 	if err := checkKey(ctx, "load", key); err != nil {
 		return nil, 0, err
 	}
 	c := s.client
 	cached := s.cache > 0 && !s.bypass.has(key)
-	r := read(ctx, func() rueidis.RedisResult {
+	var rec string
+	err := retry(ctx, func() (err error) {
 		if cached {
-			return c.DoCache(ctx, c.B().Get().Key(s.recordKey(key)).Cache(), s.cache)
+			rec, err = c.DoCache(ctx, c.B().Get().Key(s.recordKey(key)).Cache(), s.cache).ToString()
+		} else {
+			rec, err = c.Do(ctx, c.B().Get().Key(s.recordKey(key)).Build()).ToString()
 		}
-		return c.Do(ctx, c.B().Get().Key(s.recordKey(key)).Build())
+		return err
 	})
-	rec, err := r.ToString()
 	if rueidis.IsRedisNil(err) {
 		return nil, 0, fmt.Errorf("redisstore: load %s: %w", short(key), sesame.ErrNotFound)
 	}

@@ -87,7 +87,8 @@ type Config struct {
 
 	// Client holds further rueidis options: credentials, TLS, timeouts,
 	// pool sizes. Its InitAddress is replaced by Addrs when Addrs is set,
-	// and its DisableCache is set when ClientSideCache is zero.
+	// its DisableCache is set when ClientSideCache is zero, and its
+	// DisableRetry is always set: the store retries reads itself.
 	Client rueidis.ClientOption
 }
 
@@ -138,6 +139,8 @@ func New(cfg Config) (*Store, error) {
 	if cfg.ClientSideCache == 0 {
 		opt.DisableCache = true
 	}
+	// Reads retry by themselves (see retry); writes are never retried.
+	opt.DisableRetry = true
 	server := strings.Join(opt.InitAddress, ",")
 	client, err := rueidis.NewClient(opt)
 	if err != nil {
@@ -209,33 +212,31 @@ func transient(err error) bool {
 	return true
 }
 
-// read runs a read-only call, retrying transient failures until ctx's
-// deadline. rueidis retries them itself, but gives up as soon as the time
-// left is shorter than its next back-off (up to a second), so a read
-// during a failover would end before its deadline with the last network
-// error; here it keeps trying, every 10 to 200 ms, until the deadline, and
-// then fails with an error that wraps context.DeadlineExceeded. Without a
-// deadline, rueidis's retries are the only ones.
-func read(ctx context.Context, call func() rueidis.RedisResult) rueidis.RedisResult {
+// retry runs a read-only call, and runs it again, every 10 to 200 ms, as
+// long as it fails in a way that a moment may cure (see transient), until
+// ctx ends. It returns the call's last error; when ctx ended during an
+// attempt, an error that wraps both ctx's error and the failure before
+// it. The store turns rueidis's own retries off (it gives up as soon as
+// the time left is shorter than its next back-off, and then reports only
+// the last failure, or only the context's error), so that an error says
+// both that the deadline ran out and what the server kept answering.
+// call must build its commands afresh each time: rueidis recycles them.
+func retry(ctx context.Context, call func() error) error {
 	var last error // the last transient failure
 	for delay := 10 * time.Millisecond; ; delay = min(2*delay, 200*time.Millisecond) {
-		r := call()
-		err := r.Error()
+		err := call()
 		if last != nil && ctx.Err() != nil && errors.Is(err, ctx.Err()) {
-			// The deadline struck during this attempt: the failure worth
-			// reporting is the previous one.
-			return rueidis.NewErrorResult(fmt.Errorf("%w; the last attempt failed: %w", err, last))
+			return fmt.Errorf("%w; the last attempt failed: %w", err, last)
 		}
-		dl, ok := ctx.Deadline()
-		if !ok || !transient(err) || ctx.Err() != nil {
-			return r
+		if !transient(err) || ctx.Err() != nil {
+			return err
 		}
 		last = err
-		t := time.NewTimer(min(delay, time.Until(dl)))
+		t := time.NewTimer(delay)
 		select {
 		case <-ctx.Done():
 			t.Stop()
-			return r
+			return err
 		case <-t.C:
 		}
 	}

@@ -30,9 +30,11 @@ type entry struct {
 // entries reads a user's index in one round trip.
 func (s *Store) entries(ctx context.Context, op, user string) ([]entry, error) {
 	c := s.client
-	zs, err := read(ctx, func() rueidis.RedisResult {
-		return c.Do(ctx, c.B().Zrange().Key(s.userKey(user)).Min("0").Max("-1").Withscores().Build())
-	}).AsZScores()
+	var zs []rueidis.ZScore
+	err := retry(ctx, func() (err error) {
+		zs, err = c.Do(ctx, c.B().Zrange().Key(s.userKey(user)).Min("0").Max("-1").Withscores().Build()).AsZScores()
+		return err
+	})
 	if err != nil {
 		return nil, s.fail(ctx, op, "", fmt.Errorf("read user index: %w", err))
 	}
@@ -48,7 +50,7 @@ func (s *Store) entries(ctx context.Context, op, user string) ([]entry, error) {
 
 // UserSessions returns the live records saved with user, in two round trips
 // (the index, then every record at once; in a cluster the records are read
-// from their nodes in parallel). Index entries whose record is gone or now
+// from their nodes in parallel), each retried as Load is. Index entries whose record is gone or now
 // belongs to another user are not returned, and are removed from the index
 // in a third round trip.
 func (s *Store) UserSessions(ctx context.Context, user string) ([]sesame.StoredRecord, error) {
@@ -63,13 +65,26 @@ func (s *Store) UserSessions(ctx context.Context, user string) ([]sesame.StoredR
 		return nil, err
 	}
 	c := s.client
-	cmds := make(rueidis.Commands, len(es))
-	for i, e := range es {
-		cmds[i] = c.B().Get().Key(s.recordKey(e.key)).Build()
+	var rs []rueidis.RedisResult
+	err = retry(ctx, func() error {
+		cmds := make(rueidis.Commands, len(es))
+		for i, e := range es {
+			cmds[i] = c.B().Get().Key(s.recordKey(e.key)).Build()
+		}
+		rs = c.DoMulti(ctx, cmds...)
+		for _, r := range rs {
+			if err := r.Error(); transient(err) {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, s.fail(ctx, "user sessions: load", "", err)
 	}
 	var records []sesame.StoredRecord
 	var stale []entry
-	for i, r := range c.DoMulti(ctx, cmds...) {
+	for i, r := range rs {
 		rec, err := r.ToString()
 		if rueidis.IsRedisNil(err) {
 			stale = append(stale, es[i])
