@@ -215,12 +215,13 @@ func serve(ctx context.Context, opt *options, stdout, stderr io.Writer, ready fu
 		log.Warn("the users file has no users: add one with `sessiond user add NAME`", "file", usersPath)
 	}
 
+	sl := newStoppableListener(ln)
 	errc := make(chan error, 1)
 	go func() {
 		if opt.TLSCert != "" {
-			errc <- hs.ServeTLS(ln, opt.TLSCert, opt.TLSKey)
+			errc <- hs.ServeTLS(sl, opt.TLSCert, opt.TLSKey)
 		} else {
-			errc <- hs.Serve(ln)
+			errc <- hs.Serve(sl)
 		}
 	}()
 
@@ -245,9 +246,12 @@ func serve(ctx context.Context, opt *options, stdout, stderr io.Writer, ready fu
 			"drain", opt.DrainTimeout.String(), "timeout", opt.ShutdownTimeout.String())
 		sctx, cancel := context.WithTimeout(context.Background(), opt.ShutdownTimeout)
 		defer cancel()
-		// New connections are refused from now on; the open ones get
+		// New connections are refused from now on (those the kernel had
+		// queued are served: see stoppableListener); the open ones get
 		// their next request answered, then closed (see drainer).
-		ln.Close()
+		if err := sl.stop(); err != nil {
+			log.Warn("stopping the listener", "err", err)
+		}
 		srv.drain.drain(sctx, opt.DrainTimeout)
 		if metricsSrv != nil {
 			_ = metricsSrv.Shutdown(sctx)
