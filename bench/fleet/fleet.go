@@ -350,7 +350,9 @@ func (f *fleet) phase(ctx context.Context, n int, flt fault) result {
 	}
 	r.SweptLive, r.SweptEnded = sweptLive, sweptDead
 	c := f.tally.Take()
-	r.Failed, r.Errors, r.Lost, r.Undone = c.Failed, c.Errors, c.LostTotal(), c.Lost[vuser.Undone]
+	r.Failed, r.Errors, r.Undone = c.Failed, c.Errors, c.Lost[vuser.Undone]
+	r.Extensions = c.Lost[vuser.LostExtension]
+	r.Lost = c.LostTotal() - r.Extensions
 	r.LostByKind, r.Ops = c.Lost, c.Ops
 	r.ErrorSamples, r.FailSamples, r.LostSamples = c.ErrorSamples, c.FailSamples, c.LostSamples
 	if c.Failed > 0 {

@@ -78,6 +78,7 @@ func (u *User) resyncOnce(ctx context.Context) error {
 		return u.refused(d, "POST logout-all (resync)", res)
 	}
 	u.tally.op(OpResync)
+	u.everywhere = true
 	pending := u.pending
 	for h, cookie := range u.pendingHandles {
 		u.deadHandles[h] = cookie

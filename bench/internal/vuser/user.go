@@ -111,7 +111,8 @@ type User struct {
 	dead           []ended // sample of all ended sessions
 	deadSeen       int
 	deadHandles    map[string]string // handles of ended sessions, and their cookies
-	reported       map[string]bool   // cookies of ended sessions already found working or listed
+	reported       map[string]bool   // ended sessions already found working or listed (see undone)
+	everywhere     bool              // an acknowledged log out everywhere ended every session made before it
 	rng            *rand.Rand
 	t              *Target
 	tally          *Tally
@@ -413,7 +414,7 @@ func (u *User) postLogin(ctx context.Context, d *device) (bool, error) {
 	if res.status == http.StatusSeeOther && res.location == pathHome && d.cookie != "" {
 		// The login page sends a logged-in session home: the session an
 		// acknowledged write ended is back.
-		if u.undone(d.cookie) {
+		if u.undone("cookie " + d.cookie) {
 			u.tally.lostf(Undone, "%s: a session an acknowledged write ended is logged in again: GET login sends it home", u.who(d))
 		}
 		d.cookie = ""
@@ -556,7 +557,7 @@ func (u *User) checkEnded(ctx context.Context, d *device, e ended) error {
 			u.takeCookie(d, "GET auth", res)
 		}
 	case authServed, authAsOther:
-		if u.undone(e.cookie) {
+		if u.undone("cookie " + e.cookie) {
 			u.tally.lostf(Undone, "%s: a session ended by an acknowledged %s still authenticates (as %q)", u.who(d), e.why, res.user)
 		}
 	default:
@@ -565,14 +566,15 @@ func (u *User) checkEnded(ctx context.Context, d *device, e ended) error {
 	return nil
 }
 
-// undone reports whether a session, by its cookie, is found working or
-// listed after an acknowledged write ended it for the first time, so that
-// each such session counts once however many checks find it.
-func (u *User) undone(cookie string) bool {
-	if u.reported["cookie "+cookie] {
+// undone reports whether a session ended by an acknowledged write, named
+// by "cookie C" or, when its cookie is unknown, "handle H", is found
+// working or listed for the first time, so that each such session counts
+// once however many checks find it.
+func (u *User) undone(session string) bool {
+	if u.reported[session] {
 		return false
 	}
-	u.reported["cookie "+cookie] = true
+	u.reported[session] = true
 	return true
 }
 
@@ -706,7 +708,7 @@ func (u *User) reconcile(d *device, l listing) {
 	}
 	for h := range listed {
 		if cookie, dead := u.deadHandles[h]; dead {
-			if u.undone(cookie) {
+			if u.undone("cookie " + cookie) {
 				u.tally.lostf(Undone, "%s: the sessions page lists a session that an acknowledged write ended", u.who(d))
 			}
 			delete(listed, h)
@@ -725,6 +727,25 @@ func (u *User) reconcile(d *device, l listing) {
 		}
 	}
 	switch {
+	case len(listed) > len(unknown) && u.everywhere:
+		// Every session the user made since it last logged out
+		// everywhere is one of its devices': the others were ended by
+		// that log out. Which of the listed ones they are is plain when
+		// every device's handle is known; else the page counts one, once.
+		fresh := 0
+		for h := range listed {
+			if !u.reported["handle "+h] {
+				fresh++
+			}
+			if len(unknown) > 0 {
+				u.reported["handle "+h] = true
+			} else if u.undone("handle " + h) {
+				u.tally.lostf(Undone, "%s: the sessions page lists a session that an acknowledged log out everywhere ended", u.who(d))
+			}
+		}
+		if len(unknown) > 0 && fresh == len(listed) {
+			u.tally.lostf(Undone, "%s: the sessions page lists %d sessions more than the user has: an acknowledged log out everywhere ended them", u.who(d), len(listed)-len(unknown))
+		}
 	case len(listed) > len(unknown):
 		u.tally.Errorf("%s: the sessions page lists %d sessions the user does not have", u.who(d), len(listed)-len(unknown))
 	case len(listed) < len(unknown):
@@ -886,6 +907,7 @@ func (u *User) logoutAll(ctx context.Context, d *device) error {
 	if c, ok := res.setCookie(); !ok || c != "" || res.status != http.StatusSeeOther || res.location != pathLogin+"?msg=everywhere" {
 		return u.refused(d, "POST logout-all", res)
 	}
+	u.everywhere = true
 	why := fmt.Sprintf("logout-all from device %d", d.n)
 	own := u.endAll([]*device{d}, why)
 	d.cookie = ""

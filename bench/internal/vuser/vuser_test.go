@@ -194,6 +194,27 @@ func TestSweepFindsSessionItDidNotMake(t *testing.T) {
 	}
 }
 
+// TestSessionBackAfterLogoutEverywhere: once a log out everywhere is
+// acknowledged, every session of the user is one it made since, so a
+// session it does not know, listed on its pages, is one that the log out
+// ended and that came back (as a failover to a stale replica brings
+// them back): a revocation undone, counted once, not an error.
+func TestSessionBackAfterLogoutEverywhere(t *testing.T) {
+	h := loggedInUser(t, 2)
+	if err := h.u.logoutAll(t.Context(), h.u.devs[0]); err != nil {
+		t.Fatal(err)
+	}
+	// Stands for the ended session that came back.
+	h.behindItsBack(t, pathLogin, "", url.Values{"user": {h.u.name}, "password": {h.u.password}})
+	if err := h.u.LoginAll(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	c := h.sweep(t)
+	if c.Lost[Undone] != 1 || c.LostTotal() != 1 || c.Errors != 0 {
+		t.Fatalf("lost %v and %d errors %q; want 1 revocation undone and no error", c.Lost, c.Errors, c.ErrorSamples)
+	}
+}
+
 // TestResyncEndsEverySession leaves a session the user does not know of,
 // as a login whose answer was lost does, and resynchronises: every
 // session ends, the unknown one included, and the sweep after it finds
