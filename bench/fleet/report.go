@@ -134,7 +134,7 @@ func writeText(w io.Writer, runs []*run) {
 	for _, rn := range runs {
 		fmt.Fprintf(w, "\n%s; %d users x %d devices; 3 sessiond behind nginx\n\n", rn.Config, rn.Users, rn.Devices)
 		fmt.Fprintln(w, "| fault | fleet whole again after | requests | failed | failing (s after the fault began) | slowest request | acknowledged writes lost | of which revocations undone | idle extensions lost |")
-		fmt.Fprintln(w, "|---|---|---|---|---|---|---|---|---|")
+		fmt.Fprintln(w, "|---|---:|---:|---:|---|---:|---:|---:|---:|")
 		for _, r := range rn.Results {
 			failing := "–"
 			if r.Failed > 0 {
