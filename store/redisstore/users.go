@@ -50,9 +50,9 @@ func (s *Store) entries(ctx context.Context, op, user string) ([]entry, error) {
 
 // UserSessions returns the live records saved with user, in two round trips
 // (the index, then every record at once; in a cluster the records are read
-// from their nodes in parallel), each retried as Load is. Index entries whose record is gone or now
-// belongs to another user are not returned, and are removed from the index
-// in a third round trip.
+// from their nodes in parallel), each retried as Load is. Index entries
+// whose record is gone or now belongs to another user are not returned,
+// and are removed from the index in a third round trip.
 func (s *Store) UserSessions(ctx context.Context, user string) ([]sesame.StoredRecord, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, fmt.Errorf("redisstore: user sessions: %w", err)
