@@ -65,6 +65,11 @@ func (l *stoppableListener) Accept() (net.Conn, error) {
 	}
 }
 
+// Close stops the listener as stop does. http.Server.Shutdown closes the
+// listeners it serves, which sessiond has stopped already: closing again
+// is not an error, or the shutdown would fail.
+func (l *stoppableListener) Close() error { return l.stop() }
+
 // stop stops listening: new connections are refused, and those the
 // kernel had queued are served.
 func (l *stoppableListener) stop() error {

@@ -38,6 +38,10 @@ func TestListenerStopServesQueuedConnections(t *testing.T) {
 	if err := sl.stop(); err != nil {
 		t.Fatal(err)
 	}
+	// http.Server.Shutdown closes it again, which must not fail.
+	if err := sl.Close(); err != nil {
+		t.Errorf("Close after stop: %v", err)
+	}
 	if c, err := net.DialTimeout("tcp", addr, time.Second); err == nil {
 		c.Close()
 		t.Error("a new connection after stop was accepted")
