@@ -2,16 +2,16 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
-	"net/http"
 	"os"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/sesame-go/sesame/bench/internal/sessiondproc"
+	"github.com/sesame-go/sesame/bench/internal/vuser"
 )
 
 // env is a running sessiond with its users created, and the virtual users
@@ -22,10 +22,12 @@ type env struct {
 	tmp         string // everything the run writes: data directory, log, binary
 	store       string // what the report calls the store
 	redisPrefix string // keys to delete at the end, if the run made them in Redis
-	sd          *sessiond
-	t           *target
-	tally       *tally
-	users       []*vuser
+	sd          *sessiondproc.Process
+	t           *vuser.Target
+	tally       *vuser.Tally
+	ucfg        vuser.Config
+	users       []*vuser.User
+	counts      vuser.Counts // everything the tally counted, phase by phase
 }
 
 // loadTest runs a whole load test: setup, load, sweep, report.
@@ -51,7 +53,8 @@ func newEnv(ctx context.Context, cfg config) (_ *env, err error) {
 	if err != nil {
 		return nil, err
 	}
-	e := &env{cfg: cfg, log: cfg.Log, tmp: tmp, tally: newTally(cfg.Log)}
+	e := &env{cfg: cfg, log: cfg.Log, tmp: tmp, tally: vuser.NewTally(cfg.Log)}
+	e.ucfg = vuser.Config{Seed: cfg.Seed, Devices: cfg.Devices, Mix: cfg.Mix, RaceProb: cfg.RaceProb, Idle: cfg.IdleTimeout}
 	defer func() {
 		if err != nil {
 			e.close()
@@ -59,8 +62,8 @@ func newEnv(ctx context.Context, cfg config) (_ *env, err error) {
 	}()
 	bin := cfg.Sessiond
 	if bin == "" {
-		fmt.Fprintf(e.log, "building %s\n", sessiondPackage)
-		if bin, err = buildSessiond(ctx, tmp); err != nil {
+		fmt.Fprintf(e.log, "building %s\n", sessiondproc.Package)
+		if bin, err = sessiondproc.Build(ctx, tmp); err != nil {
 			return nil, err
 		}
 	} else if bin, err = filepath.Abs(bin); err != nil {
@@ -85,27 +88,27 @@ func newEnv(ctx context.Context, cfg config) (_ *env, err error) {
 
 	passwords := make([]string, cfg.Users)
 	names := make([]string, cfg.Users)
-	e.t = newTarget("", cfg.Users*2+16, cfg.RequestTimeout, cfg.MaxRequests)
 	for i := range cfg.Users {
-		passwords[i] = randomHex(12)
-		u := newUser(i, passwords[i], &e.cfg, e.t, e.tally)
-		names[i] = u.name
-		e.users = append(e.users, u)
+		passwords[i] = sessiondproc.RandomHex(12)
+		names[i] = fmt.Sprintf("lt%05d", i)
 	}
 	fmt.Fprintf(e.log, "creating %d users with sessiond user add\n", cfg.Users)
 	start := time.Now()
-	if err := createUsers(ctx, bin, filepath.Join(dataDir, "users"), names, passwords); err != nil {
+	if err := sessiondproc.CreateUsers(ctx, bin, filepath.Join(dataDir, "users"), names, passwords); err != nil {
 		return nil, err
 	}
 	fmt.Fprintf(e.log, "created %d users in %.1fs\n", cfg.Users, time.Since(start).Seconds())
-	if e.sd, err = startSessiond(ctx, bin, args, filepath.Join(tmp, "sessiond.log")); err != nil {
+	if e.sd, err = sessiondproc.Start(ctx, bin, args, filepath.Join(tmp, "sessiond.log")); err != nil {
 		return nil, err
 	}
-	e.t.base = e.sd.base
-	if err := e.sd.waitReady(ctx, e.t.hc); err != nil {
+	e.t = vuser.NewTarget(e.sd.Base(), cfg.Users*2+16, cfg.RequestTimeout, cfg.MaxRequests)
+	for i := range cfg.Users {
+		e.users = append(e.users, vuser.New(i, names[i], passwords[i], &e.ucfg, e.t, e.tally))
+	}
+	if err := e.sd.WaitReady(ctx, e.t.Client); err != nil {
 		return nil, err
 	}
-	fmt.Fprintf(e.log, "sessiond (pid %d) ready at %s, store %s\n", e.sd.cmd.Process.Pid, e.sd.base, e.store)
+	fmt.Fprintf(e.log, "sessiond (pid %d) ready at %s, store %s\n", e.sd.Pid(), e.sd.Base(), e.store)
 	return e, nil
 }
 
@@ -126,7 +129,7 @@ func (e *env) storeURL(dataDir string) (string, error) {
 		if !ok || host != "127.0.0.1" {
 			return "", fmt.Errorf("-redis-addr %q: want 127.0.0.1:PORT", e.cfg.RedisAddr)
 		}
-		e.redisPrefix = "sesame-loadtest-" + randomHex(8) + ":"
+		e.redisPrefix = "sesame-loadtest-" + sessiondproc.RandomHex(8) + ":"
 		e.store = "redis://" + e.cfg.RedisAddr + "?prefix=" + e.redisPrefix
 		return e.store, nil
 	default:
@@ -141,11 +144,11 @@ func (e *env) storeURL(dataDir string) (string, error) {
 // close stops sessiond if it still runs, deletes the run's Redis keys and
 // removes the temporary directory.
 func (e *env) close() {
-	if e.sd != nil && !e.sd.exited() {
-		e.sd.kill()
+	if e.sd != nil && !e.sd.Exited() {
+		e.sd.Kill()
 	}
 	if e.t != nil {
-		e.t.close()
+		e.t.Close()
 	}
 	if e.redisPrefix != "" {
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
@@ -167,7 +170,7 @@ func (e *env) close() {
 }
 
 // forUsers runs f for every user at once and waits for them all.
-func (e *env) forUsers(f func(u *vuser)) {
+func (e *env) forUsers(f func(u *vuser.User)) {
 	var wg sync.WaitGroup
 	for _, u := range e.users {
 		wg.Go(func() { f(u) })
@@ -178,7 +181,7 @@ func (e *env) forUsers(f func(u *vuser)) {
 // sweepReserve is how many requests are kept back from the load phase for
 // the final sweep.
 func (e *env) sweepReserve() int64 {
-	return int64(e.cfg.Users) * int64(2*e.cfg.Devices+maxDead)
+	return int64(e.cfg.Users) * vuser.SweepRequests(e.cfg.Devices)
 }
 
 // run does the three phases and the report.
@@ -188,62 +191,58 @@ func (e *env) run(ctx context.Context) (*Report, error) {
 		Store: e.store, Users: cfg.Users, Devices: cfg.Devices, Seed: cfg.Seed,
 		Mix: cfg.Mix.String(), IdleTimeout: cfg.IdleTimeout.Seconds(),
 	}
-	e.t.max.Store(max(cfg.MaxRequests-e.sweepReserve(), 0))
+	e.t.SetBudget(max(cfg.MaxRequests-e.sweepReserve(), 0))
 
 	// Setup: every device logs in, in turn within a user.
 	fmt.Fprintf(e.log, "setup: logging in %d devices\n", cfg.Users*cfg.Devices)
-	rec := newRecorder()
+	rec := vuser.NewRecorder()
 	start := time.Now()
-	e.forUsers(func(u *vuser) {
-		u.rec = rec
-		for _, d := range u.devs {
-			if err := u.login(ctx, d); err != nil {
-				return
-			}
-		}
+	e.forUsers(func(u *vuser.User) {
+		u.SetRecorder(rec)
+		_ = u.LoginAll(ctx)
 	})
-	rep.Setup = phaseOf(rec, time.Since(start), e.tally.takeOps())
+	rep.Setup = vuser.PhaseOf(rec, time.Since(start), e.take())
 
 	// Load.
 	fmt.Fprintf(e.log, "load: %d users for %v\n", cfg.Users, cfg.Duration)
-	rec = newRecorder()
+	rec = vuser.NewRecorder()
 	loadCtx, stopLoad := context.WithTimeout(ctx, cfg.Duration)
 	progressDone := make(chan struct{})
 	go e.progress(loadCtx, rec, progressDone)
 	start = time.Now()
-	e.forUsers(func(u *vuser) {
-		u.rec = rec
-		u.run(ctx, loadCtx.Done())
+	e.forUsers(func(u *vuser.User) {
+		u.SetRecorder(rec)
+		u.Run(ctx, loadCtx.Done())
 	})
 	elapsed := time.Since(start)
 	stopLoad()
 	<-progressDone
-	rep.Load = phaseOf(rec, elapsed, e.tally.takeOps())
+	rep.Load = vuser.PhaseOf(rec, elapsed, e.take())
 
 	// Sweep.
 	fmt.Fprintf(e.log, "sweep: checking every session\n")
-	e.t.max.Store(cfg.MaxRequests)
-	rec = newRecorder()
+	e.t.SetBudget(cfg.MaxRequests)
+	rec = vuser.NewRecorder()
 	start = time.Now()
 	var mu sync.Mutex
 	rep.SweepComplete = true
-	e.forUsers(func(u *vuser) {
-		u.rec = rec
-		if u.broken {
+	e.forUsers(func(u *vuser.User) {
+		u.SetRecorder(rec)
+		if u.Broken {
 			return
 		}
-		if err := u.sweep(ctx); err != nil {
+		if err := u.Sweep(ctx); err != nil {
 			mu.Lock()
 			rep.SweepComplete = false
 			mu.Unlock()
 		}
 	})
-	rep.Sweep = phaseOf(rec, time.Since(start), e.tally.takeOps())
+	rep.Sweep = vuser.PhaseOf(rec, time.Since(start), e.take())
 	for _, u := range e.users {
-		rep.SweepLive += u.sweptLive
-		rep.SweepEnded += u.sweptDead
-		rep.SweepUnchecked += u.unchecked
-		if u.broken {
+		rep.SweepLive += u.SweptLive
+		rep.SweepEnded += u.SweptDead
+		rep.SweepUnchecked += u.Unchecked
+		if u.Broken {
 			rep.BrokenUsers++
 			rep.SweepComplete = false
 		}
@@ -256,47 +255,50 @@ func (e *env) run(ctx context.Context) (*Report, error) {
 	}
 	if runErr == nil {
 		if err := e.scrapeMetrics(ctx, &rep.Sessiond); err != nil {
-			e.tally.errorf("reading sessiond's /metrics: %v", err)
+			e.tally.Errorf("reading sessiond's /metrics: %v", err)
 		}
 	}
-	if rss, hwm, err := procMemory(e.sd.cmd.Process.Pid); err == nil {
+	if rss, hwm, err := sessiondproc.ProcMemory(e.sd.Pid()); err == nil {
 		rep.Sessiond.PeakRSS, rep.Sessiond.FinalRSS = hwm, rss
 	} else {
 		fmt.Fprintf(e.log, "sessiond's memory: %v\n", err)
 	}
-	rep.Sessiond.MaxSampledRSS, rep.Sessiond.RSSSamples = e.sd.sampledRSS()
-	if err := e.sd.stop(20 * time.Second); err != nil {
-		e.tally.errorf("stopping sessiond: %v", err)
+	rep.Sessiond.MaxSampledRSS, rep.Sessiond.RSSSamples = e.sd.SampledRSS()
+	if err := e.sd.Stop(20 * time.Second); err != nil {
+		e.tally.Errorf("stopping sessiond: %v", err)
 	} else {
 		rep.Sessiond.Stopped = true
 	}
 	var firstErrors []string
-	rep.Sessiond.ErrorLogLines, rep.Sessiond.WarnLogLines, firstErrors = e.sd.logLevels()
+	rep.Sessiond.ErrorLogLines, rep.Sessiond.WarnLogLines, firstErrors = e.sd.LogLevels(20)
 	for _, line := range firstErrors {
-		e.tally.errorf("sessiond logged: %s", line)
+		e.tally.Errorf("sessiond logged: %s", line)
 	}
-	if n := rep.Sessiond.ErrorLogLines - len(firstErrors); n > 0 {
-		e.tally.mu.Lock()
-		e.tally.errors += int64(n)
-		e.tally.mu.Unlock()
-	}
+	e.tally.AddErrors(int64(rep.Sessiond.ErrorLogLines - len(firstErrors)))
 	if rep.Sessiond.StoreErrors > 0 {
-		e.tally.errorf("sessiond counted %g store errors", rep.Sessiond.StoreErrors)
+		e.tally.Errorf("sessiond counted %g store errors", rep.Sessiond.StoreErrors)
 	}
+	e.take()
 
-	t := e.tally
-	t.mu.Lock()
-	rep.Errors, rep.ErrorSamples = t.errors, t.errSamples
-	rep.LostWrites, rep.LostSamples = t.lost, t.lostSamples
-	rep.RacingServed, rep.RacingEnded = t.raceServed, t.raceEnded
-	t.mu.Unlock()
+	c := &e.counts
+	rep.Errors, rep.ErrorSamples = c.Errors, c.ErrorSamples
+	rep.LostWrites, rep.LostSamples = c.LostTotal(), c.LostSamples
+	rep.RacingServed, rep.RacingEnded = c.RacingServed, c.RacingEnded
 	rep.Passed = runErr == nil && rep.Errors == 0 && rep.LostWrites == 0 && rep.SweepComplete &&
 		rep.Load.Requests > 0 && rep.SweepLive+rep.SweepEnded > 0
 	return rep, runErr
 }
 
+// take adds what the tally counted since the last take to the run's
+// counts and returns the operations among it.
+func (e *env) take() map[string]int64 {
+	c := e.tally.Take()
+	e.counts.Add(c)
+	return c.Ops
+}
+
 // progress prints a line every 10 s of the load phase.
-func (e *env) progress(ctx context.Context, rec *recorder, done chan<- struct{}) {
+func (e *env) progress(ctx context.Context, rec *vuser.Recorder, done chan<- struct{}) {
 	defer close(done)
 	start := time.Now()
 	tick := time.NewTicker(10 * time.Second)
@@ -306,10 +308,10 @@ func (e *env) progress(ctx context.Context, rec *recorder, done chan<- struct{})
 		case <-ctx.Done():
 			return
 		case <-tick.C:
-			rss, _ := e.sd.sampledRSS()
-			errs, lost := e.tally.snapshot()
+			rss, _ := e.sd.SampledRSS()
+			errs, _, lost := e.tally.Snapshot()
 			fmt.Fprintf(e.log, "  %3.0fs: %d requests, sessiond max RSS %s, errors %d, lost writes %d\n",
-				time.Since(start).Seconds(), rec.count(), mib(rss), errs, lost)
+				time.Since(start).Seconds(), rec.Count(), mib(rss), errs, lost)
 		}
 	}
 }
@@ -317,57 +319,15 @@ func (e *env) progress(ctx context.Context, rec *recorder, done chan<- struct{})
 // scrapeMetrics reads sessiond's store, session and login counters from
 // /metrics.
 func (e *env) scrapeMetrics(ctx context.Context, s *Server) error {
-	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, e.sd.ops+"/metrics", nil)
+	text, err := e.sd.Metrics(ctx, e.t.Client)
 	if err != nil {
 		return err
 	}
-	res, err := e.t.hc.Do(req)
-	if err != nil {
-		return err
-	}
-	defer res.Body.Close()
-	b, err := io.ReadAll(io.LimitReader(res.Body, 8<<20))
-	if err != nil {
-		return err
-	}
-	if res.StatusCode != http.StatusOK {
-		return errors.New(res.Status)
-	}
-	text := string(b)
-	s.StoreOps = metricByLabel(text, "sessiond_store_duration_seconds_count", "op")
-	s.Events = metricByLabel(text, "sessiond_session_events_total", "kind")
-	s.Logins = metricByLabel(text, "sessiond_logins_total", "result")
-	for _, v := range metricByLabel(text, "sessiond_store_errors_total", "op") {
+	s.StoreOps = sessiondproc.MetricByLabel(text, "sessiond_store_duration_seconds_count", "op")
+	s.Events = sessiondproc.MetricByLabel(text, "sessiond_session_events_total", "kind")
+	s.Logins = sessiondproc.MetricByLabel(text, "sessiond_logins_total", "result")
+	for _, v := range sessiondproc.MetricByLabel(text, "sessiond_store_errors_total", "op") {
 		s.StoreErrors += v
 	}
 	return nil
-}
-
-// metricByLabel returns the samples of a Prometheus text-format metric by
-// the value of one label.
-func metricByLabel(text, name, label string) map[string]float64 {
-	out := map[string]float64{}
-	for line := range strings.Lines(text) {
-		rest, ok := strings.CutPrefix(strings.TrimSpace(line), name+"{")
-		if !ok {
-			continue
-		}
-		labels, value, ok := strings.Cut(rest, "} ")
-		if !ok {
-			continue
-		}
-		v, err := strconv.ParseFloat(strings.Fields(value)[0], 64)
-		if err != nil {
-			continue
-		}
-		for kv := range strings.SplitSeq(labels, ",") {
-			k, val, _ := strings.Cut(kv, "=")
-			if k == label {
-				out[strings.Trim(val, `"`)] += v
-			}
-		}
-	}
-	return out
 }

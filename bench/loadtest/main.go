@@ -34,6 +34,8 @@ import (
 	"os/signal"
 	"syscall"
 	"time"
+
+	"github.com/sesame-go/sesame/bench/internal/vuser"
 )
 
 func main() {
@@ -89,7 +91,7 @@ type config struct {
 	Duration       time.Duration // length of the load phase
 	MaxRequests    int64         // hard cap on requests, all phases together
 	Seed           uint64        // seeds every user's choices
-	Mix            mix           // weights of the operations on a live device
+	Mix            vuser.Mix     // weights of the operations on a live device
 	RaceProb       float64       // chance that victims read while being revoked
 	IdleTimeout    time.Duration // sessiond --idle-timeout
 	RequestTimeout time.Duration // one request's limit
@@ -112,7 +114,7 @@ func (c *config) hardLimit() time.Duration {
 }
 
 func parseFlags(args []string, stderr io.Writer) (config, error) {
-	c := config{Mix: defaultMix()}
+	c := config{Mix: vuser.DefaultMix()}
 	fs := flag.NewFlagSet("loadtest", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.StringVar(&c.Sessiond, "sessiond", "", "sessiond binary to run (default: go build github.com/sesame-go/sesame/cmd/sessiond into a temporary directory)")
@@ -123,7 +125,7 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	fs.DurationVar(&c.Duration, "duration", 30*time.Second, "length of the load phase")
 	fs.Int64Var(&c.MaxRequests, "max-requests", 2_000_000, "hard cap on requests (setup, load and sweep together)")
 	fs.Uint64Var(&c.Seed, "seed", 1, "seed of every user's random choices")
-	fs.Var(&c.Mix, "mix", "operation weights on a live device, name=weight,... of "+c.Mix.names())
+	fs.Var(&c.Mix, "mix", "operation weights on a live device, name=weight,... of "+c.Mix.Names())
 	fs.Float64Var(&c.RaceProb, "race", 0.5, "probability that the victims of a revocation send a read at the same time")
 	fs.DurationVar(&c.IdleTimeout, "idle-timeout", time.Minute, "sessiond --idle-timeout; short, so that reads also extend sessions (one store write per live session every idle-timeout/20)")
 	fs.DurationVar(&c.RequestTimeout, "request-timeout", 30*time.Second, "time limit of one request (logins queue behind argon2id)")
@@ -163,7 +165,7 @@ func (c *config) check() error {
 	if c.RequestTimeout <= 0 || c.Timeout < 0 {
 		errs = append(errs, errors.New("-request-timeout must be positive and -timeout not negative"))
 	}
-	if c.Mix.total() <= 0 {
+	if c.Mix.Total() <= 0 {
 		errs = append(errs, errors.New("-mix needs a positive weight"))
 	}
 	return errors.Join(errs...)

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/gomodule/redigo/redis"
+	"github.com/sesame-go/sesame/bench/internal/vuser"
 )
 
 // redisDeletePrefix deletes the keys under prefix (SCAN MATCH, then DEL)
@@ -19,7 +20,7 @@ func redisDeletePrefix(ctx context.Context, addr, prefix string) (int, error) {
 	}
 	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
-	dial := loopbackDialer()
+	dial := vuser.LoopbackDialer()
 	conn, err := redis.DialContext(ctx, "tcp", addr, redis.DialContextFunc(dial))
 	if err != nil {
 		return 0, err

@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/gomodule/redigo/redis"
+	"github.com/sesame-go/sesame/bench/internal/sessiondproc"
 )
 
 // TestRedisDeletePrefix deletes the keys under one prefix, across several
@@ -20,7 +21,7 @@ func TestRedisDeletePrefix(t *testing.T) {
 		t.Skipf("no Redis at %s: %v", addr, err)
 	}
 	defer conn.Close()
-	prefix := "sesame-loadtest-test-" + randomHex(8) + ":"
+	prefix := "sesame-loadtest-test-" + sessiondproc.RandomHex(8) + ":"
 	other := prefix[:len(prefix)-1] + "x:kept"
 	const n = 2500 // more than one SCAN page of 1000
 	for i := range n {

@@ -7,7 +7,8 @@ import (
 	"maps"
 	"slices"
 	"strings"
-	"time"
+
+	"github.com/sesame-go/sesame/bench/internal/vuser"
 )
 
 // Report is the outcome of a run; -json prints it as is.
@@ -26,9 +27,9 @@ type Report struct {
 
 	// Setup is the first login of every device; Load is the measured
 	// run; Sweep is the final check of every session.
-	Setup Phase `json:"setup"`
-	Load  Phase `json:"load"`
-	Sweep Phase `json:"sweep"`
+	Setup vuser.Phase `json:"setup"`
+	Load  vuser.Phase `json:"load"`
+	Sweep vuser.Phase `json:"sweep"`
 
 	// SweepLive and SweepEnded are the live and ended sessions the final
 	// sweep checked; SweepUnchecked the live ones it skipped because they
@@ -70,34 +71,6 @@ type Report struct {
 	Passed bool `json:"passed"`
 }
 
-// Phase is the requests of one phase of the run.
-type Phase struct {
-	// Seconds is how long the phase took.
-	Seconds float64 `json:"seconds"`
-	// Requests is how many requests it made, and PerSecond their rate.
-	Requests  int64   `json:"requests"`
-	PerSecond float64 `json:"requests_per_s"`
-	// Latency is over all its requests; ByKind per kind of request
-	// ("GET auth", "POST login", ...).
-	Latency Latency            `json:"latency"`
-	ByKind  map[string]Latency `json:"by_kind,omitempty"`
-	// Operations counts the user actions of the phase: reads (home, auth,
-	// sessions) and writes (login, logout, revoke, revoke-others,
-	// logout-all), not the checking reads each write is followed by.
-	Operations map[string]int64 `json:"operations,omitempty"`
-}
-
-// Latency summarises request durations, in milliseconds.
-type Latency struct {
-	// Count is how many requests.
-	Count int `json:"count"`
-	// P50, P90, P99 and Max are percentiles of their durations.
-	P50 float64 `json:"p50_ms"`
-	P90 float64 `json:"p90_ms"`
-	P99 float64 `json:"p99_ms"`
-	Max float64 `json:"max_ms"`
-}
-
 // Server is what the load test learned about sessiond.
 type Server struct {
 	// PeakRSS is VmHWM, the process's peak resident set, read just before
@@ -124,39 +97,6 @@ type Server struct {
 	Stopped bool `json:"stopped_cleanly"`
 }
 
-// phaseOf summarises a phase's recorded requests.
-func phaseOf(rec *recorder, elapsed time.Duration, ops map[string]int64) Phase {
-	rec.mu.Lock()
-	defer rec.mu.Unlock()
-	p := Phase{Seconds: elapsed.Seconds(), ByKind: map[string]Latency{}, Operations: ops}
-	var all []time.Duration
-	for kind, l := range rec.lat {
-		p.ByKind[kind] = latencyOf(l)
-		all = append(all, l...)
-	}
-	p.Requests = int64(len(all))
-	if elapsed > 0 {
-		p.PerSecond = float64(len(all)) / elapsed.Seconds()
-	}
-	p.Latency = latencyOf(all)
-	return p
-}
-
-// latencyOf sorts ds and takes its percentiles (nearest rank).
-func latencyOf(ds []time.Duration) Latency {
-	if len(ds) == 0 {
-		return Latency{}
-	}
-	slices.Sort(ds)
-	at := func(q float64) float64 {
-		i := int(q*float64(len(ds))+0.999999) - 1
-		return ms(ds[min(max(i, 0), len(ds)-1)])
-	}
-	return Latency{Count: len(ds), P50: at(0.50), P90: at(0.90), P99: at(0.99), Max: ms(ds[len(ds)-1])}
-}
-
-func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
-
 func mib(b int64) string { return fmt.Sprintf("%.1f MiB", float64(b)/(1<<20)) }
 
 // writeText prints the report for people.
@@ -165,7 +105,7 @@ func (r *Report) writeText(w io.Writer) {
 		r.Store, r.Users, r.Devices, r.IdleTimeout, r.Seed)
 	fmt.Fprintf(w, "mix on a live device: %s\n", r.Mix)
 	fmt.Fprintf(w, "\nsetup: %d requests in %.1fs (%d logins, %.1f/s)\n",
-		r.Setup.Requests, r.Setup.Seconds, r.Setup.Operations[opLogin], float64(r.Setup.Operations[opLogin])/max(r.Setup.Seconds, 1e-9))
+		r.Setup.Requests, r.Setup.Seconds, r.Setup.Operations[vuser.OpLogin], float64(r.Setup.Operations[vuser.OpLogin])/max(r.Setup.Seconds, 1e-9))
 	fmt.Fprintf(w, "\nload: %d requests in %.1fs: %.0f requests/s\n", r.Load.Requests, r.Load.Seconds, r.Load.PerSecond)
 	writeLatencies(w, r.Load)
 	fmt.Fprintf(w, "\noperations (user actions; each write is followed by checking reads):\n")
@@ -197,9 +137,9 @@ func (r *Report) writeText(w io.Writer) {
 	}
 }
 
-func writeLatencies(w io.Writer, p Phase) {
+func writeLatencies(w io.Writer, p vuser.Phase) {
 	fmt.Fprintf(w, "  %-32s %9s %8s %8s %8s %8s %8s\n", "request", "count", "share", "p50 ms", "p90 ms", "p99 ms", "max ms")
-	row := func(name string, l Latency) {
+	row := func(name string, l vuser.Latency) {
 		share := 100 * float64(l.Count) / float64(max(p.Requests, 1))
 		fmt.Fprintf(w, "  %-32s %9d %7.2f%% %8.2f %8.2f %8.2f %8.2f\n", name, l.Count, share, l.P50, l.P90, l.P99, l.Max)
 	}

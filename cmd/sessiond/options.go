@@ -39,6 +39,7 @@ type options struct {
 	LogLevel          string
 	OpsListen         string
 	ShutdownTimeout   time.Duration
+	DrainTimeout      time.Duration
 	BodyTimeout       time.Duration
 	UpstreamBodyRate  int
 
@@ -168,6 +169,7 @@ func newFlagSet(o *options, getenv func(string) string) *flag.FlagSet {
 	fs.DurationVar(&o.BodyTimeout, "body-timeout", 10*time.Second, "time a client has to send a request body once its headers are in (proxied uploads earn more: --upstream-body-rate)")
 	fs.IntVar(&o.UpstreamBodyRate, "upstream-body-rate", 500, "a body proxied to --upstream may take --body-timeout plus one second per this many bytes received, so uploads go on while they keep this pace (bytes/s); 0: no time limit for them")
 	fs.DurationVar(&o.ShutdownTimeout, "shutdown-timeout", 30*time.Second, "on SIGTERM/SIGINT, wait this long for in-flight requests")
+	fs.DurationVar(&o.DrainTimeout, "drain-timeout", 5*time.Second, "on SIGTERM/SIGINT, refuse new connections but answer requests on open ones (with Connection: close) for up to this long, within --shutdown-timeout, so a proxy's kept-alive connections close after a response rather than under a request")
 	fs.BoolVar(&o.Sealed, "sealed", false, "sealed-cookie sessions: the encrypted record travels in the cookie; --store then keeps only per-user revocations")
 	fs.StringVar(&o.SealKeys, "seal-keys", "", "sealing keys for --sealed, base64, comma-separated, primary first (default: generated in <data-dir>/seal-keys)")
 	fs.BoolVar(&o.CacheFlag, "cache-flag", false, "set a non-secret flag cookie (sesame_auth) while logged in, so that a shared cache in front (nginx proxy_cache, Varnish) passes logged-in requests through")
@@ -247,6 +249,9 @@ func (o *options) check() error {
 	}
 	if o.BodyTimeout <= 0 {
 		errs = append(errs, errors.New("--body-timeout must be positive"))
+	}
+	if o.ShutdownTimeout < 0 || o.DrainTimeout < 0 {
+		errs = append(errs, errors.New("--shutdown-timeout and --drain-timeout must not be negative"))
 	}
 	if o.UpstreamBodyRate < 0 {
 		errs = append(errs, errors.New("--upstream-body-rate must not be negative"))

@@ -18,10 +18,12 @@ import (
 
 // startServe runs serve as `sessiond --data-dir dir --listen 127.0.0.1:0`
 // would, and returns its base URL, what it printed, and a stop function
-// that shuts it down gracefully and waits.
+// that shuts it down gracefully and waits. The drain timeout is short
+// unless args say otherwise: the tests' clients keep idle connections
+// open, which the drain would wait for.
 func startServe(t *testing.T, args ...string) (base string, out *syncBuffer, stop func()) {
 	t.Helper()
-	opt, err := parseOptions(append([]string{"--listen", "127.0.0.1:0"}, args...), func(string) string { return "" }, io.Discard)
+	opt, err := parseOptions(append([]string{"--listen", "127.0.0.1:0", "--drain-timeout", "100ms"}, args...), func(string) string { return "" }, io.Discard)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -140,7 +140,8 @@ func serve(ctx context.Context, opt *options, stdout, stderr io.Writer, ready fu
 		}
 	case <-ctx.Done():
 		// The clean-up shuts the servers down.
-		log.Info("shutting down: finishing requests in flight", "timeout", opt.ShutdownTimeout.String())
+		log.Info("shutting down: refusing new connections, finishing requests in flight",
+			"drain", opt.DrainTimeout.String(), "timeout", opt.ShutdownTimeout.String())
 	}
 	return nil
 }
@@ -269,25 +270,38 @@ func watchUsers(ctx context.Context, db *users.DB, log *slog.Logger, undo *clean
 }
 
 // startServing serves srv on ln until the clean-up shuts it down,
-// gracefully. The channel receives why serving ended.
+// gracefully: the listener stops (the connections the kernel had queued
+// are served, see stoppableListener), the open connections are drained
+// (see drainer), then the requests in flight finish. The channel receives
+// why serving ended.
 func startServing(opt *options, srv *server, ln net.Listener, log *slog.Logger, undo *cleanup) <-chan error {
 	hs := &http.Server{
 		Handler:           srv.handler(),
+		ConnState:         srv.drain.connState,
 		ReadHeaderTimeout: 10 * time.Second,
 		IdleTimeout:       2 * time.Minute,
 		MaxHeaderBytes:    64 << 10,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
+	sl := newStoppableListener(ln)
 	errc := make(chan error, 1)
 	go func() {
 		if opt.TLSCert != "" {
-			errc <- hs.ServeTLS(ln, opt.TLSCert, opt.TLSKey)
+			errc <- hs.ServeTLS(sl, opt.TLSCert, opt.TLSKey)
 		} else {
-			errc <- hs.Serve(ln)
+			errc <- hs.Serve(sl)
 		}
 	}()
 	undo.add(func() error {
-		if err := shutdown(hs, ln, opt.ShutdownTimeout); err != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), opt.ShutdownTimeout)
+		defer cancel()
+		if err := sl.stop(); err != nil {
+			log.Warn("stopping the listener", "err", err)
+		}
+		srv.drain.drain(ctx, opt.DrainTimeout)
+		err := hs.Shutdown(ctx)
+		ln.Close() // an error if hs closed it already
+		if err != nil {
 			return fmt.Errorf("shutdown: %w", err)
 		}
 		return nil

@@ -37,6 +37,7 @@ type server struct {
 	pages   *pages.Server
 	proxy   *proxy.Server
 	binder  *dbsc.Binder // nil unless DBSC is on (--dbsc)
+	drain   drainer      // what shutting down gracefully needs
 }
 
 // parts are what a server is built over.
@@ -54,7 +55,16 @@ type parts struct {
 func newServer(opt *options, p parts) (*server, error) {
 	s := &server{opt: opt, log: p.log, users: p.users, metrics: p.metrics}
 	store := ops.Instrument(p.store, p.metrics)
-	s.ready = ops.Ready(store, s.log)
+	storeReady := ops.Ready(store, s.log)
+	// Not ready once shutting down: a load balancer stops sending.
+	s.ready = func(w http.ResponseWriter, r *http.Request) {
+		if s.drain.draining.Load() {
+			w.Header().Set("Cache-Control", "no-store")
+			http.Error(w, "shutting down", http.StatusServiceUnavailable)
+			return
+		}
+		storeReady(w, r)
+	}
 	p.metrics.Registry.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{
 		Name: "sessiond_password_hashes_total",
 		Help: "Passwords hashed to check a login (unknown users included), which the login limiter bounds.",
@@ -196,13 +206,13 @@ func (s *server) handler() http.Handler {
 	// spelling of its path still reaches it through the mux, which cleans
 	// or redirects it as before.
 	auth := s.mgr.Handler(http.HandlerFunc(s.proxy.ForwardAuth))
-	return proxy.BodyDeadline(s.opt.BodyTimeout, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	return s.drain.handler(proxy.BodyDeadline(s.opt.BodyTimeout, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.URL.Path == pages.PathAuth {
 			auth.ServeHTTP(w, r)
 			return
 		}
 		all.ServeHTTP(w, r)
-	}))
+	})))
 }
 
 // opsHandler serves the operations endpoints for --ops-listen (see

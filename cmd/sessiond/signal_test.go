@@ -41,7 +41,7 @@ func TestSIGTERMFinishesInFlight(t *testing.T) {
 	addr := freePort(t)
 	cmd := exec.Command(os.Args[0])
 	cmd.Env = append(os.Environ(), "SESSIOND_TEST_RUN_MAIN=1",
-		"SESSIOND_TEST_ARGS=--data-dir "+t.TempDir()+" --store memory:// --listen "+addr+" --upstream http://"+upLn.Addr().String())
+		"SESSIOND_TEST_ARGS=--data-dir "+t.TempDir()+" --store memory:// --listen "+addr+" --upstream http://"+upLn.Addr().String()+" --drain-timeout 100ms")
 	stdout, _ := cmd.StdoutPipe()
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)

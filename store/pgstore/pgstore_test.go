@@ -1,8 +1,10 @@
 package pgstore
 
 import (
+	"context"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/sesame-go/sesame/store/sqlstore"
 	"github.com/sesame-go/sesame/store/sqlstore/sqlstoretest"
@@ -50,5 +52,62 @@ func TestSweepUsesExpiryIndex(t *testing.T) {
 	}
 	if !strings.Contains(plan.String(), table+"_expires_at_idx") {
 		t.Fatalf("sweep plan does not use the expires_at index:\n%s", plan.String())
+	}
+}
+
+// TestMigrateBesideASave runs Migrate on an existing table while a save is
+// in flight on another connection, as when one app server restarts while
+// the others serve: the save holds the table (its INSERT or UPDATE) and
+// then draws its version from the sequence. Migrate must not lock what
+// exists already; when its ALTER SEQUENCE held the sequence and its CREATE
+// INDEX waited for the table, PostgreSQL aborted one of the two
+// ("deadlock detected"), failing a user's login.
+func TestMigrateBesideASave(t *testing.T) {
+	pool := open(t, testConfig(t))
+	_, table := sqlstoretest.NewStore(t, testServer(pool), sqlstore.Config{SweepInterval: -1})
+	ctx := t.Context()
+	tx, err := pool.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tx.Rollback(context.Background())
+	if _, err := tx.Exec(ctx, `LOCK TABLE "`+table+`" IN ROW EXCLUSIVE MODE`); err != nil {
+		t.Fatal(err)
+	}
+	migrated := make(chan error, 1)
+	go func() { migrated <- Migrate(ctx, pool, table) }()
+	// Migrate either returns at once (it locks nothing that exists) or
+	// waits for the table, holding the sequence: then the save's draw
+	// from the sequence deadlocks.
+	waiting := func() bool {
+		var n int
+		err := pool.QueryRow(ctx, `SELECT count(*) FROM pg_locks WHERE relation = to_regclass($1) AND NOT granted`, `"`+table+`"`).Scan(&n)
+		return err == nil && n > 0
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	done := false
+	for !done && !waiting() {
+		select {
+		case err := <-migrated:
+			if err != nil {
+				t.Fatalf("Migrate beside a save: %v", err)
+			}
+			done = true
+		case <-time.After(10 * time.Millisecond):
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("Migrate neither returned nor waited for the table within 10s")
+		}
+	}
+	if _, err := tx.Exec(ctx, `SELECT nextval('"`+table+`_version_seq"')`); err != nil {
+		t.Fatalf("a save beside Migrate: %v", err)
+	}
+	if err := tx.Commit(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if !done {
+		if err := <-migrated; err != nil {
+			t.Fatalf("Migrate beside a save: %v", err)
+		}
 	}
 }

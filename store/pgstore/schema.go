@@ -70,8 +70,25 @@ func Schema(table string) (string, error) { return dialect.SchemaFor(table) }
 // its version sequence and its indexes, if they do not exist yet, in one
 // transaction (see Schema for the SQL). Concurrent calls, say from several
 // app servers starting at once, wait for each other on an advisory lock.
+// When the table, its sequence and its indexes all exist, it changes and
+// locks nothing, so that an app server starting while others save
+// sessions does not hold them up.
 func Migrate(ctx context.Context, pool *pgxpool.Pool, table string) error {
 	return dialect.Migrate(ctx, table, func(ctx context.Context, table, schema string) error {
+		// Nothing to do, and nothing to lock, when everything is there:
+		// the statements below lock the sequence and the table even when
+		// they change nothing, and app servers that start while others
+		// save sessions would deadlock with those saves.
+		var complete bool
+		names := []string{table, table + "_version_seq", table + "_user_name_idx", table + "_expires_at_idx"}
+		for i, n := range names {
+			names[i] = `"` + n + `"`
+		}
+		err := pool.QueryRow(ctx, `SELECT to_regclass($1) IS NOT NULL AND to_regclass($2) IS NOT NULL
+    AND to_regclass($3) IS NOT NULL AND to_regclass($4) IS NOT NULL`, names[0], names[1], names[2], names[3]).Scan(&complete)
+		if err != nil || complete {
+			return err
+		}
 		return pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
 			if _, err := tx.Exec(ctx, "SELECT pg_advisory_xact_lock(hashtext($1))", "sesame pgstore migrate "+table); err != nil {
 				return err

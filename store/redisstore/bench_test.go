@@ -217,3 +217,37 @@ func benchAll(b *testing.B, s *Store) {
 		})
 	})
 }
+
+// BenchmarkMinReplicas times what MinReplicas costs: a Save with a user
+// (record and index on two masters) on a throwaway cluster with a replica
+// per master, with MinReplicas 1 ("store") and without ("raw"), one call
+// at a time, alternately (storetest.ComparePair).
+//
+//	go test -run '^$' -bench MinReplicas -benchtime 5000x -count 5
+func BenchmarkMinReplicas(b *testing.B) {
+	needRedisServer(b)
+	c := startCluster(b, 1, false)
+	prefix := testPrefix()
+	waiting, err := New(Config{Addrs: addrsOf(c.masters), Prefix: prefix, MinReplicas: 1})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer waiting.Close()
+	plain, err := New(Config{Addrs: addrsOf(c.masters), Prefix: prefix})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer plain.Close()
+	ctx := context.Background()
+	value := make([]byte, benchValueSize)
+	rand.Read(value)
+	save := func(s *Store, key string, version *uint64) func() error {
+		return func() error {
+			v, err := s.Save(ctx, key, value, *version, live("bench"))
+			*version = v
+			return err
+		}
+	}
+	var v1, v2 uint64
+	storetest.ComparePair(b, nil, save(waiting, newKey(), &v1), save(plain, newKey(), &v2))
+}

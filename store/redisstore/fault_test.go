@@ -111,7 +111,7 @@ func TestClusterNodeFault(t *testing.T) {
 	needRedisServer(t)
 	defer verifyNoLeaks(t, goleak.IgnoreCurrent())
 
-	nodes := startCluster(t)
+	nodes := startCluster(t, 0, false).masters
 	s, err := New(Config{Addrs: addrsOf(nodes), Prefix: testPrefix()})
 	if err != nil {
 		t.Fatal(err)
@@ -323,10 +323,17 @@ func wantClearError(t *testing.T, err error, addr string) {
 // waitWorks waits until key loads again.
 func waitWorks(t *testing.T, s *Store, key string) {
 	t.Helper()
+	waitLoads(t, s, key, false)
+}
+
+// waitLoads waits until a Load of key succeeds, or, with absentOK, at
+// least finds out that there is no such record.
+func waitLoads(t *testing.T, s *Store, key string, absentOK bool) {
+	t.Helper()
 	deadline := time.Now().Add(20 * time.Second)
 	for {
 		_, _, err := s.Load(ctxWithTimeout(t), key)
-		if err == nil {
+		if err == nil || absentOK && errors.Is(err, sesame.ErrNotFound) {
 			return
 		}
 		if time.Now().After(deadline) {

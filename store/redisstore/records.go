@@ -1,10 +1,12 @@
 package redisstore
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"math/rand/v2"
 	"strconv"
+	"sync"
 
 	"github.com/redis/rueidis"
 	"github.com/sesame-go/sesame"
@@ -13,28 +15,32 @@ import (
 // Load returns the value and version stored under key, in one round trip
 // (or none, when the client-side cache is on and holds the record). It
 // returns an error wrapping sesame.ErrNotFound when there is no record or
-// it has expired.
+// it has expired. A failure that a moment may cure (a node down, a
+// failover in progress, CLUSTERDOWN) is retried until ctx ends.
 func (s *Store) Load(ctx context.Context, key string) ([]byte, uint64, error) {
 	if err := checkKey(ctx, "load", key); err != nil {
 		return nil, 0, err
 	}
 	c := s.client
-	var r rueidis.RedisResult
-	if s.cache > 0 && !s.bypass.has(key) {
-		r = c.DoCache(ctx, c.B().Get().Key(s.recordKey(key)).Cache(), s.cache)
-	} else {
-		r = c.Do(ctx, c.B().Get().Key(s.recordKey(key)).Build())
-	}
-	rec, err := r.ToString()
+	cached := s.cache > 0 && !s.bypass.has(key)
+	var rec string
+	err := retry(ctx, func() (err error) {
+		if cached {
+			rec, err = c.DoCache(ctx, c.B().Get().Key(s.recordKey(key)).Cache(), s.cache).ToString()
+		} else {
+			rec, err = c.Do(ctx, c.B().Get().Key(s.recordKey(key)).Build()).ToString()
+		}
+		return err
+	})
 	if rueidis.IsRedisNil(err) {
 		return nil, 0, fmt.Errorf("redisstore: load %s: %w", short(key), sesame.ErrNotFound)
 	}
 	if err != nil {
-		return nil, 0, s.fail("load", key, err)
+		return nil, 0, s.fail(ctx, "load", key, err)
 	}
 	version, _, value, err := decodeRecord(rec)
 	if err != nil {
-		return nil, 0, s.fail("load", key, err)
+		return nil, 0, s.fail(ctx, "load", key, err)
 	}
 	// A copy: the string may be shared with the client's cache.
 	return []byte(value), version, nil
@@ -57,36 +63,53 @@ func (s *Store) Save(ctx context.Context, key string, value []byte, version uint
 	args := []string{versionString(version), encodeRecord(next, opts.User, value), expires}
 
 	var saved, indexed rueidis.RedisResult
-	if opts.User == "" {
-		saved = c.Do(ctx, saveScript.cmd(c, keys, args...))
-	} else {
+	var savedWait, indexedWait error // MinReplicas not reached
+	ukeys := []string{s.userKey(opts.User)}
+	switch {
+	case s.minReplicas > 0:
+		// Each write waits for its own master's replicas, on a connection
+		// of its own; the record and the index entry are written at once.
+		var wg sync.WaitGroup
+		if opts.User != "" {
+			wg.Go(func() { indexed, indexedWait = s.runReplicated(ctx, indexScript, ukeys, key, expires) })
+		}
+		saved, savedWait = s.runReplicated(ctx, saveScript, keys, args...)
+		wg.Wait()
+	case opts.User == "":
+		saved = saveScript.run(ctx, c, keys, args...)
+	default:
 		// The index entry goes first in the pipeline, but in a cluster the
 		// two commands may go to different nodes, so nothing orders them.
-		ukeys := []string{s.userKey(opts.User)}
 		rs := c.DoMulti(ctx, indexScript.cmd(c, ukeys, key, expires), saveScript.cmd(c, keys, args...))
 		indexed, saved = rs[0], rs[1]
 		if noScript(indexed) {
 			indexed = c.Do(ctx, indexScript.eval(c, ukeys, key, expires))
 		}
-	}
-	if noScript(saved) {
-		saved = c.Do(ctx, saveScript.eval(c, keys, args...))
+		if noScript(saved) {
+			saved = c.Do(ctx, saveScript.eval(c, keys, args...))
+		}
 	}
 	if s.cache > 0 {
 		s.bypass.add(key, s.cache)
 	}
 	ok, err := saved.AsInt64()
 	if err != nil {
-		return 0, s.fail("save", key, err)
+		return 0, s.fail(ctx, "save", key, err)
 	}
 	if ok != 1 {
 		return 0, fmt.Errorf("redisstore: save %s with version %d: %w", short(key), version, sesame.ErrConflict)
+	}
+	if savedWait != nil {
+		return 0, s.fail(ctx, "save", key, savedWait)
 	}
 	if opts.User != "" {
 		if err := indexed.Error(); err != nil {
 			// The record is saved but not filed under its user, so a
 			// DeleteUser would miss it: say so rather than succeed.
-			return 0, s.fail("save", key, fmt.Errorf("record saved but not added to its user's index: %w", err))
+			return 0, s.fail(ctx, "save", key, fmt.Errorf("record saved but not added to its user's index: %w", err))
+		}
+		if indexedWait != nil {
+			return 0, s.fail(ctx, "save", key, fmt.Errorf("record saved, but its user's index entry is %w", indexedWait))
 		}
 	}
 	return next, nil
@@ -116,8 +139,17 @@ func (s *Store) Delete(ctx context.Context, key string) error {
 	if s.cache > 0 {
 		s.bypass.add(key, s.cache)
 	}
-	if err := s.client.Do(ctx, s.client.B().Del().Key(s.recordKey(key)).Build()).Error(); err != nil {
-		return s.fail("delete", key, err)
+	c := s.client
+	del := func() rueidis.Completed { return c.B().Del().Key(s.recordKey(key)).Build() }
+	if s.minReplicas == 0 {
+		if err := c.Do(ctx, del()).Error(); err != nil {
+			return s.fail(ctx, "delete", key, err)
+		}
+		return nil
+	}
+	r, werr := s.replicated(ctx, del, nil)
+	if err := cmp.Or(r.Error(), werr); err != nil {
+		return s.fail(ctx, "delete", key, err)
 	}
 	return nil
 }

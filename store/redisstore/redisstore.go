@@ -20,6 +20,7 @@
 package redisstore
 
 import (
+	"cmp"
 	"context"
 	"crypto/sha256"
 	"crypto/tls"
@@ -36,6 +37,10 @@ import (
 
 // DefaultPrefix is the key prefix a Store uses when Config.Prefix is empty.
 const DefaultPrefix = "sesame:"
+
+// DefaultReplicaTimeout is how long a write waits for Config.MinReplicas
+// replicas when Config.ReplicaTimeout is zero.
+const DefaultReplicaTimeout = time.Second
 
 // Config says where the Redis server or cluster is and how to use it. The
 // zero value, with Addrs set, is a good configuration.
@@ -61,6 +66,26 @@ type Config struct {
 	// disables the cache.
 	ClientSideCache time.Duration
 
+	// MinReplicas, when positive, makes every write the store acknowledges
+	// durable through the failover of one master: Save, Delete and
+	// DeleteUser send Redis's WAIT after their writes, on the same
+	// connection to each master they wrote to (the record's and, for a
+	// Save with a user, the user index's; every record a DeleteUser
+	// deletes), and return nil only once at least MinReplicas replicas of
+	// each of those masters hold the writes. If WAIT does not reach the
+	// count within ReplicaTimeout, the call returns an error saying so
+	// (which wraps ErrNotReplicated): the write stays on the master, but is
+	// not acknowledged, and a failover may undo it. With MinReplicas zero,
+	// the default, a write is acknowledged as soon as its master has it,
+	// and a master that fails before its replica caught up takes the
+	// write with it: a login, a logout or a revocation can be undone.
+	// Redis Cluster with one replica per master wants 1. See the README.
+	MinReplicas int
+
+	// ReplicaTimeout bounds each WAIT of MinReplicas (and never exceeds
+	// the call's context deadline). Zero means DefaultReplicaTimeout.
+	ReplicaTimeout time.Duration
+
 	// DB is the number of the database to use on a standalone server
 	// (SELECT). Zero is the server's default database, and the only one a
 	// Redis Cluster has.
@@ -79,7 +104,8 @@ type Config struct {
 	// dialer. The fields above take precedence: Addrs, DB, Username,
 	// Password and TLS, when set, replace its InitAddress, SelectDB,
 	// Username, Password and TLSConfig, and its DisableCache is set when
-	// ClientSideCache is zero.
+	// ClientSideCache is zero; its DisableRetry is always set: the store
+	// retries reads itself.
 	Client rueidis.ClientOption
 }
 
@@ -91,6 +117,9 @@ type Store struct {
 	server string        // names the server(s) in errors
 	cache  time.Duration // 0: no client-side cache
 	bypass bypassSet     // keys whose loads must skip the cache for now
+
+	minReplicas    int           // 0: acknowledge writes without WAIT
+	replicaTimeout time.Duration // bound of each WAIT
 }
 
 var (
@@ -114,6 +143,12 @@ func New(cfg Config) (*Store, error) {
 	if cfg.DB < 0 {
 		return nil, fmt.Errorf("redisstore: negative DB %d", cfg.DB)
 	}
+	if cfg.MinReplicas < 0 || cfg.ReplicaTimeout < 0 {
+		return nil, fmt.Errorf("redisstore: negative MinReplicas %d or ReplicaTimeout %v", cfg.MinReplicas, cfg.ReplicaTimeout)
+	}
+	if cfg.ReplicaTimeout > 0 && cfg.ReplicaTimeout < time.Millisecond {
+		return nil, fmt.Errorf("redisstore: ReplicaTimeout %v is under WAIT's resolution of a millisecond", cfg.ReplicaTimeout)
+	}
 	opt := cfg.Client
 	if len(cfg.Addrs) > 0 {
 		opt.InitAddress = append([]string(nil), cfg.Addrs...)
@@ -136,12 +171,17 @@ func New(cfg Config) (*Store, error) {
 	if cfg.ClientSideCache == 0 {
 		opt.DisableCache = true
 	}
+	// Reads retry by themselves (see retry); writes are never retried.
+	opt.DisableRetry = true
 	server := strings.Join(opt.InitAddress, ",")
 	client, err := rueidis.NewClient(opt)
 	if err != nil {
 		return nil, fmt.Errorf("redisstore: connect to redis %s: %w", server, err)
 	}
-	return &Store{client: client, prefix: prefix, server: server, cache: cfg.ClientSideCache}, nil
+	return &Store{
+		client: client, prefix: prefix, server: server, cache: cfg.ClientSideCache,
+		minReplicas: cfg.MinReplicas, replicaTimeout: cmp.Or(cfg.ReplicaTimeout, DefaultReplicaTimeout),
+	}, nil
 }
 
 // Close closes the store's connections. Calls after Close fail.
@@ -165,12 +205,73 @@ func (s *Store) userKey(user string) string {
 }
 
 // fail wraps err with the operation, a short form of the key and the
-// server. It never includes values or whole keys.
-func (s *Store) fail(op, key string, err error) error {
+// server. When ctx has ended (its deadline passed, or it was cancelled)
+// while the call was failing, the error wraps ctx's error too, so that
+// errors.Is(err, context.DeadlineExceeded) holds, and the message keeps
+// what the last attempt ran into. It never includes values or whole keys.
+func (s *Store) fail(ctx context.Context, op, key string, err error) error {
+	where := "redisstore: " + op
 	if key != "" {
-		return fmt.Errorf("redisstore: %s %s on redis %s: %w", op, short(key), s.server, err)
+		where += " " + short(key)
 	}
-	return fmt.Errorf("redisstore: %s on redis %s: %w", op, s.server, err)
+	where += " on redis " + s.server
+	if cerr := ctx.Err(); cerr != nil && !errors.Is(err, cerr) {
+		return fmt.Errorf("%s: %w; the last attempt failed: %w%s", where, cerr, err, hint(err))
+	}
+	return fmt.Errorf("%s: %w%s", where, err, hint(err))
+}
+
+// hint explains the Redis errors whose text alone does not say what to do.
+func hint(err error) string {
+	if e := (*rueidis.RedisError)(nil); errors.As(err, &e) && e.IsClusterDown() {
+		return " (the cluster refuses commands while a master is down and cluster-require-full-coverage is yes, and until a failover completes; see the redisstore README for the settings sessions want)"
+	}
+	return ""
+}
+
+// transient reports whether err is a failure that a moment may cure: the
+// cluster is down or a slot is migrating (CLUSTERDOWN, TRYAGAIN), a node is
+// loading its data, or the network failed (a node is down and its replica
+// not promoted yet).
+func transient(err error) bool {
+	if err == nil || rueidis.IsRedisNil(err) || errors.Is(err, rueidis.ErrClosing) ||
+		errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+		return false
+	}
+	if e, ok := rueidis.IsRedisErr(err); ok {
+		return e.IsClusterDown() || e.IsTryAgain() || e.IsLoading()
+	}
+	return true
+}
+
+// retry runs a read-only call, and runs it again, every 10 to 200 ms, as
+// long as it fails in a way that a moment may cure (see transient), until
+// ctx ends. It returns the call's last error; when ctx ended during an
+// attempt, an error that wraps both ctx's error and the failure before
+// it. The store turns rueidis's own retries off (it gives up as soon as
+// the time left is shorter than its next back-off, and then reports only
+// the last failure, or only the context's error), so that an error says
+// both that the deadline ran out and what the server kept answering.
+// call must build its commands afresh each time: rueidis recycles them.
+func retry(ctx context.Context, call func() error) error {
+	var last error // the last transient failure
+	for delay := 10 * time.Millisecond; ; delay = min(2*delay, 200*time.Millisecond) {
+		err := call()
+		if last != nil && ctx.Err() != nil && errors.Is(err, ctx.Err()) {
+			return fmt.Errorf("%w; the last attempt failed: %w", err, last)
+		}
+		if !transient(err) || ctx.Err() != nil {
+			return err
+		}
+		last = err
+		t := time.NewTimer(delay)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return err
+		case <-t.C:
+		}
+	}
 }
 
 // checkKey rejects keys that sesame.ValidKey refuses, and done contexts,

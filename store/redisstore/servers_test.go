@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -120,43 +121,102 @@ func tail(s string, n int) string {
 	return s
 }
 
-// startCluster starts a throwaway three-master Redis Cluster on loopback
-// ports from the operating system (each node's cluster bus on a port of
-// its own too), for tests that kill one of its nodes. The nodes give up on
-// a dead peer after one second and keep serving the slots they hold
-// (cluster-require-full-coverage no).
-func startCluster(t testing.TB) []*redisProc {
+// cluster is a throwaway Redis Cluster of the test's own: masters[i] is
+// replicated by replicas[i], if the cluster has replicas.
+type cluster struct {
+	masters, replicas []*redisProc
+}
+
+// nodes returns every node, masters first.
+func (c *cluster) nodes() []*redisProc { return append(slices.Clone(c.masters), c.replicas...) }
+
+// startCluster starts a throwaway Redis Cluster of three masters, each
+// with the given number of replicas (0 or 1), on loopback ports from the
+// operating system (each node's cluster bus on a port of its own too), for
+// tests that stop or kill its nodes. The nodes give up on a dead peer after
+// one second. Without fullCoverage they keep serving the slots they hold
+// while another master is down (cluster-require-full-coverage no); with
+// it, the whole cluster refuses commands then, as Redis does by default.
+func startCluster(t testing.TB, replicas int, fullCoverage bool) *cluster {
 	t.Helper()
+	coverage := "no"
+	if fullCoverage {
+		coverage = "yes"
+	}
 	var nodes []*redisProc
 	var addrs []string
-	for range 3 {
+	for range 3 * (1 + replicas) {
 		n := startRedis(t, osPort(t), "--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf",
 			"--cluster-port", strconv.Itoa(osPort(t)),
-			"--cluster-node-timeout", "1000", "--cluster-require-full-coverage", "no")
+			"--cluster-node-timeout", "1000", "--cluster-require-full-coverage", coverage)
 		nodes = append(nodes, n)
 		addrs = append(addrs, n.addr())
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	out, err := exec.CommandContext(ctx, "redis-cli", append(append([]string{"--cluster", "create"}, addrs...),
-		"--cluster-replicas", "0", "--cluster-yes")...).CombinedOutput()
+		"--cluster-replicas", strconv.Itoa(replicas), "--cluster-yes")...).CombinedOutput()
 	if err != nil {
 		t.Fatalf("redis-cli --cluster create: %v\n%s", err, tail(string(out), 2000))
 	}
 	waitClusterOK(t, nodes)
-	return nodes
+	c := &cluster{masters: nodes[:3]}
+	if replicas == 0 {
+		return c
+	}
+	// redis-cli pairs masters and replicas as it likes: ask each replica
+	// (ROLE: slave, master host, master port, link state, offset), and
+	// wait until its link is up.
+	c.replicas = make([]*redisProc, 3)
+	deadline := time.Now().Add(20 * time.Second)
+	for _, r := range nodes[3:] {
+		for {
+			f := strings.Fields(r.cli("role"))
+			if len(f) >= 4 && f[0] == "slave" && f[3] == "connected" {
+				if i, ok := c.masterAt(f[1] + ":" + f[2]); ok && c.replicas[i] == nil {
+					c.replicas[i] = r
+					break
+				}
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("%s is not the connected replica of a master after 20s: role %q", r, f)
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+	}
+	return c
+}
+
+// masterAt returns the index of the master whose address is addr.
+func (c *cluster) masterAt(addr string) (int, bool) {
+	for i, m := range c.masters {
+		if m.addr() == addr {
+			return i, true
+		}
+	}
+	return 0, false
 }
 
 // waitClusterOK waits until every node reports cluster_state:ok and knows
-// all three masters.
+// all of them.
 func waitClusterOK(t testing.TB, nodes []*redisProc) {
 	t.Helper()
+	waitClusterState(t, nodes, len(nodes), "ok")
+}
+
+// waitClusterState waits until every node of nodes reports the cluster
+// state (ok or fail) and knows the given number of nodes (a failed node
+// stays known).
+func waitClusterState(t testing.TB, nodes []*redisProc, known int, state string) {
+	t.Helper()
+	wantKnown := "cluster_known_nodes:" + strconv.Itoa(known)
+	wantState := "cluster_state:" + state
 	deadline := time.Now().Add(20 * time.Second)
 	for {
 		ok := true
 		for _, n := range nodes {
 			info := n.cli("cluster", "info")
-			if !strings.Contains(info, "cluster_state:ok") || !strings.Contains(info, "cluster_known_nodes:3") {
+			if !strings.Contains(info, wantState) || !strings.Contains(info, wantKnown) {
 				ok = false
 			}
 		}
@@ -164,7 +224,7 @@ func waitClusterOK(t testing.TB, nodes []*redisProc) {
 			return
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("cluster not ok after 20s: %s", nodes[0].cli("cluster", "info"))
+			t.Fatalf("cluster not %s after 20s: %s", state, nodes[0].cli("cluster", "info"))
 		}
 		time.Sleep(100 * time.Millisecond)
 	}

@@ -1,10 +1,13 @@
 package redisstore
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/redis/rueidis"
@@ -27,9 +30,13 @@ type entry struct {
 // entries reads a user's index in one round trip.
 func (s *Store) entries(ctx context.Context, op, user string) ([]entry, error) {
 	c := s.client
-	zs, err := c.Do(ctx, c.B().Zrange().Key(s.userKey(user)).Min("0").Max("-1").Withscores().Build()).AsZScores()
+	var zs []rueidis.ZScore
+	err := retry(ctx, func() (err error) {
+		zs, err = c.Do(ctx, c.B().Zrange().Key(s.userKey(user)).Min("0").Max("-1").Withscores().Build()).AsZScores()
+		return err
+	})
 	if err != nil {
-		return nil, s.fail(op, "", fmt.Errorf("read user index: %w", err))
+		return nil, s.fail(ctx, op, "", fmt.Errorf("read user index: %w", err))
 	}
 	es := make([]entry, 0, len(zs))
 	for _, z := range zs {
@@ -43,9 +50,9 @@ func (s *Store) entries(ctx context.Context, op, user string) ([]entry, error) {
 
 // UserSessions returns the live records saved with user, in two round trips
 // (the index, then every record at once; in a cluster the records are read
-// from their nodes in parallel). Index entries whose record is gone or now
-// belongs to another user are not returned, and are removed from the index
-// in a third round trip.
+// from their nodes in parallel), each retried as Load is. Index entries
+// whose record is gone or now belongs to another user are not returned,
+// and are removed from the index in a third round trip.
 func (s *Store) UserSessions(ctx context.Context, user string) ([]sesame.StoredRecord, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, fmt.Errorf("redisstore: user sessions: %w", err)
@@ -58,24 +65,37 @@ func (s *Store) UserSessions(ctx context.Context, user string) ([]sesame.StoredR
 		return nil, err
 	}
 	c := s.client
-	cmds := make(rueidis.Commands, len(es))
-	for i, e := range es {
-		cmds[i] = c.B().Get().Key(s.recordKey(e.key)).Build()
+	var rs []rueidis.RedisResult
+	err = retry(ctx, func() error {
+		cmds := make(rueidis.Commands, len(es))
+		for i, e := range es {
+			cmds[i] = c.B().Get().Key(s.recordKey(e.key)).Build()
+		}
+		rs = c.DoMulti(ctx, cmds...)
+		for _, r := range rs {
+			if err := r.Error(); transient(err) {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, s.fail(ctx, "user sessions: load", "", err)
 	}
 	var records []sesame.StoredRecord
 	var stale []entry
-	for i, r := range c.DoMulti(ctx, cmds...) {
+	for i, r := range rs {
 		rec, err := r.ToString()
 		if rueidis.IsRedisNil(err) {
 			stale = append(stale, es[i])
 			continue
 		}
 		if err != nil {
-			return nil, s.fail("user sessions: load", es[i].key, err)
+			return nil, s.fail(ctx, "user sessions: load", es[i].key, err)
 		}
 		version, owner, value, err := decodeRecord(rec)
 		if err != nil {
-			return nil, s.fail("user sessions: load", es[i].key, err)
+			return nil, s.fail(ctx, "user sessions: load", es[i].key, err)
 		}
 		if owner != user {
 			stale = append(stale, es[i])
@@ -84,15 +104,16 @@ func (s *Store) UserSessions(ctx context.Context, user string) ([]sesame.StoredR
 		records = append(records, sesame.StoredRecord{Key: es[i].key, Value: []byte(value), Version: version})
 	}
 	if err := s.unindex(ctx, user, stale); err != nil {
-		return nil, s.fail("user sessions: clean index", "", err)
+		return nil, s.fail(ctx, "user sessions: clean index", "", err)
 	}
 	return records, nil
 }
 
 // DeleteUser deletes every record saved with user, in three round trips:
 // it reads the user's index, deletes each listed record that still belongs
-// to the user (a script per record, all pipelined), then removes the
-// entries from the index.
+// to the user (a script per record, all pipelined; with MinReplicas, each
+// on a connection of its own, followed by WAIT, all at once), then removes
+// the entries from the index.
 func (s *Store) DeleteUser(ctx context.Context, user string) error {
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("redisstore: delete user: %w", err)
@@ -104,30 +125,60 @@ func (s *Store) DeleteUser(ctx context.Context, user string) error {
 	if err != nil || len(es) == 0 {
 		return err
 	}
-	c := s.client
-	cmds := make(rueidis.Commands, len(es))
-	for i, e := range es {
-		if s.cache > 0 {
+	if s.cache > 0 {
+		for _, e := range es {
 			s.bypass.add(e.key, s.cache)
 		}
-		cmds[i] = deleteIfOwnerScript.cmd(c, []string{s.recordKey(e.key)}, user)
 	}
 	var errs []error
-	for i, r := range c.DoMulti(ctx, cmds...) {
-		if noScript(r) {
-			r = c.Do(ctx, deleteIfOwnerScript.eval(c, []string{s.recordKey(es[i].key)}, user))
+	if s.minReplicas > 0 {
+		errs = s.deleteReplicated(ctx, user, es)
+	} else {
+		c := s.client
+		cmds := make(rueidis.Commands, len(es))
+		for i, e := range es {
+			cmds[i] = deleteIfOwnerScript.cmd(c, []string{s.recordKey(e.key)}, user)
 		}
-		if err := r.Error(); err != nil {
-			errs = append(errs, s.fail("delete user: delete", es[i].key, err))
+		for i, r := range c.DoMulti(ctx, cmds...) {
+			if noScript(r) {
+				r = c.Do(ctx, deleteIfOwnerScript.eval(c, []string{s.recordKey(es[i].key)}, user))
+			}
+			if err := r.Error(); err != nil {
+				errs = append(errs, s.fail(ctx, "delete user: delete", es[i].key, err))
+			}
 		}
 	}
 	if len(errs) > 0 {
 		return errors.Join(errs...)
 	}
 	if err := s.unindex(ctx, user, es); err != nil {
-		return s.fail("delete user: clean index", "", err)
+		return s.fail(ctx, "delete user: clean index", "", err)
 	}
 	return nil
+}
+
+// maxWaiting bounds the deletes of one DeleteUser that wait for replicas at
+// once, each on a connection of its own.
+const maxWaiting = 16
+
+// deleteReplicated deletes each listed record that still belongs to user,
+// and waits for MinReplicas replicas of the master of each one's slot.
+func (s *Store) deleteReplicated(ctx context.Context, user string, es []entry) []error {
+	errs := make([]error, len(es))
+	sem := make(chan struct{}, maxWaiting)
+	var wg sync.WaitGroup
+	for i, e := range es {
+		sem <- struct{}{}
+		wg.Go(func() {
+			defer func() { <-sem }()
+			r, werr := s.runReplicated(ctx, deleteIfOwnerScript, []string{s.recordKey(e.key)}, user)
+			if err := cmp.Or(r.Error(), werr); err != nil {
+				errs[i] = s.fail(ctx, "delete user: delete", e.key, err)
+			}
+		})
+	}
+	wg.Wait()
+	return slices.DeleteFunc(errs, func(err error) bool { return err == nil })
 }
 
 // unindex removes stale entries from user's index in one round trip,

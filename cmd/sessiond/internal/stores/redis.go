@@ -2,11 +2,14 @@ package stores
 
 import (
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net"
 	"net/url"
+	"strconv"
 	"strings"
+	"time"
 
 	"github.com/sesame-go/sesame"
 	"github.com/sesame-go/sesame/store/redisstore"
@@ -43,11 +46,25 @@ func redisConfig(scheme, rest string) (redisstore.Config, error) {
 		return cfg, errors.New("bad query")
 	}
 	for k := range q {
-		if k != "prefix" {
-			return cfg, errors.New("unknown option " + k + " (only prefix)")
+		if k != "prefix" && k != "min-replicas" && k != "replica-timeout" {
+			return cfg, errors.New("unknown option " + k + " (prefix, min-replicas, replica-timeout)")
 		}
 	}
 	cfg.Prefix = q.Get("prefix")
+	if v := q.Get("min-replicas"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 0 {
+			return cfg, fmt.Errorf("min-replicas=%q: want a number of replicas, 0 or more", v)
+		}
+		cfg.MinReplicas = n
+	}
+	if v := q.Get("replica-timeout"); v != "" {
+		d, err := time.ParseDuration(v)
+		if err != nil || d < time.Millisecond {
+			return cfg, fmt.Errorf("replica-timeout=%q: want a duration of at least 1ms, as in 500ms", v)
+		}
+		cfg.ReplicaTimeout = d
+	}
 	return cfg, nil
 }
 

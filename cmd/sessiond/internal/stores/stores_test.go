@@ -58,6 +58,15 @@ func TestRedisConfig(t *testing.T) {
 	if _, err := redisConfig("redis", "a:1,b:2"); err == nil {
 		t.Error("redis:// accepted two addresses")
 	}
+	cfg, err = redisConfig("redis-cluster", "a:1,b:2?min-replicas=1&replica-timeout=250ms")
+	if err != nil || cfg.MinReplicas != 1 || cfg.ReplicaTimeout != 250*time.Millisecond || len(cfg.Addrs) != 2 {
+		t.Errorf("min-replicas and replica-timeout: %+v %v", cfg, err)
+	}
+	for _, bad := range []string{"min-replicas=-1", "min-replicas=one", "replica-timeout=0", "replica-timeout=10", "replica-timeout=1us"} {
+		if _, err := redisConfig("redis-cluster", "a:1?"+bad); err == nil || !strings.Contains(err.Error(), strings.Split(bad, "=")[0]) {
+			t.Errorf("%s: err %v; want one naming the option", bad, err)
+		}
+	}
 }
 
 func TestRedact(t *testing.T) {

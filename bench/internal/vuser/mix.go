@@ -1,4 +1,4 @@
-package main
+package vuser
 
 import (
 	"fmt"
@@ -10,38 +10,39 @@ import (
 // Operations a virtual user chooses among on a device that is logged in.
 // A device that is logged out always logs in ("login"), whatever the mix.
 const (
-	opHome         = "home"          // read: GET the home page, which names the user
-	opAuth         = "auth"          // read: GET the forward-auth endpoint
-	opSessions     = "sessions"      // read: GET "your sessions", which must list exactly the live sessions
-	opRevoke       = "revoke"        // write: end another device's session by its handle
-	opRevokeOthers = "revoke-others" // write: end every other session of the user
-	opLogout       = "logout"        // write: end this device's session
-	opLogoutAll    = "logout-all"    // write: end every session of the user
-	opLogin        = "login"         // write: log a logged-out device in
+	OpHome         = "home"          // read: GET the home page, which names the user
+	OpAuth         = "auth"          // read: GET the forward-auth endpoint
+	OpSessions     = "sessions"      // read: GET "your sessions", which must list exactly the live sessions
+	OpRevoke       = "revoke"        // write: end another device's session by its handle
+	OpRevokeOthers = "revoke-others" // write: end every other session of the user
+	OpLogout       = "logout"        // write: end this device's session
+	OpLogoutAll    = "logout-all"    // write: end every session of the user
+	OpLogin        = "login"         // write: log a logged-out device in
+	OpResync       = "resync"        // write: log in and log out everywhere, after a write whose outcome is unknown
 )
 
-// mix holds the weight of each operation chosen on a live device. It is a
+// Mix holds the weight of each operation chosen on a live device. It is a
 // flag.Value: "home=30,auth=50,...".
-type mix struct {
+type Mix struct {
 	ops     []string
 	weights []float64
 }
 
-// defaultMix is read-heavy, as the traffic of a session service is (a
+// DefaultMix is read-heavy, as the traffic of a session service is (a
 // forward-auth check for every request of the application behind it): 0.5%
 // of the operations on a live device are writes that end sessions. Every
 // session ended is logged in again later, and each login costs an argon2id
 // hash (64 MiB, about 0.1 s of CPU), so the share of ending writes sets
 // the share of logins, and with it how much of the CPU goes to hashing.
-func defaultMix() mix {
-	return mix{
-		ops:     []string{opHome, opAuth, opSessions, opRevoke, opRevokeOthers, opLogout, opLogoutAll},
+func DefaultMix() Mix {
+	return Mix{
+		ops:     []string{OpHome, OpAuth, OpSessions, OpRevoke, OpRevokeOthers, OpLogout, OpLogoutAll},
 		weights: []float64{25, 55, 19.5, 0.2, 0.05, 0.2, 0.05},
 	}
 }
 
 // String formats the mix as the flag takes it.
-func (m *mix) String() string {
+func (m *Mix) String() string {
 	var parts []string
 	for i, op := range m.ops {
 		parts = append(parts, op+"="+strconv.FormatFloat(m.weights[i], 'g', -1, 64))
@@ -51,7 +52,7 @@ func (m *mix) String() string {
 
 // Set changes the weights named in s; operations it does not name keep
 // theirs.
-func (m *mix) Set(s string) error {
+func (m *Mix) Set(s string) error {
 	for part := range strings.SplitSeq(s, ",") {
 		name, w, ok := strings.Cut(strings.TrimSpace(part), "=")
 		if !ok {
@@ -59,7 +60,7 @@ func (m *mix) Set(s string) error {
 		}
 		i := m.index(name)
 		if i < 0 {
-			return fmt.Errorf("unknown operation %q, want one of %s", name, m.names())
+			return fmt.Errorf("unknown operation %q, want one of %s", name, m.Names())
 		}
 		f, err := strconv.ParseFloat(w, 64)
 		if err != nil || f < 0 {
@@ -70,7 +71,7 @@ func (m *mix) Set(s string) error {
 	return nil
 }
 
-func (m *mix) index(name string) int {
+func (m *Mix) index(name string) int {
 	for i, op := range m.ops {
 		if op == name {
 			return i
@@ -79,9 +80,11 @@ func (m *mix) index(name string) int {
 	return -1
 }
 
-func (m *mix) names() string { return strings.Join(m.ops, ", ") }
+// Names lists the operations of the mix.
+func (m *Mix) Names() string { return strings.Join(m.ops, ", ") }
 
-func (m *mix) total() float64 {
+// Total is the sum of the weights.
+func (m *Mix) Total() float64 {
 	t := 0.0
 	for _, w := range m.weights {
 		t += w
@@ -90,8 +93,8 @@ func (m *mix) total() float64 {
 }
 
 // pick chooses an operation with probability proportional to its weight.
-func (m *mix) pick(r *rand.Rand) string {
-	x := r.Float64() * m.total()
+func (m *Mix) pick(r *rand.Rand) string {
+	x := r.Float64() * m.Total()
 	for i, w := range m.weights {
 		if x < w {
 			return m.ops[i]

@@ -1,4 +1,8 @@
-package main
+// Package sessiondproc builds, starts, watches and stops sessiond processes
+// for the benchmarks and load tests: a binary built from the workspace,
+// users added with `sessiond user add`, a process on 127.0.0.1 that dies
+// with its parent, its log, its memory and its metrics.
+package sessiondproc
 
 import (
 	"bufio"
@@ -9,7 +13,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"net/url"
 	"os"
@@ -23,26 +26,53 @@ import (
 	"time"
 )
 
-// sessiondPackage is what is built when no -sessiond binary is given.
-const sessiondPackage = "github.com/sesame-go/sesame/cmd/sessiond"
+// Package is the import path of sessiond, which Build builds.
+const Package = "github.com/sesame-go/sesame/cmd/sessiond"
 
-// buildSessiond builds sessiond into dir from the working directory, which
-// must be inside the repository's workspace.
-func buildSessiond(ctx context.Context, dir string) (string, error) {
+// Build builds sessiond into dir from the working directory, which must be
+// inside the repository's workspace, and returns the binary's path.
+func Build(ctx context.Context, dir string) (string, error) {
 	bin := filepath.Join(dir, "sessiond")
-	cmd := exec.CommandContext(ctx, "go", "build", "-o", bin, sessiondPackage)
+	cmd := exec.CommandContext(ctx, "go", "build", "-o", bin, Package)
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out
 	if err := cmd.Run(); err != nil {
-		return "", fmt.Errorf("go build %s: %v\n%s", sessiondPackage, err, strings.TrimSpace(out.String()))
+		return "", fmt.Errorf("go build %s: %v\n%s", Package, err, strings.TrimSpace(out.String()))
 	}
 	return bin, nil
 }
 
-// sessiondEnv is this process's environment without SESSIOND_ variables,
-// so that the flags the load test passes are the whole configuration, and
-// with TZ=UTC, so that the times on sessiond's pages read back exactly.
-func sessiondEnv() []string {
+// The binary Shared builds, once per process.
+var shared struct {
+	once      sync.Once
+	dir, path string
+	err       error
+}
+
+// Shared builds sessiond on its first call, into a temporary directory,
+// and returns the binary's path; later calls return the same one. Tests
+// share it this way; RemoveShared deletes it.
+func Shared(ctx context.Context) (string, error) {
+	shared.once.Do(func() {
+		if shared.dir, shared.err = os.MkdirTemp("", "sesame-sessiond-"); shared.err != nil {
+			return
+		}
+		shared.path, shared.err = Build(ctx, shared.dir)
+	})
+	return shared.path, shared.err
+}
+
+// RemoveShared deletes the binary Shared built, if it built one.
+func RemoveShared() {
+	if shared.dir != "" {
+		os.RemoveAll(shared.dir)
+	}
+}
+
+// Env is this process's environment without SESSIOND_ variables, so that
+// the flags a harness passes are the whole configuration, and with TZ=UTC,
+// so that the times on sessiond's pages read back exactly.
+func Env() []string {
 	env := []string{"TZ=UTC"}
 	for _, kv := range os.Environ() {
 		if !strings.HasPrefix(kv, "SESSIOND_") && !strings.HasPrefix(kv, "TZ=") {
@@ -52,18 +82,18 @@ func sessiondEnv() []string {
 	return env
 }
 
-// randomHex returns n random bytes in hex.
-func randomHex(n int) string {
+// RandomHex returns n random bytes in hex.
+func RandomHex(n int) string {
 	b := make([]byte, n)
 	_, _ = rand.Read(b) // never fails (crypto/rand panics rather than return an error since Go 1.24)
 	return hex.EncodeToString(b)
 }
 
-// createUsers adds the users with `sessiond user add NAME`, the password on
+// CreateUsers adds the users with `sessiond user add NAME`, the password on
 // stdin. Each hash takes about 0.1 s of argon2id, so several commands run
 // at once on the one users file (sessiond locks it for each change), and
 // `sessiond user list` then confirms that every user is there.
-func createUsers(ctx context.Context, bin, usersPath string, names, passwords []string) error {
+func CreateUsers(ctx context.Context, bin, usersPath string, names, passwords []string) error {
 	workers := min(runtime.NumCPU(), len(names))
 	errs := make([]error, workers)
 	var wg sync.WaitGroup
@@ -71,7 +101,7 @@ func createUsers(ctx context.Context, bin, usersPath string, names, passwords []
 		wg.Go(func() {
 			for i := w; i < len(names); i += workers {
 				cmd := exec.CommandContext(ctx, bin, "user", "add", names[i], "--users-file", usersPath)
-				cmd.Env = sessiondEnv()
+				cmd.Env = Env()
 				cmd.Stdin = strings.NewReader(passwords[i] + "\n")
 				if out, err := cmd.CombinedOutput(); err != nil {
 					errs[w] = fmt.Errorf("sessiond user add %s: %v: %s", names[i], err, bytes.TrimSpace(out))
@@ -85,7 +115,7 @@ func createUsers(ctx context.Context, bin, usersPath string, names, passwords []
 		return err
 	}
 	cmd := exec.CommandContext(ctx, bin, "user", "list", "--users-file", usersPath)
-	cmd.Env = sessiondEnv()
+	cmd.Env = Env()
 	out, err := cmd.Output()
 	if err != nil {
 		return fmt.Errorf("sessiond user list: %v", err)
@@ -96,8 +126,8 @@ func createUsers(ctx context.Context, bin, usersPath string, names, passwords []
 	return nil
 }
 
-// sessiond is one running sessiond process.
-type sessiond struct {
+// Process is one running sessiond.
+type Process struct {
 	cmd     *exec.Cmd
 	base    string // http://127.0.0.1:PORT
 	ops     string // the operations listener (/readyz, /metrics): http://127.0.0.1:PORT
@@ -112,20 +142,20 @@ type sessiond struct {
 	rssDone chan struct{}
 }
 
-// startSessiond starts bin with args plus --listen 127.0.0.1:0 and
-// --ops-listen 127.0.0.1:0, its stderr (the log) going to logPath, and
-// returns once it has said where it listens (the operations listener
-// first). The process is killed if ctx ends first.
-func startSessiond(ctx context.Context, bin string, args []string, logPath string) (*sessiond, error) {
+// Start starts bin with args plus --listen 127.0.0.1:0 and --ops-listen
+// 127.0.0.1:0, its stderr (the log) going to logPath, and returns once it
+// has said where it listens (the operations listener first). The process
+// is killed if ctx ends first.
+func Start(ctx context.Context, bin string, args []string, logPath string) (*Process, error) {
 	logf, err := os.OpenFile(logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
 	if err != nil {
 		return nil, err
 	}
 	defer logf.Close() // the child has its own copy
 	cmd := exec.CommandContext(ctx, bin, append([]string{"--listen", "127.0.0.1:0", "--ops-listen", "127.0.0.1:0"}, args...)...)
-	cmd.Env = sessiondEnv()
+	cmd.Env = Env()
 	cmd.Stderr = logf
-	dieWithParent(cmd)
+	DieWithParent(cmd)
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
 		return nil, err
@@ -133,7 +163,7 @@ func startSessiond(ctx context.Context, bin string, args []string, logPath strin
 	if err := cmd.Start(); err != nil {
 		return nil, fmt.Errorf("starting sessiond: %w", err)
 	}
-	s := &sessiond{cmd: cmd, logPath: logPath, done: make(chan struct{}), stopRSS: make(chan struct{}), rssDone: make(chan struct{})}
+	s := &Process{cmd: cmd, logPath: logPath, done: make(chan struct{}), stopRSS: make(chan struct{}), rssDone: make(chan struct{})}
 	go s.sampleRSS()
 	basec := make(chan [2]string, 1) // base, ops
 	go func() {
@@ -158,23 +188,23 @@ func startSessiond(ctx context.Context, bin string, args []string, logPath strin
 	case addrs := <-basec:
 		s.base, s.ops = addrs[0], addrs[1]
 	case <-s.done:
-		return nil, fmt.Errorf("sessiond exited at start (%v):\n%s", s.waitErr, s.logTail(20))
+		return nil, fmt.Errorf("sessiond exited at start (%v):\n%s", s.waitErr, s.LogTail(20))
 	case <-time.After(30 * time.Second):
-		s.kill()
+		s.Kill()
 		return nil, errors.New("sessiond did not say where it listens within 30s")
 	}
 	for _, addr := range []string{s.base, s.ops} {
 		u, err := url.Parse(addr)
 		if err != nil || u.Scheme != "http" || u.Hostname() != "127.0.0.1" {
-			s.kill()
+			s.Kill()
 			return nil, fmt.Errorf("sessiond listens on %q (operations on %q), want http://127.0.0.1:PORT", s.base, s.ops)
 		}
 	}
 	return s, nil
 }
 
-// waitReady polls the operations listener's /readyz until it answers 200.
-func (s *sessiond) waitReady(ctx context.Context, hc *http.Client) error {
+// WaitReady polls the operations listener's /readyz until it answers 200.
+func (s *Process) WaitReady(ctx context.Context, hc *http.Client) error {
 	deadline := time.Now().Add(30 * time.Second)
 	for {
 		req, err := http.NewRequestWithContext(ctx, http.MethodGet, s.ops+"/readyz", nil)
@@ -190,13 +220,13 @@ func (s *sessiond) waitReady(ctx context.Context, hc *http.Client) error {
 			}
 		}
 		if time.Now().After(deadline) {
-			return fmt.Errorf("sessiond not ready after 30s (last: %v):\n%s", describe(res, err), s.logTail(20))
+			return fmt.Errorf("sessiond not ready after 30s (last: %v):\n%s", describe(res, err), s.LogTail(20))
 		}
 		select {
 		case <-ctx.Done():
 			return ctx.Err()
 		case <-s.done:
-			return fmt.Errorf("sessiond exited before it was ready (%v):\n%s", s.waitErr, s.logTail(20))
+			return fmt.Errorf("sessiond exited before it was ready (%v):\n%s", s.waitErr, s.LogTail(20))
 		case <-time.After(50 * time.Millisecond):
 		}
 	}
@@ -209,8 +239,8 @@ func describe(res *http.Response, err error) string {
 	return res.Status
 }
 
-// exited reports whether the process has ended.
-func (s *sessiond) exited() bool {
+// Exited reports whether the process has ended.
+func (s *Process) Exited() bool {
 	select {
 	case <-s.done:
 		return true
@@ -219,16 +249,16 @@ func (s *sessiond) exited() bool {
 	}
 }
 
-// stop sends SIGTERM and waits up to wait for the process to exit, then
+// Stop sends SIGTERM and waits up to wait for the process to exit, then
 // kills it. It returns an error unless sessiond exited by itself with
 // status 0.
-func (s *sessiond) stop(wait time.Duration) error {
+func (s *Process) Stop(wait time.Duration) error {
 	s.stopSampling()
-	if s.exited() {
+	if s.Exited() {
 		return fmt.Errorf("sessiond had already exited: %v", s.waitErr)
 	}
 	if err := s.cmd.Process.Signal(syscall.SIGTERM); err != nil {
-		s.kill()
+		s.Kill()
 		return fmt.Errorf("sending SIGTERM to sessiond: %w", err)
 	}
 	select {
@@ -238,13 +268,13 @@ func (s *sessiond) stop(wait time.Duration) error {
 		}
 		return nil
 	case <-time.After(wait):
-		s.kill()
+		s.Kill()
 		return fmt.Errorf("sessiond did not exit within %v of SIGTERM; killed", wait)
 	}
 }
 
-// kill ends the process at once and waits for it.
-func (s *sessiond) kill() {
+// Kill ends the process at once and waits for it.
+func (s *Process) Kill() {
 	s.stopSampling()
 	_ = s.cmd.Process.Kill()
 	select {
@@ -253,8 +283,8 @@ func (s *sessiond) kill() {
 	}
 }
 
-// logTail returns the last n lines of sessiond's log.
-func (s *sessiond) logTail(n int) string {
+// LogTail returns the last n lines of sessiond's log.
+func (s *Process) LogTail(n int) string {
 	b, err := os.ReadFile(s.logPath)
 	if err != nil {
 		return "(no log: " + err.Error() + ")"
@@ -266,9 +296,9 @@ func (s *sessiond) logTail(n int) string {
 	return strings.Join(lines, "\n")
 }
 
-// logLevels counts sessiond's ERROR and WARN log lines and keeps the first
-// few ERROR lines.
-func (s *sessiond) logLevels() (errorLines, warnLines int, firstErrors []string) {
+// LogLevels counts sessiond's ERROR and WARN log lines and keeps the
+// first max ERROR lines.
+func (s *Process) LogLevels(max int) (errorLines, warnLines int, firstErrors []string) {
 	f, err := os.Open(s.logPath)
 	if err != nil {
 		return 0, 0, nil
@@ -281,7 +311,7 @@ func (s *sessiond) logLevels() (errorLines, warnLines int, firstErrors []string)
 		switch {
 		case strings.Contains(line, "level=ERROR"):
 			errorLines++
-			if len(firstErrors) < maxSamples {
+			if len(firstErrors) < max {
 				firstErrors = append(firstErrors, line)
 			}
 		case strings.Contains(line, "level=WARN"):
@@ -292,12 +322,12 @@ func (s *sessiond) logLevels() (errorLines, warnLines int, firstErrors []string)
 }
 
 // sampleRSS reads VmRSS from /proc every 200 ms until stopped.
-func (s *sessiond) sampleRSS() {
+func (s *Process) sampleRSS() {
 	defer close(s.rssDone)
 	t := time.NewTicker(200 * time.Millisecond)
 	defer t.Stop()
 	for {
-		if rss, _, err := procMemory(s.cmd.Process.Pid); err == nil {
+		if rss, _, err := ProcMemory(s.cmd.Process.Pid); err == nil {
 			s.rssMu.Lock()
 			s.maxRSS = max(s.maxRSS, rss)
 			s.samples++
@@ -313,7 +343,7 @@ func (s *sessiond) sampleRSS() {
 	}
 }
 
-func (s *sessiond) stopSampling() {
+func (s *Process) stopSampling() {
 	select {
 	case <-s.stopRSS:
 	default:
@@ -322,16 +352,16 @@ func (s *sessiond) stopSampling() {
 	<-s.rssDone
 }
 
-// sampledRSS returns the largest VmRSS seen and how many samples were taken.
-func (s *sessiond) sampledRSS() (int64, int) {
+// SampledRSS returns the largest VmRSS seen and how many samples were taken.
+func (s *Process) SampledRSS() (int64, int) {
 	s.rssMu.Lock()
 	defer s.rssMu.Unlock()
 	return s.maxRSS, s.samples
 }
 
-// procMemory reads a process's resident set (VmRSS) and its peak (VmHWM),
+// ProcMemory reads a process's resident set (VmRSS) and its peak (VmHWM),
 // in bytes, from /proc/PID/status (Linux).
-func procMemory(pid int) (rss, hwm int64, err error) {
+func ProcMemory(pid int) (rss, hwm int64, err error) {
 	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
 	if err != nil {
 		return 0, 0, err
@@ -361,17 +391,64 @@ func procMemory(pid int) (rss, hwm int64, err error) {
 	return rss, hwm, nil
 }
 
-// loopbackDialer dials 127.0.0.1 and nothing else.
-func loopbackDialer() func(ctx context.Context, network, addr string) (net.Conn, error) {
-	d := &net.Dialer{Timeout: 5 * time.Second}
-	return func(ctx context.Context, network, addr string) (net.Conn, error) {
-		host, _, err := net.SplitHostPort(addr)
-		if err != nil {
-			return nil, err
-		}
-		if host != "127.0.0.1" {
-			return nil, fmt.Errorf("refusing to dial %s: the load test talks to 127.0.0.1 only", addr)
-		}
-		return d.DialContext(ctx, network, addr)
+// Base is where the process listens: http://127.0.0.1:PORT.
+func (s *Process) Base() string { return s.base }
+
+// Pid is the process id.
+func (s *Process) Pid() int { return s.cmd.Process.Pid }
+
+// Done is closed when the process has exited.
+func (s *Process) Done() <-chan struct{} { return s.done }
+
+// Signal sends sig to the process.
+func (s *Process) Signal(sig os.Signal) error { return s.cmd.Process.Signal(sig) }
+
+// Metrics reads the process's /metrics page (Prometheus text format).
+func (s *Process) Metrics(ctx context.Context, hc *http.Client) (string, error) {
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, s.ops+"/metrics", nil)
+	if err != nil {
+		return "", err
 	}
+	res, err := hc.Do(req)
+	if err != nil {
+		return "", err
+	}
+	defer res.Body.Close()
+	b, err := io.ReadAll(io.LimitReader(res.Body, 8<<20))
+	if err != nil {
+		return "", err
+	}
+	if res.StatusCode != http.StatusOK {
+		return "", errors.New("GET /metrics: " + res.Status)
+	}
+	return string(b), nil
+}
+
+// MetricByLabel returns the samples of a Prometheus text-format metric by
+// the value of one label, summed over the other labels.
+func MetricByLabel(text, name, label string) map[string]float64 {
+	out := map[string]float64{}
+	for line := range strings.Lines(text) {
+		rest, ok := strings.CutPrefix(strings.TrimSpace(line), name+"{")
+		if !ok {
+			continue
+		}
+		labels, value, ok := strings.Cut(rest, "} ")
+		if !ok {
+			continue
+		}
+		v, err := strconv.ParseFloat(strings.Fields(value)[0], 64)
+		if err != nil {
+			continue
+		}
+		for kv := range strings.SplitSeq(labels, ",") {
+			k, val, _ := strings.Cut(kv, "=")
+			if k == label {
+				out[strings.Trim(val, `"`)] += v
+			}
+		}
+	}
+	return out
 }
