@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/sesame-go/sesame/cmd/sessiond/internal/pages"
 )
 
 // keptAlive is a raw HTTP/1.1 connection that stays open between
@@ -74,7 +76,7 @@ func TestShutdownAnswersKeptAliveConnections(t *testing.T) {
 	addr := strings.TrimPrefix(base, "http://")
 	a, b := dialKeptAlive(t, addr), dialKeptAlive(t, addr)
 	for _, k := range []*keptAlive{a, b} {
-		if res, err := k.get("/healthz"); err != nil || res.StatusCode != 200 || res.Close {
+		if res, err := k.get(pages.PathHealth); err != nil || res.StatusCode != 200 || res.Close {
 			t.Fatalf("before shutdown: %v, %v; want 200 on a kept-alive connection", res, err)
 		}
 	}
@@ -83,11 +85,11 @@ func TestShutdownAnswersKeptAliveConnections(t *testing.T) {
 	start := time.Now()
 	go func() { stop(); close(stopped) }()
 	waitRefused(t, addr)
-	res, err := a.get("/healthz")
+	res, err := a.get(pages.PathHealth)
 	if err != nil || res.StatusCode != 200 || !res.Close {
 		t.Fatalf("a request on a kept-alive connection during shutdown: %v, %v; want 200 with Connection: close", res, err)
 	}
-	res, err = b.get("/readyz")
+	res, err = b.get(pages.PathReady)
 	if err != nil || res.StatusCode != http.StatusServiceUnavailable || !res.Close {
 		t.Fatalf("/readyz during shutdown: %v, %v; want 503 with Connection: close", res, err)
 	}
@@ -110,7 +112,7 @@ func TestShutdownDrainTimeout(t *testing.T) {
 	const drain = 300 * time.Millisecond
 	base, _, stop := startServe(t, "--data-dir", t.TempDir(), "--store", "memory://", "--drain-timeout", drain.String())
 	k := dialKeptAlive(t, strings.TrimPrefix(base, "http://"))
-	if res, err := k.get("/healthz"); err != nil || res.StatusCode != 200 {
+	if res, err := k.get(pages.PathHealth); err != nil || res.StatusCode != 200 {
 		t.Fatalf("before shutdown: %v, %v", res, err)
 	}
 	start := time.Now()

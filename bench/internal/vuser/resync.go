@@ -61,7 +61,7 @@ func (u *User) resyncOnce(ctx context.Context) error {
 			return err
 		}
 	}
-	res, err := u.send(ctx, d, "POST logout-all", pathLogoutAll, d.cookie, url.Values{})
+	res, err := u.send(ctx, d, "POST logout-all", pathLogoutAll, d.cookie, url.Values{"confirm": {"yes"}})
 	if err != nil {
 		// The session may have ended or not: the next attempt tells.
 		return err
@@ -70,7 +70,7 @@ func (u *User) resyncOnce(ctx context.Context) error {
 	d.live, d.cookie = false, ""
 	switch {
 	case res.status == http.StatusSeeOther && res.location == pathLogin+"?msg=everywhere":
-	case res.status == http.StatusSeeOther && res.location == pathLogin:
+	case res.status == http.StatusSeeOther && sentToLogIn(res.location):
 		// The session had ended: an earlier attempt whose answer was lost
 		// logged out everywhere. Log in and do it again, to know.
 		return nil

@@ -234,12 +234,18 @@ func (u *User) write(ctx context.Context, d *device, kind, path string, form url
 	return res, err
 }
 
+// sentToLogIn reports whether loc is where sessiond sends a request whose
+// session is gone: the login page, saying that the session has ended.
+func sentToLogIn(loc string) bool {
+	return loc == pathLogin || loc == pathLogin+"?msg=session-ended"
+}
+
 // refused counts a write answered in a way that leaves its effect unknown,
 // and stops the user. A write that needs a logged-in session, answered by
 // the redirect to log in (no message), did nothing: the session it was
 // sent with, believed live, was gone, which is a lost session.
 func (u *User) refused(d *device, kind string, res *response) error {
-	if d.live && res.status == http.StatusSeeOther && res.location == pathLogin {
+	if d.live && res.status == http.StatusSeeOther && sentToLogIn(res.location) {
 		u.gone(d, kind, res)
 		return nil
 	}
