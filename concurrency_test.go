@@ -236,49 +236,55 @@ func TestSlowRequestCannotResurrect(t *testing.T) {
 		{"Renew", (*sesame.Session).Renew},
 		{"Login", func(s *sesame.Session) error { return s.Login("carol") }},
 	}
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			e := newEnv(t, sesame.Config{})
-			old := e.newSession("data", "original")
-			loaded, release, done := make(chan struct{}), make(chan struct{}), make(chan struct{})
-			var slowCookie *http.Cookie
-			go func() {
-				defer close(done)
-				rec := e.do(old, func(s *sesame.Session, w http.ResponseWriter, r *http.Request) {
-					sesame.Get[string](s, "data")
-					close(loaded)
-					<-release
-					s.Put("late", "write")
-				})
-				slowCookie = sessionCookie(rec)
-			}()
-			<-loaded
-			rec := e.do(old, func(s *sesame.Session, w http.ResponseWriter, r *http.Request) { tc.end(s) })
-			close(release)
-			<-done
-			if _, err := get[string](e, old, "data"); err == nil {
-				t.Fatal("old session is alive again")
-			}
-			if _, err := get[string](e, old, "late"); err == nil {
-				t.Fatal("the slow request's write brought the old session back")
-			}
-			if slowCookie != nil && slowCookie.MaxAge >= 0 {
-				t.Errorf("slow request set a live cookie: %v", slowCookie)
-			}
-			if c := sessionCookie(rec); c != nil && c.MaxAge >= 0 {
-				// Renew and Login carried the data over to the new id.
-				if v, err := get[string](e, c.Value, "data"); err != nil || v != "original" {
-					t.Errorf("renewed session data = %q, %v", v, err)
+	renewPaths(t, func(t *testing.T, wrap func(sesame.Store) sesame.Store) {
+		for _, tc := range tests {
+			t.Run(tc.name, func(t *testing.T) {
+				e := newEnvWrapping(t, sesame.Config{}, wrap)
+				old := e.newSession("data", "original")
+				loaded, release, done := make(chan struct{}), make(chan struct{}), make(chan struct{})
+				var slowCookie *http.Cookie
+				go func() {
+					defer close(done)
+					rec := e.do(old, func(s *sesame.Session, w http.ResponseWriter, r *http.Request) {
+						sesame.Get[string](s, "data")
+						close(loaded)
+						<-release
+						s.Put("late", "write")
+					})
+					slowCookie = sessionCookie(rec)
+				}()
+				<-loaded
+				rec := e.do(old, func(s *sesame.Session, w http.ResponseWriter, r *http.Request) { tc.end(s) })
+				close(release)
+				<-done
+				if _, err := get[string](e, old, "data"); err == nil {
+					t.Fatal("old session is alive again")
 				}
-			}
-		})
-	}
+				if _, err := get[string](e, old, "late"); err == nil {
+					t.Fatal("the slow request's write brought the old session back")
+				}
+				if slowCookie != nil && slowCookie.MaxAge >= 0 {
+					t.Errorf("slow request set a live cookie: %v", slowCookie)
+				}
+				if c := sessionCookie(rec); c != nil && c.MaxAge >= 0 {
+					// Renew and Login carried the data over to the new id.
+					if v, err := get[string](e, c.Value, "data"); err != nil || v != "original" {
+						t.Errorf("renewed session data = %q, %v", v, err)
+					}
+				}
+			})
+		}
+	})
 }
 
 // TestRenewFoldsInConcurrentWrite proves that a write committed between a
 // Renew's load and its commit is carried to the new id, not lost.
 func TestRenewFoldsInConcurrentWrite(t *testing.T) {
-	e := newEnv(t, sesame.Config{})
+	renewPaths(t, testRenewFoldsInConcurrentWrite)
+}
+
+func testRenewFoldsInConcurrentWrite(t *testing.T, wrap func(sesame.Store) sesame.Store) {
+	e := newEnvWrapping(t, sesame.Config{}, wrap)
 	old := e.newSession("a", 1)
 	loaded, release, done := make(chan struct{}), make(chan struct{}), make(chan struct{})
 	var renewed *http.Cookie

@@ -20,7 +20,7 @@ import (
 // tests can prove which requests cost a store round trip.
 type countingStore struct {
 	sesame.Store
-	loads, saves, deletes atomic.Int64
+	loads, saves, deletes, renews atomic.Int64
 }
 
 func (c *countingStore) Load(ctx context.Context, key string) ([]byte, uint64, error) {
@@ -59,7 +59,28 @@ func (k keepsExpired) Save(ctx context.Context, key string, v []byte, ver uint64
 
 func keepExpired(s sesame.Store) sesame.Store { return keepsExpired{s.(*countingStore)} }
 
-func (c *countingStore) calls() int64 { return c.loads.Load() + c.saves.Load() + c.deletes.Load() }
+func (c *countingStore) calls() int64 {
+	return c.loads.Load() + c.saves.Load() + c.deletes.Load() + c.renews.Load()
+}
+
+// renewingStore is a countingStore that also passes on the wrapped
+// store's sesame.Renewer, which countingStore hides: with it the Manager
+// renews an id in one call, without it in three.
+type renewingStore struct{ *countingStore }
+
+func (r renewingStore) Renew(ctx context.Context, oldKey string, oldVersion uint64, newKey string, v []byte, o sesame.SaveOptions) (uint64, error) {
+	r.renews.Add(1)
+	return r.Store.(sesame.Renewer).Renew(ctx, oldKey, oldVersion, newKey, v, o)
+}
+
+// renewPaths runs test once for each way the Manager renews an id: with
+// a store that is a sesame.Renewer, and with one that is not.
+func renewPaths(t *testing.T, test func(t *testing.T, wrap func(sesame.Store) sesame.Store)) {
+	t.Run("Renewer", func(t *testing.T) {
+		test(t, func(s sesame.Store) sesame.Store { return renewingStore{s.(*countingStore)} })
+	})
+	t.Run("ThreeCalls", func(t *testing.T) { test(t, nil) })
+}
 
 // clock is a settable time source.
 type clock struct {

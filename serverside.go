@@ -150,17 +150,25 @@ func saveOptions(h *record) SaveOptions {
 }
 
 // saveNew saves the session under a new id: a new session's first save, a
-// Renew or a Login. The old record, if any, is retired first, conditionally
-// on the version read, so that a concurrent change is folded in rather than
-// lost and no request holding the old id can write it again.
+// Renew or a Login. The old record, if any, is replaced conditionally on
+// the version read, so that a concurrent change is folded in rather than
+// lost and no request holding the old id can write it again: in one call
+// when the store is a Renewer, else retired first and deleted after.
 func (b serverSide) saveNew(ctx context.Context, s *Session, now int64) error {
 	m := b.m
 	oldKey := ""
 	if s.log.renew && s.cur.key != "" {
-		if err := b.retire(ctx, s, now); err != nil {
-			return err
+		if r, ok := m.store.(Renewer); ok {
+			if moved, err := b.move(ctx, s, now, r); moved || err != nil {
+				return err
+			}
+			// The session ended meanwhile: what is left is saved anew.
+		} else {
+			if err := b.retire(ctx, s, now); err != nil {
+				return err
+			}
+			oldKey = s.cur.key
 		}
-		oldKey = s.cur.key
 	}
 	h := s.nextRecord(now)
 	enc := s.encode(&h)
@@ -177,21 +185,58 @@ func (b serverSide) saveNew(ctx context.Context, s *Session, now int64) error {
 		if err != nil {
 			return fmt.Errorf("sesame: saving new session %s: %w", shortKey(key), err)
 		}
-		login := s.log.login != ""
-		s.adopt(id, key, ver, &h)
-		s.reply.line = b.idCookie(s)
-		if oldKey == "" {
-			m.emit(ctx, EventCreated, key, string(h.user))
-		} else {
+		if oldKey != "" {
 			if err := m.store.Delete(ctx, oldKey); err != nil {
 				m.log.WarnContext(ctx, "sesame: deleting renewed session's tombstone", "session", shortKey(oldKey), "error", err)
 			}
-			m.emit(ctx, EventRenewed, key, string(h.user))
 		}
-		if login && m.maxUser > 0 {
-			m.enforceCap(ctx, string(h.user), key)
-		}
+		b.adoptNew(ctx, s, id, key, ver, &h, oldKey != "")
 		return nil
+	}
+}
+
+// adoptNew makes the record saved under a new id the session's, sets its
+// cookie, reports it, and enforces the per-user cap after a login.
+func (b serverSide) adoptNew(ctx context.Context, s *Session, id sessionID, key string, ver uint64, h *record, renewed bool) {
+	m := b.m
+	login := s.log.login != ""
+	s.adopt(id, key, ver, h)
+	s.reply.line = b.idCookie(s)
+	if renewed {
+		m.emit(ctx, EventRenewed, key, string(h.user))
+	} else {
+		m.emit(ctx, EventCreated, key, string(h.user))
+	}
+	if login && m.maxUser > 0 {
+		m.enforceCap(ctx, string(h.user), key)
+	}
+}
+
+// move renews the session's id with the store's Renewer: the record read
+// is replaced by the request's under a new id in one call, conditionally
+// on its version. On conflict it reloads (keeping the request's changes)
+// and tries again. It reports false, with s.cur empty, when the session
+// ended meanwhile.
+func (b serverSide) move(ctx context.Context, s *Session, now int64, r Renewer) (bool, error) {
+	for attempt := 0; ; attempt++ {
+		h := s.nextRecord(now)
+		enc := s.encode(&h)
+		id, err := newID(b.m.rand)
+		if err != nil {
+			return false, err
+		}
+		key := storeKey(id)
+		ver, err := r.Renew(ctx, s.cur.key, s.cur.version, key, enc, saveOptions(&h))
+		if err == nil {
+			b.adoptNew(ctx, s, id, key, ver, &h, true)
+			return true, nil
+		}
+		if !errors.Is(err, ErrConflict) {
+			return false, fmt.Errorf("sesame: renewing session %s: %w", shortKey(s.cur.key), err)
+		}
+		if live, err := b.rebase(ctx, s, now, attempt); err != nil || !live {
+			return false, err
+		}
 	}
 }
 

@@ -346,7 +346,11 @@ func TestRenewOfAnAnonymousVisitorCreatesNothing(t *testing.T) {
 }
 
 func TestRenewKeepsDataAndKillsTheOldID(t *testing.T) {
-	e := newEnv(t, sesame.Config{})
+	renewPaths(t, testRenewKeepsDataAndKillsTheOldID)
+}
+
+func testRenewKeepsDataAndKillsTheOldID(t *testing.T, wrap func(sesame.Store) sesame.Store) {
+	e := newEnvWrapping(t, sesame.Config{}, wrap)
 	old := e.newSession("k", "v")
 	rec := e.do(old, func(s *sesame.Session, w http.ResponseWriter, r *http.Request) { s.Renew() })
 	c := sessionCookie(rec)
@@ -365,7 +369,11 @@ func TestRenewKeepsDataAndKillsTheOldID(t *testing.T) {
 }
 
 func TestLoginRenewsAndBindsUser(t *testing.T) {
-	e := newEnv(t, sesame.Config{})
+	renewPaths(t, testLoginRenewsAndBindsUser)
+}
+
+func testLoginRenewsAndBindsUser(t *testing.T, wrap func(sesame.Store) sesame.Store) {
+	e := newEnvWrapping(t, sesame.Config{}, wrap)
 	anon := e.newSession("cart", []string{"apple"})
 	e.clock.Advance(20 * time.Minute)
 	var created time.Time
@@ -486,4 +494,40 @@ func TestManyKeysRoundTrip(t *testing.T) {
 			}
 		}
 	})
+}
+
+// TestLoginWithRenewerIsOneWrite counts the store calls of a Login: with a
+// store that is a sesame.Renewer, the request loads the session and moves
+// it in one call; without, it marks the old record dead, saves the new one
+// and deletes the old.
+func TestLoginWithRenewerIsOneWrite(t *testing.T) {
+	tests := []struct {
+		name                          string
+		wrap                          func(sesame.Store) sesame.Store
+		loads, saves, deletes, renews int64
+	}{
+		{"Renewer", func(s sesame.Store) sesame.Store { return renewingStore{s.(*countingStore)} }, 1, 0, 0, 1},
+		{"ThreeCalls", nil, 1, 2, 1, 0},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			e := newEnvWrapping(t, sesame.Config{}, tc.wrap)
+			anon := e.newSession("cart", "apple")
+			counts := func() [4]int64 {
+				return [4]int64{e.store.loads.Load(), e.store.saves.Load(), e.store.deletes.Load(), e.store.renews.Load()}
+			}
+			before := counts()
+			rec := e.do(anon, func(s *sesame.Session, w http.ResponseWriter, r *http.Request) { s.Login("alice") })
+			if c := sessionCookie(rec); c == nil || c.Value == anon {
+				t.Fatalf("Login set no new id: %v", rec.Header().Values("Set-Cookie"))
+			}
+			got := counts()
+			for i := range got {
+				got[i] -= before[i]
+			}
+			if want := [4]int64{tc.loads, tc.saves, tc.deletes, tc.renews}; got != want {
+				t.Fatalf("Login made %v loads, saves, deletes, renews; want %v", got, want)
+			}
+		})
+	}
 }

@@ -70,6 +70,29 @@ type UserIndex interface {
 	DeleteUser(ctx context.Context, user string) error
 }
 
+// Renewer is implemented by stores that can move a record to a new key in
+// one call. The Manager renews a session's id (Session.Renew, and every
+// Login) with it when the store has it; without it, a renewal takes three
+// calls: a conditional Save that marks the old record dead, the Save of
+// the new one, and a Delete of the old.
+type Renewer interface {
+	// Renew deletes the record under oldKey if its version is oldVersion,
+	// and stores value under newKey as Save(ctx, newKey, value, 0, opts)
+	// would, returning the new record's version. When oldKey holds
+	// another version, or no live record, it returns an error wrapping
+	// ErrConflict, and leaves the record under oldKey as it was and none
+	// under newKey. When a live record exists under newKey, it returns an
+	// error wrapping ErrConflict too; the record under oldKey may then be
+	// gone (new keys are random: this does not happen).
+	//
+	// A store whose two keys may live on different servers need not make
+	// the move atomic to readers: for a moment both keys, or on conflict
+	// the new one, may load. It must never acknowledge a move (return nil)
+	// that left the old record live, nor report a conflict that left the
+	// new record stored.
+	Renew(ctx context.Context, oldKey string, oldVersion uint64, newKey string, value []byte, opts SaveOptions) (newVersion uint64, err error)
+}
+
 // StoredRecord is one record as a UserIndex returns it.
 type StoredRecord struct {
 	Key     string

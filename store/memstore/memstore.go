@@ -63,6 +63,7 @@ type Store struct {
 var (
 	_ sesame.Store     = (*Store)(nil)
 	_ sesame.UserIndex = (*Store)(nil)
+	_ sesame.Renewer   = (*Store)(nil)
 )
 
 // New returns an empty Store and starts its sweeper. Call Close to stop it.
@@ -148,6 +149,43 @@ func (s *Store) Save(ctx context.Context, key string, value []byte, version uint
 	return newVersion, nil
 }
 
+// Renew moves the record under oldKey, if its version is oldVersion, to
+// newKey with value, atomically: no Load sees both records or neither.
+func (s *Store) Renew(ctx context.Context, oldKey string, oldVersion uint64, newKey string, value []byte, opts sesame.SaveOptions) (uint64, error) {
+	if err := check(ctx, "renew", oldKey); err != nil {
+		return 0, err
+	}
+	if err := check(ctx, "renew", newKey); err != nil {
+		return 0, err
+	}
+	own := make([]byte, len(value))
+	copy(own, value)
+	expires := unixNano(opts.ExpiresAt)
+	now := s.now().UnixNano()
+
+	i, j := s.shardIndex(oldKey), s.shardIndex(newKey)
+	from, to := &s.shards[i], &s.shards[j]
+	// The shards are locked in index order, so no two calls wait for each
+	// other.
+	lo, hi := &s.shards[min(i, j)], &s.shards[max(i, j)]
+	lo.mu.Lock()
+	defer lo.mu.Unlock()
+	if hi != lo {
+		hi.mu.Lock()
+		defer hi.mu.Unlock()
+	}
+	old := from.records[oldKey]
+	if old == nil || old.expires <= now || old.version != oldVersion {
+		return 0, fmt.Errorf("memstore: renew %q at version %d: %w", oldKey, oldVersion, sesame.ErrConflict)
+	}
+	e := to.records[newKey]
+	if e != nil && e.expires > now {
+		return 0, fmt.Errorf("memstore: renew to %q, which exists: %w", newKey, sesame.ErrConflict)
+	}
+	from.remove(old)
+	return to.put(e, newKey, own, expires, opts.User), nil
+}
+
 // Delete removes the record under key, if there is one.
 func (s *Store) Delete(ctx context.Context, key string) error {
 	if err := check(ctx, "delete", key); err != nil {
@@ -210,7 +248,12 @@ func (s *Store) DeleteUser(ctx context.Context, user string) error {
 
 // shard returns the shard that holds key.
 func (s *Store) shard(key string) *shard {
-	return &s.shards[maphash.String(s.seed, key)&(numShards-1)]
+	return &s.shards[s.shardIndex(key)]
+}
+
+// shardIndex is the index of the shard that holds key.
+func (s *Store) shardIndex(key string) uint64 {
+	return maphash.String(s.seed, key) & (numShards - 1)
 }
 
 // check refuses invalid keys and finished contexts, in that order, with

@@ -83,19 +83,28 @@ func testConcurrentCreates(t *testing.T, s sesame.Store) {
 	close(start)
 	wg.Wait()
 
+	winner := oneWinner(t, "creator", errs)
+	wantRecord(t, s, key, []byte("creator "+strconv.Itoa(winner)), versions[winner])
+}
+
+// oneWinner returns the index of the one call of a race that succeeded,
+// and fails the test unless exactly one did and every other one
+// conflicted. what names a call in messages.
+func oneWinner(t *testing.T, what string, errs []error) int {
+	t.Helper()
 	winner := -1
 	for i, err := range errs {
 		switch {
 		case err == nil && winner >= 0:
-			t.Fatalf("creators %d and %d both created the key with version 0", winner, i)
+			t.Fatalf("%ss %d and %d both succeeded", what, winner, i)
 		case err == nil:
 			winner = i
 		case !errors.Is(err, sesame.ErrConflict):
-			t.Fatalf("creator %d: error %v; want success or an error wrapping ErrConflict", i, err)
+			t.Fatalf("%s %d: error %v; want success or an error wrapping ErrConflict", what, i, err)
 		}
 	}
 	if winner < 0 {
-		t.Fatal("no creator succeeded")
+		t.Fatalf("no %s succeeded", what)
 	}
-	wantRecord(t, s, key, []byte("creator "+strconv.Itoa(winner)), versions[winner])
+	return winner
 }

@@ -36,8 +36,8 @@
 // checks that none fails and that the Manager's saves conflict at most
 // once per request.
 //
-// Stores that also implement sesame.UserIndex get its subtests too; for
-// other stores those are skipped with a note in the log.
+// Stores that also implement sesame.UserIndex or sesame.Renewer get their
+// subtests too; for other stores those are skipped with a note in the log.
 //
 // Run an individual property with the usual filter, e.g.
 //
@@ -59,25 +59,42 @@ import (
 )
 
 // Run checks that the stores newStore makes keep the sesame.Store contract
-// (and the sesame.UserIndex contract, when they implement it). Each subtest
+// (and the sesame.UserIndex and sesame.Renewer contracts, when they
+// implement them). Each subtest
 // gets its own store from newStore, which must be empty.
 func Run(t *testing.T, newStore func(t *testing.T) sesame.Store) {
 	t.Helper()
 	for _, p := range suite() {
 		t.Run(p.name, func(t *testing.T) { p.run(t, fresh(t, newStore)) })
 	}
-	t.Run("UserIndex", func(t *testing.T) {
-		if _, ok := fresh(t, newStore).(sesame.UserIndex); !ok {
-			t.Skip("the store does not implement sesame.UserIndex; its checks are skipped")
+	runExtension(t, "UserIndex", newStore, userIndexSuite())
+	runExtension(t, "Renewer", newStore, renewerSuite())
+}
+
+// extension is one subtest for stores that implement an optional
+// interface I besides sesame.Store: a name that says what it proves and
+// the test itself, run on a fresh store.
+type extension[I any] struct {
+	name string
+	run  func(t *testing.T, s sesame.Store, i I)
+}
+
+// runExtension runs the subtests of the optional interface I, named
+// sesame.<name>, or skips them with a note when the store does not
+// implement it.
+func runExtension[I any](t *testing.T, name string, newStore func(t *testing.T) sesame.Store, suite []extension[I]) {
+	t.Run(name, func(t *testing.T) {
+		if _, ok := fresh(t, newStore).(I); !ok {
+			t.Skipf("the store does not implement sesame.%s; its checks are skipped", name)
 		}
-		for _, p := range userIndexSuite() {
+		for _, p := range suite {
 			t.Run(p.name, func(t *testing.T) {
 				s := fresh(t, newStore)
-				ui, ok := s.(sesame.UserIndex)
+				i, ok := s.(I)
 				if !ok {
-					t.Fatal("newStore returned a store without sesame.UserIndex after one with it")
+					t.Fatalf("newStore returned a store without sesame.%s after one with it", name)
 				}
-				p.run(t, s, ui)
+				p.run(t, s, i)
 			})
 		}
 	})

@@ -9,16 +9,10 @@ import (
 	"github.com/sesame-go/sesame"
 )
 
-// userProperty is one subtest of the user index checks.
-type userProperty struct {
-	name string
-	run  func(t *testing.T, s sesame.Store, ui sesame.UserIndex)
-}
-
 // userIndexSuite lists the sesame.UserIndex properties, which Run checks
 // only for stores that implement it.
-func userIndexSuite() []userProperty {
-	return []userProperty{
+func userIndexSuite() []extension[sesame.UserIndex] {
+	return []extension[sesame.UserIndex]{
 		{"ListsExactlyTheUsersLiveRecords", testUserSessions},
 		{"UnknownUserHasNoSessions", testUnknownUser},
 		{"SavingUnderAnotherUserMovesTheRecord", testUserMove},
