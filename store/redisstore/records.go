@@ -47,72 +47,203 @@ func (s *Store) Load(ctx context.Context, key string) ([]byte, uint64, error) {
 }
 
 // Save stores value under key if the stored version is version (0: no
-// record), in one round trip: the conditional write is one Lua script, and
-// when opts.User is set the user index entry is pipelined with it. It
-// returns the new version, or an error wrapping sesame.ErrConflict.
+// record), in one round trip: the conditional write is one Lua script,
+// which on a standalone server also files the key in its user's index;
+// in a cluster, where the index lives in another slot, the index entry is
+// a second script pipelined with it. It returns the new version, or an
+// error wrapping sesame.ErrConflict.
 func (s *Store) Save(ctx context.Context, key string, value []byte, version uint64, opts sesame.SaveOptions) (uint64, error) {
 	if err := checkKey(ctx, "save", key); err != nil {
 		return 0, err
 	}
-	c := s.client
 	next := newVersion(version)
-	// An expiry in the past makes Redis drop the record at once, as the
-	// contract allows; Redis refuses one at or before 1970.
-	expires := strconv.FormatInt(max(opts.ExpiresAt.UnixMilli(), 1), 10)
-	keys := []string{s.recordKey(key)}
+	expires := expiry(opts)
+	record := []string{s.recordKey(key)}
 	args := []string{versionString(version), encodeRecord(next, opts.User, value), expires}
-
-	var saved, indexed rueidis.RedisResult
-	var savedWait, indexedWait error // MinReplicas not reached
-	ukeys := []string{s.userKey(opts.User)}
-	switch {
-	case s.minReplicas > 0:
-		// Each write waits for its own master's replicas, on a connection
-		// of its own; the record and the index entry are written at once.
-		var wg sync.WaitGroup
-		if opts.User != "" {
-			wg.Go(func() { indexed, indexedWait = s.runReplicated(ctx, indexScript, ukeys, key, expires) })
-		}
-		saved, savedWait = s.runReplicated(ctx, saveScript, keys, args...)
-		wg.Wait()
-	case opts.User == "":
-		saved = saveScript.run(ctx, c, keys, args...)
-	default:
-		// The index entry goes first in the pipeline, but in a cluster the
-		// two commands may go to different nodes, so nothing orders them.
-		rs := c.DoMulti(ctx, indexScript.cmd(c, ukeys, key, expires), saveScript.cmd(c, keys, args...))
-		indexed, saved = rs[0], rs[1]
-		if noScript(indexed) {
-			indexed = c.Do(ctx, indexScript.eval(c, ukeys, key, expires))
-		}
-		if noScript(saved) {
-			saved = c.Do(ctx, saveScript.eval(c, keys, args...))
-		}
-	}
 	if s.cache > 0 {
-		s.bypass.add(key, s.cache)
+		defer s.bypass.add(key, s.cache)
 	}
-	ok, err := saved.AsInt64()
+	var rs []rueidis.RedisResult
+	var waits []error // MinReplicas not reached
+	switch {
+	case opts.User == "":
+		rs, waits = s.runAll(ctx, call{saveScript, record, args})
+	case !s.cluster:
+		rs, waits = s.runAll(ctx, call{saveFiledScript, append(record, s.userKey(opts.User)), append(args, key)})
+	default:
+		rs, waits = s.runAll(ctx, call{saveScript, record, args},
+			call{indexScript, []string{s.userKey(opts.User)}, []string{key, expires}})
+	}
+	ok, err := rs[0].AsInt64()
 	if err != nil {
 		return 0, s.fail(ctx, "save", key, err)
 	}
 	if ok != 1 {
 		return 0, fmt.Errorf("redisstore: save %s with version %d: %w", short(key), version, sesame.ErrConflict)
 	}
-	if savedWait != nil {
-		return 0, s.fail(ctx, "save", key, savedWait)
+	if waits[0] != nil {
+		return 0, s.fail(ctx, "save", key, waits[0])
 	}
-	if opts.User != "" {
-		if err := indexed.Error(); err != nil {
-			// The record is saved but not filed under its user, so a
-			// DeleteUser would miss it: say so rather than succeed.
-			return 0, s.fail(ctx, "save", key, fmt.Errorf("record saved but not added to its user's index: %w", err))
-		}
-		if indexedWait != nil {
-			return 0, s.fail(ctx, "save", key, fmt.Errorf("record saved, but its user's index entry is %w", indexedWait))
+	if len(rs) > 1 {
+		if err := s.indexed(rs[1], waits[1]); err != nil {
+			return 0, s.fail(ctx, "save", key, err)
 		}
 	}
 	return next, nil
+}
+
+// indexed is the error of the index entry of a record that was saved: a
+// record saved but not filed under its user would escape DeleteUser, so
+// the write is not acknowledged.
+func (s *Store) indexed(r rueidis.RedisResult, wait error) error {
+	if err := r.Error(); err != nil {
+		return fmt.Errorf("record saved but not added to its user's index: %w", err)
+	}
+	if wait != nil {
+		return fmt.Errorf("record saved, but its user's index entry is %w", wait)
+	}
+	return nil
+}
+
+// expiry is the record expiry Save and Renew send, in Unix milliseconds.
+// An expiry in the past makes Redis drop the record at once, as the
+// contract allows; Redis refuses one at or before 1970.
+func expiry(opts sesame.SaveOptions) string {
+	return strconv.FormatInt(max(opts.ExpiresAt.UnixMilli(), 1), 10)
+}
+
+// Renew moves the record under oldKey, if its version is oldVersion, to
+// newKey with value (see sesame.Renewer), in one round trip. On a
+// standalone server it is one Lua script, atomic: the old record is
+// deleted, the new one saved and filed under its user, or nothing
+// changes. In a cluster the two records and the index live in different
+// slots, so three scripts are pipelined: the new record's save, the old
+// one's conditional delete and the index entry. If the old record turns
+// out to have another version, the new one is deleted again (a second
+// round trip) before Renew reports the conflict; until then it is
+// readable, but only by its key, which no one has been given.
+func (s *Store) Renew(ctx context.Context, oldKey string, oldVersion uint64, newKey string, value []byte, opts sesame.SaveOptions) (uint64, error) {
+	if err := checkKey(ctx, "renew", oldKey); err != nil {
+		return 0, err
+	}
+	if err := checkKey(ctx, "renew", newKey); err != nil {
+		return 0, err
+	}
+	conflict := fmt.Errorf("redisstore: renew %s with version %d: %w", short(oldKey), oldVersion, sesame.ErrConflict)
+	if oldVersion == 0 {
+		return 0, conflict // no record has version 0
+	}
+	next := newVersion(0)
+	expires := expiry(opts)
+	oldRec, newRec := s.recordKey(oldKey), s.recordKey(newKey)
+	record := encodeRecord(next, opts.User, value)
+	if s.cache > 0 {
+		defer s.bypass.add(oldKey, s.cache)
+		defer s.bypass.add(newKey, s.cache)
+	}
+	if s.cluster {
+		return next, s.renewAcross(ctx, oldKey, oldVersion, newKey, record, expires, opts.User, conflict)
+	}
+	keys := []string{oldRec, newRec}
+	if opts.User != "" {
+		keys = append(keys, s.userKey(opts.User))
+	}
+	rs, waits := s.runAll(ctx, call{renewScript, keys, []string{versionString(oldVersion), record, expires, newKey}})
+	n, err := rs[0].AsInt64()
+	switch {
+	case err != nil:
+		return 0, s.fail(ctx, "renew", oldKey, err)
+	case n == 0:
+		return 0, conflict
+	case n != 1:
+		return 0, fmt.Errorf("redisstore: renew %s to %s, which exists: %w", short(oldKey), short(newKey), sesame.ErrConflict)
+	case waits[0] != nil:
+		return 0, s.fail(ctx, "renew", oldKey, waits[0])
+	}
+	return next, nil
+}
+
+// renewAcross is Renew in a cluster: the new record's save, the old
+// record's conditional delete and (with a user) the index entry, each in
+// its own slot, pipelined.
+func (s *Store) renewAcross(ctx context.Context, oldKey string, oldVersion uint64, newKey, record, expires, user string, conflict error) error {
+	calls := []call{
+		{saveScript, []string{s.recordKey(newKey)}, []string{"", record, expires}},
+		{deleteIfVersionScript, []string{s.recordKey(oldKey)}, []string{versionString(oldVersion)}},
+	}
+	if user != "" {
+		calls = append(calls, call{indexScript, []string{s.userKey(user)}, []string{newKey, expires}})
+	}
+	rs, waits := s.runAll(ctx, calls...)
+	saved, serr := rs[0].AsInt64()
+	deleted, derr := rs[1].AsInt64()
+	switch {
+	case serr != nil && derr == nil && deleted == 1:
+		return s.fail(ctx, "renew", newKey, fmt.Errorf("the old record was deleted, but the new one not saved: %w", serr))
+	case serr != nil:
+		return s.fail(ctx, "renew", newKey, serr)
+	case saved != 1:
+		return fmt.Errorf("redisstore: renew %s to %s, which exists: %w", short(oldKey), short(newKey), sesame.ErrConflict)
+	case derr != nil || deleted != 1:
+		// The old record was not deleted: take the new one back.
+		why := cmp.Or(derr, conflict)
+		if err := s.Delete(ctx, newKey); err != nil {
+			return s.fail(ctx, "renew", oldKey, fmt.Errorf("%w; the new record, left until it expires, could not be deleted: %w", why, err))
+		}
+		if derr != nil {
+			return s.fail(ctx, "renew", oldKey, derr)
+		}
+		return conflict
+	}
+	if err := cmp.Or(waits[0], waits[1]); err != nil {
+		return s.fail(ctx, "renew", oldKey, err)
+	}
+	if user != "" {
+		if err := s.indexed(rs[2], waits[2]); err != nil {
+			return s.fail(ctx, "renew", newKey, err)
+		}
+	}
+	return nil
+}
+
+// call is one run of a script: the script, its keys and its arguments.
+type call struct {
+	sc   *script
+	keys []string
+	args []string
+}
+
+// runAll runs the calls at once: pipelined, one round trip to each node
+// they go to; with MinReplicas, each on a connection of its own followed
+// by WAIT. It returns each call's result and, apart, the error of its
+// WAIT (nil when the write is acknowledged, or did not happen).
+func (s *Store) runAll(ctx context.Context, calls ...call) ([]rueidis.RedisResult, []error) {
+	rs := make([]rueidis.RedisResult, len(calls))
+	waits := make([]error, len(calls))
+	c := s.client
+	switch {
+	case s.minReplicas > 0:
+		var wg sync.WaitGroup
+		for i, cl := range calls[1:] {
+			wg.Go(func() { rs[i+1], waits[i+1] = s.runReplicated(ctx, cl.sc, cl.keys, cl.args...) })
+		}
+		rs[0], waits[0] = s.runReplicated(ctx, calls[0].sc, calls[0].keys, calls[0].args...)
+		wg.Wait()
+	case len(calls) == 1:
+		rs[0] = calls[0].sc.run(ctx, c, calls[0].keys, calls[0].args...)
+	default:
+		cmds := make(rueidis.Commands, len(calls))
+		for i, cl := range calls {
+			cmds[i] = cl.sc.cmd(c, cl.keys, cl.args...)
+		}
+		for i, r := range c.DoMulti(ctx, cmds...) {
+			if noScript(r) {
+				r = c.Do(ctx, calls[i].sc.eval(c, calls[i].keys, calls[i].args...))
+			}
+			rs[i] = r
+		}
+	}
+	return rs, waits
 }
 
 // newVersion returns a random version other than 0 and old. Versions are

@@ -116,7 +116,10 @@ type Store struct {
 	prefix string
 	server string        // names the server(s) in errors
 	cache  time.Duration // 0: no client-side cache
-	bypass bypassSet     // keys whose loads must skip the cache for now
+	// cluster is set for a Redis Cluster, where one script may touch only
+	// keys of one slot; a standalone server's scripts touch any keys.
+	cluster bool
+	bypass  bypassSet // keys whose loads must skip the cache for now
 
 	minReplicas    int           // 0: acknowledge writes without WAIT
 	replicaTimeout time.Duration // bound of each WAIT
@@ -125,6 +128,7 @@ type Store struct {
 var (
 	_ sesame.Store     = (*Store)(nil)
 	_ sesame.UserIndex = (*Store)(nil)
+	_ sesame.Renewer   = (*Store)(nil)
 )
 
 // New connects to the Redis server or cluster that cfg names and returns a
@@ -180,6 +184,7 @@ func New(cfg Config) (*Store, error) {
 	}
 	return &Store{
 		client: client, prefix: prefix, server: server, cache: cfg.ClientSideCache,
+		cluster:     client.Mode() == rueidis.ClientModeCluster,
 		minReplicas: cfg.MinReplicas, replicaTimeout: cmp.Or(cfg.ReplicaTimeout, DefaultReplicaTimeout),
 	}, nil
 }

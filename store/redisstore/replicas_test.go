@@ -196,6 +196,23 @@ func TestMinReplicasRefusesUnreplicatedWrites(t *testing.T) {
 		t.Fatalf("Delete on a healthy cluster: %v", err)
 	}
 
+	// Records to renew once the replica stalls, each with its version.
+	renewable := func(m int) (string, uint64) {
+		k := p.key(m)
+		v, err := s.Save(ctx, k, []byte("v"), 0, live(""))
+		if err != nil {
+			t.Fatalf("Save on a healthy cluster: %v", err)
+		}
+		return k, v
+	}
+	fromStalled, fromStalledV := renewable(stalled)
+	toStalled, toStalledV := renewable(1)
+	underStalled, underStalledV := renewable(2)
+	healthy, healthyV := renewable(1)
+	if _, err := s.Renew(ctx, p.key(1), 0, p.key(2), []byte("v"), live(spread)); !errors.Is(err, sesame.ErrConflict) {
+		t.Fatalf("Renew of a missing record: %v; want ErrConflict", err)
+	}
+
 	c.replicas[stalled].signal(syscall.SIGSTOP)
 	defer c.replicas[stalled].signal(syscall.SIGCONT)
 	indexedThere := p.user(stalled, "indexed")
@@ -218,6 +235,22 @@ func TestMinReplicasRefusesUnreplicatedWrites(t *testing.T) {
 		}, true},
 		{"Save on a healthy master", func(ctx context.Context) error {
 			_, err := s.Save(ctx, p.key(1), []byte("v"), 0, live(spread))
+			return err
+		}, false},
+		{"Renew of a record on the stalled master", func(ctx context.Context) error {
+			_, err := s.Renew(ctx, fromStalled, fromStalledV, p.key(1), []byte("v"), live(spread))
+			return err
+		}, true},
+		{"Renew to a key on the stalled master", func(ctx context.Context) error {
+			_, err := s.Renew(ctx, toStalled, toStalledV, p.key(stalled), []byte("v"), live(spread))
+			return err
+		}, true},
+		{"Renew filed under a user indexed on the stalled master", func(ctx context.Context) error {
+			_, err := s.Renew(ctx, underStalled, underStalledV, p.key(1), []byte("v"), live(indexedThere))
+			return err
+		}, true},
+		{"Renew on healthy masters", func(ctx context.Context) error {
+			_, err := s.Renew(ctx, healthy, healthyV, p.key(2), []byte("v"), live(spread))
 			return err
 		}, false},
 		{"Delete on the stalled master", func(ctx context.Context) error { return s.Delete(ctx, onStalled) }, true},
