@@ -6,17 +6,19 @@
 // Each record is one string under "<prefix>s:{<key>}" holding the version,
 // the user and the value. A conditional Save is one server-side Lua script
 // (one round trip), and the record expires natively at SaveOptions.ExpiresAt
-// (SET ... PXAT). A Load is one GET. It needs Redis 6.2 or newer.
+// (SET ... PXAT). A Load is one GET. A renewal (sesame.Renewer: every
+// login) is one round trip too. It needs Redis 6.2 or newer.
 //
 // The store implements sesame.UserIndex with one sorted set per user under
-// "<prefix>u:{<hash of the user>}". In a cluster a user's set and a session's
-// record usually live in different hash slots, so no single script may touch
-// both: Save writes the record (with its user) in its script and adds the
-// index entry with a second command pipelined in the same round trip. The
-// index may therefore list keys that are gone or that now belong to someone
-// else; UserSessions and DeleteUser check every listed record's user before
-// they return or delete it, and remove such entries lazily. See the README
-// for the exact consistency this gives.
+// "<prefix>u:{<hash of the user>}". On a standalone server the save script
+// files the key in its user's set itself. In a cluster a user's set and a
+// session's record usually live in different hash slots, so no single
+// script may touch both: Save writes the record (with its user) in its
+// script and adds the index entry with a second one pipelined in the same
+// round trip. The index may therefore list keys that are gone or that now
+// belong to someone else; UserSessions and DeleteUser check every listed
+// record's user before they return or delete it, and remove such entries
+// lazily. See the README for the exact consistency this gives.
 package redisstore
 
 import (
@@ -67,11 +69,11 @@ type Config struct {
 	ClientSideCache time.Duration
 
 	// MinReplicas, when positive, makes every write the store acknowledges
-	// durable through the failover of one master: Save, Delete and
-	// DeleteUser send Redis's WAIT after their writes, on the same
+	// durable through the failover of one master: Save, Renew, Delete
+	// and DeleteUser send Redis's WAIT after their writes, on the same
 	// connection to each master they wrote to (the record's and, for a
-	// Save with a user, the user index's; every record a DeleteUser
-	// deletes), and return nil only once at least MinReplicas replicas of
+	// Save with a user, the user index's; for a Renew, both records' and
+	// the index's; every record a DeleteUser deletes), and return nil only once at least MinReplicas replicas of
 	// each of those masters hold the writes. If WAIT does not reach the
 	// count within ReplicaTimeout, the call returns an error saying so
 	// (which wraps ErrNotReplicated): the write stays on the master, but is
