@@ -58,6 +58,10 @@ var contenders = []contender{
 	{"gorilla", "cookie", openGorilla},
 	{"sesame", "redis", openSesameRedis},
 	{"scs", "redis", openSCSRedis},
+	// Sesame's Redis store with its client-side cache on, against the same
+	// scs: scs has no such cache.
+	{"sesame", "rediscache", openSesameRedisCached},
+	{"scs", "rediscache", openSCSRedis},
 }
 
 // sesameLib is Sesame with its defaults over any backend.
@@ -111,8 +115,18 @@ func openSesameSealed(tb testing.TB) library {
 }
 
 func openSesameRedis(tb testing.TB) library {
+	return openSesameRedisWith(tb, 0)
+}
+
+// openSesameRedisCached serves loads from the store's client-side cache
+// for at most two seconds, as its README suggests.
+func openSesameRedisCached(tb testing.TB) library {
+	return openSesameRedisWith(tb, 2*time.Second)
+}
+
+func openSesameRedisWith(tb testing.TB, cache time.Duration) library {
 	addr := needRedis(tb)
-	rs, err := sesameredis.New(sesameredis.Config{Addrs: []string{addr}, Prefix: runPrefix("sesame")})
+	rs, err := sesameredis.New(sesameredis.Config{Addrs: []string{addr}, Prefix: runPrefix("sesame"), ClientSideCache: cache})
 	if err != nil {
 		tb.Fatal(err)
 	}

@@ -13,7 +13,8 @@ import (
 )
 
 // Load returns the value and version stored under key, in one round trip
-// (or none, when the client-side cache is on and holds the record). It
+// (or none, when the client-side cache is on and holds the record; see
+// writtenSet for the keys this process wrote). It
 // returns an error wrapping sesame.ErrNotFound when there is no record or
 // it has expired. A failure that a moment may cure (a node down, a
 // failover in progress, CLUSTERDOWN) is retried until ctx ends.
@@ -22,12 +23,15 @@ func (s *Store) Load(ctx context.Context, key string) ([]byte, uint64, error) {
 		return nil, 0, err
 	}
 	c := s.client
-	cached := s.cache > 0 && !s.bypass.has(key)
 	var rec string
 	err := retry(ctx, func() (err error) {
-		if cached {
-			rec, err = c.DoCache(ctx, c.B().Get().Key(s.recordKey(key)).Cache(), s.cache).ToString()
-		} else {
+		if s.cache == 0 {
+			rec, err = c.Do(ctx, c.B().Get().Key(s.recordKey(key)).Build()).ToString()
+			return err
+		}
+		r := c.DoCache(ctx, c.B().Get().Key(s.recordKey(key)).Cache(), s.cache)
+		rec, err = r.ToString()
+		if r.IsCacheHit() && !s.wrote.trusts(key, cachedVersion(rec, err)) {
 			rec, err = c.Do(ctx, c.B().Get().Key(s.recordKey(key)).Build()).ToString()
 		}
 		return err
@@ -60,8 +64,9 @@ func (s *Store) Save(ctx context.Context, key string, value []byte, version uint
 	expires := expiry(opts)
 	record := []string{s.recordKey(key)}
 	args := []string{versionString(version), encodeRecord(next, opts.User, value), expires}
+	var wrote uint64 // the version saved, once it is
 	if s.cache > 0 {
-		defer s.bypass.add(key, s.cache)
+		defer func() { s.wrote.add(key, wrote, s.cache) }()
 	}
 	var rs []rueidis.RedisResult
 	var waits []error // MinReplicas not reached
@@ -89,7 +94,21 @@ func (s *Store) Save(ctx context.Context, key string, value []byte, version uint
 			return 0, s.fail(ctx, "save", key, err)
 		}
 	}
+	wrote = next
 	return next, nil
+}
+
+// cachedVersion is the version of a record the cache returned (err is
+// its error), 0 if there is none or it does not parse.
+func cachedVersion(rec string, err error) uint64 {
+	if err != nil {
+		return 0
+	}
+	v, _, _, err := decodeRecord(rec)
+	if err != nil {
+		return 0
+	}
+	return v
 }
 
 // indexed is the error of the index entry of a record that was saved: a
@@ -137,12 +156,19 @@ func (s *Store) Renew(ctx context.Context, oldKey string, oldVersion uint64, new
 	expires := expiry(opts)
 	oldRec, newRec := s.recordKey(oldKey), s.recordKey(newKey)
 	record := encodeRecord(next, opts.User, value)
+	var wrote uint64 // the new record's version, once it is saved
 	if s.cache > 0 {
-		defer s.bypass.add(oldKey, s.cache)
-		defer s.bypass.add(newKey, s.cache)
+		defer func() {
+			s.wrote.add(oldKey, 0, s.cache)
+			s.wrote.add(newKey, wrote, s.cache)
+		}()
 	}
 	if s.cluster {
-		return next, s.renewAcross(ctx, oldKey, oldVersion, newKey, record, expires, opts.User, conflict)
+		if err := s.renewAcross(ctx, oldKey, oldVersion, newKey, record, expires, opts.User, conflict); err != nil {
+			return 0, err
+		}
+		wrote = next
+		return next, nil
 	}
 	keys := []string{oldRec, newRec}
 	if opts.User != "" {
@@ -160,6 +186,7 @@ func (s *Store) Renew(ctx context.Context, oldKey string, oldVersion uint64, new
 	case waits[0] != nil:
 		return 0, s.fail(ctx, "renew", oldKey, waits[0])
 	}
+	wrote = next
 	return next, nil
 }
 
@@ -268,7 +295,7 @@ func (s *Store) Delete(ctx context.Context, key string) error {
 		return err
 	}
 	if s.cache > 0 {
-		s.bypass.add(key, s.cache)
+		s.wrote.add(key, 0, s.cache)
 	}
 	c := s.client
 	del := func() rueidis.Completed { return c.B().Del().Key(s.recordKey(key)).Build() }

@@ -121,7 +121,7 @@ type Store struct {
 	// cluster is set for a Redis Cluster, where one script may touch only
 	// keys of one slot; a standalone server's scripts touch any keys.
 	cluster bool
-	bypass  bypassSet // keys whose loads must skip the cache for now
+	wrote   writtenSet // keys this process wrote within a cache lifetime
 
 	minReplicas    int           // 0: acknowledge writes without WAIT
 	replicaTimeout time.Duration // bound of each WAIT
@@ -301,41 +301,59 @@ func short(key string) string {
 	return key
 }
 
-// bypassSet remembers keys this process saved (or failed to save) within
-// the last cache lifetime: a cached copy of them may be older than the
-// server's, because Redis sends a client the invalidation for its own write
-// only after the write's reply, and a conflict says the copy is stale.
-// Loads of such keys go to the server. Entries are dropped once the cache
-// lifetime has passed, so the set holds at most the keys saved in one cache
-// lifetime.
-type bypassSet struct {
+// writtenSet remembers the keys this process wrote within the last cache
+// lifetime, each with the version it wrote (0 for a delete, or for a save
+// that conflicted or whose outcome is unknown). A cached copy of such a
+// key may be older than the server's record: Redis sends a client the
+// invalidation for its own write only after the write's reply, and a
+// conflict says the copy is stale. So a load that the cache answers for
+// such a key is served only if the copy holds the version this process
+// wrote, which did not exist before it wrote it: the copy was fetched
+// after the write, and any later change invalidates it as usual. Other
+// loads of such keys go to the server. Entries are dropped once the cache
+// lifetime has passed, so the set holds at most the keys written in one
+// cache lifetime.
+type writtenSet struct {
 	mu    sync.Mutex
-	until map[string]time.Time
+	m     map[string]written
 	limit int // prune expired entries when the map grows past this
 }
 
-func (b *bypassSet) add(key string, ttl time.Duration) {
+// written is what this process last wrote under a key, and until when
+// that matters.
+type written struct {
+	until   time.Time
+	version uint64
+}
+
+// add records that this process wrote version (0: a delete, or unknown)
+// under key.
+func (b *writtenSet) add(key string, version uint64, ttl time.Duration) {
 	now := time.Now()
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	if b.until == nil {
-		b.until = make(map[string]time.Time)
+	if b.m == nil {
+		b.m = make(map[string]written)
 	}
-	if len(b.until) >= b.limit {
-		for k, t := range b.until {
-			if now.After(t) {
-				delete(b.until, k)
+	if len(b.m) >= b.limit {
+		for k, w := range b.m {
+			if now.After(w.until) {
+				delete(b.m, k)
 			}
 		}
-		b.limit = max(1024, 2*len(b.until))
+		b.limit = max(1024, 2*len(b.m))
 	}
-	b.until[key] = now.Add(ttl)
+	b.m[key] = written{until: now.Add(ttl), version: version}
 }
 
-// has reports whether key was saved within the cache lifetime.
-func (b *bypassSet) has(key string) bool {
+// trusts reports whether a cached copy of key's record with version v (0:
+// no record, or one that does not parse) may be served.
+func (b *writtenSet) trusts(key string, v uint64) bool {
 	b.mu.Lock()
-	t, ok := b.until[key]
+	w, ok := b.m[key]
 	b.mu.Unlock()
-	return ok && time.Now().Before(t)
+	if !ok || time.Now().After(w.until) {
+		return true
+	}
+	return w.version != 0 && v == w.version
 }

@@ -127,7 +127,7 @@ func (s *Store) DeleteUser(ctx context.Context, user string) error {
 	}
 	if s.cache > 0 {
 		for _, e := range es {
-			s.bypass.add(e.key, s.cache)
+			s.wrote.add(e.key, 0, s.cache)
 		}
 	}
 	var errs []error
