@@ -1,7 +1,9 @@
 package main
 
 import (
+	"errors"
 	"io"
+	"io/fs"
 	"log/slog"
 	"net"
 	"net/http"
@@ -13,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/sesame-go/sesame"
 	"github.com/sesame-go/sesame/cmd/sessiond/internal/ops"
 	"github.com/sesame-go/sesame/cmd/sessiond/internal/pages"
 	"github.com/sesame-go/sesame/cmd/sessiond/internal/users"
@@ -44,24 +47,33 @@ func newTestServer(t testing.TB, edit func(*options)) (*server, http.Handler) {
 // the defaults).
 func newTestServerLimits(t testing.TB, edit func(*options), limits *pages.Limits) (*server, http.Handler) {
 	t.Helper()
+	st, err := memstore.New(memstore.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	return newTestServerOn(t, st, edit, limits)
+}
+
+// newTestServerOn is newTestServerLimits over the store st.
+func newTestServerOn(t testing.TB, st sesame.Store, edit func(*options), limits *pages.Limits) (*server, http.Handler) {
+	t.Helper()
 	o := testOptions(t)
 	if edit != nil {
 		edit(o)
 	}
-	for _, u := range []string{"alice", "bob"} {
-		if err := users.Add(o.usersPath(), u, "correct horse", cheapArgon); err != nil {
-			t.Fatal(err)
+	// Unless edit gave the server a users file (another server's, say).
+	if _, err := os.Stat(o.usersPath()); errors.Is(err, fs.ErrNotExist) {
+		for _, u := range []string{"alice", "bob"} {
+			if err := users.Add(o.usersPath(), u, "correct horse", cheapArgon); err != nil {
+				t.Fatal(err)
+			}
 		}
 	}
 	db, err := users.Open(o.usersPath(), cheapArgon)
 	if err != nil {
 		t.Fatal(err)
 	}
-	st, err := memstore.New(memstore.Config{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	if testing.Verbose() {
 		log = slog.New(slog.NewTextHandler(os.Stderr, nil))

@@ -76,11 +76,24 @@ func (m *Metrics) OnEvent(_ context.Context, e sesame.Event) {
 }
 
 // Instrument wraps a store so that its calls are timed. The result
-// implements sesame.UserIndex when st does.
+// implements sesame.UserIndex and sesame.Renewer when st does.
 func Instrument(st sesame.Store, m *Metrics) sesame.Store {
 	t := &timedStore{s: st, m: m}
-	if ui, ok := st.(sesame.UserIndex); ok {
+	ui, indexed := st.(sesame.UserIndex)
+	r, renews := st.(sesame.Renewer)
+	switch {
+	case indexed && renews:
+		return struct {
+			*timedIndexStore
+			timedRenewer
+		}{&timedIndexStore{timedStore: t, ui: ui}, timedRenewer{t, r}}
+	case indexed:
 		return &timedIndexStore{timedStore: t, ui: ui}
+	case renews:
+		return struct {
+			*timedStore
+			timedRenewer
+		}{t, timedRenewer{t, r}}
 	}
 	return t
 }
@@ -140,4 +153,17 @@ func (t *timedIndexStore) DeleteUser(ctx context.Context, user string) error {
 	err := t.ui.DeleteUser(ctx, user)
 	t.observe("delete_user", start, err)
 	return err
+}
+
+// timedRenewer times the Renew of a store that has it.
+type timedRenewer struct {
+	t *timedStore
+	r sesame.Renewer
+}
+
+func (t timedRenewer) Renew(ctx context.Context, oldKey string, oldVersion uint64, newKey string, value []byte, opts sesame.SaveOptions) (uint64, error) {
+	start := time.Now()
+	v, err := t.r.Renew(ctx, oldKey, oldVersion, newKey, value, opts)
+	t.t.observe("renew", start, err)
+	return v, err
 }

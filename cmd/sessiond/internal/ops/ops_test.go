@@ -59,7 +59,23 @@ func TestInstrument(t *testing.T) {
 	if _, ok := timed.(sesame.UserIndex); !ok {
 		t.Error("the timed store lost memstore's user index")
 	}
+	if _, ok := timed.(sesame.Renewer); !ok {
+		t.Error("the timed store lost memstore's Renew")
+	}
 	if _, ok := Instrument(storeOnly{st}, m).(sesame.UserIndex); ok {
+		t.Error("the timed store claims a user index its store lacks")
+	}
+	if _, ok := Instrument(storeOnly{st}, m).(sesame.Renewer); ok {
+		t.Error("the timed store claims a Renew its store lacks")
+	}
+	renewing := Instrument(struct {
+		sesame.Store
+		sesame.Renewer
+	}{st, st}, m)
+	if _, ok := renewing.(sesame.Renewer); !ok {
+		t.Error("the timed store lost the Renew of a store without a user index")
+	}
+	if _, ok := renewing.(sesame.UserIndex); ok {
 		t.Error("the timed store claims a user index its store lacks")
 	}
 

@@ -46,8 +46,8 @@ func redisConfig(scheme, rest string) (redisstore.Config, error) {
 		return cfg, errors.New("bad query")
 	}
 	for k := range q {
-		if k != "prefix" && k != "min-replicas" && k != "replica-timeout" {
-			return cfg, errors.New("unknown option " + k + " (prefix, min-replicas, replica-timeout)")
+		if k != "prefix" && k != "min-replicas" && k != "replica-timeout" && k != "client-cache" {
+			return cfg, errors.New("unknown option " + k + " (prefix, min-replicas, replica-timeout, client-cache)")
 		}
 	}
 	cfg.Prefix = q.Get("prefix")
@@ -64,6 +64,13 @@ func redisConfig(scheme, rest string) (redisstore.Config, error) {
 			return cfg, fmt.Errorf("replica-timeout=%q: want a duration of at least 1ms, as in 500ms", v)
 		}
 		cfg.ReplicaTimeout = d
+	}
+	if v := q.Get("client-cache"); v != "" {
+		d, err := time.ParseDuration(v)
+		if err != nil || d < 0 {
+			return cfg, fmt.Errorf("client-cache=%q: want how long this process may keep a record, as in 2s (0: off)", v)
+		}
+		cfg.ClientSideCache = d
 	}
 	return cfg, nil
 }

@@ -62,7 +62,11 @@ func TestRedisConfig(t *testing.T) {
 	if err != nil || cfg.MinReplicas != 1 || cfg.ReplicaTimeout != 250*time.Millisecond || len(cfg.Addrs) != 2 {
 		t.Errorf("min-replicas and replica-timeout: %+v %v", cfg, err)
 	}
-	for _, bad := range []string{"min-replicas=-1", "min-replicas=one", "replica-timeout=0", "replica-timeout=10", "replica-timeout=1us"} {
+	cfg, err = redisConfig("redis", "h:1?client-cache=2s")
+	if err != nil || cfg.ClientSideCache != 2*time.Second {
+		t.Errorf("client-cache: %+v %v", cfg, err)
+	}
+	for _, bad := range []string{"min-replicas=-1", "min-replicas=one", "replica-timeout=0", "replica-timeout=10", "replica-timeout=1us", "client-cache=-1s", "client-cache=2"} {
 		if _, err := redisConfig("redis-cluster", "a:1?"+bad); err == nil || !strings.Contains(err.Error(), strings.Split(bad, "=")[0]) {
 			t.Errorf("%s: err %v; want one naming the option", bad, err)
 		}
