@@ -13,5 +13,6 @@ import (
 //
 //	go test -run '^$' -bench . -benchtime 2000x
 
-func BenchmarkLoad(b *testing.B) { _, srv := testStore(b); sqlstoretest.BenchmarkLoad(b, srv) }
-func BenchmarkSave(b *testing.B) { _, srv := testStore(b); sqlstoretest.BenchmarkSave(b, srv) }
+func BenchmarkLoad(b *testing.B)  { _, srv := testStore(b); sqlstoretest.BenchmarkLoad(b, srv) }
+func BenchmarkSave(b *testing.B)  { _, srv := testStore(b); sqlstoretest.BenchmarkSave(b, srv) }
+func BenchmarkRenew(b *testing.B) { _, srv := testStore(b); sqlstoretest.BenchmarkRenew(b, srv) }

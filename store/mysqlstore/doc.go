@@ -1,11 +1,11 @@
 // Package mysqlstore keeps sesame sessions in a MariaDB or MySQL table,
 // through database/sql and the github.com/go-sql-driver/mysql driver.
 //
-// A Store is a sesame.Store and a sesame.UserIndex. It brings MySQL's
-// statements and schema, and leaves what every SQL store does alike
-// (checks, errors, sweeping in batches, Close) to package sqlstore. Create
-// its table once with Migrate, or run the SQL that Schema returns with
-// your own migration tool, then make the Store with New:
+// A Store is a sesame.Store, a sesame.UserIndex and a sesame.Renewer. It
+// brings MySQL's statements and schema, and leaves what every SQL store
+// does alike (checks, errors, sweeping in batches, Close) to package
+// sqlstore. Create its table once with Migrate, or run the SQL that Schema
+// returns with your own migration tool, then make the Store with New:
 //
 //	db, err := sql.Open("mysql", "app@tcp(db.internal:3306)/app")
 //	...
@@ -35,6 +35,11 @@
 //     left as it is, the statement changes no row, and that is a conflict.
 //   - Save with version N is UPDATE ... WHERE key = ? AND version = N AND
 //     expires_at > UTC_TIMESTAMP(6): no row changed is a conflict.
+//   - Renew is that UPDATE with the key among the columns it sets: the row
+//     moves to the new key, or stays where it is, without a transaction.
+//     A row under the new key fails it on the primary key; an expired one
+//     is then deleted and the move tried again (new keys are random: this
+//     does not happen).
 //
 // # Versions
 //

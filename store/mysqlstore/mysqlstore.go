@@ -73,9 +73,9 @@ type Config struct {
 	SweepErrors func(error)
 }
 
-// Store is a sesame.Store and sesame.UserIndex kept in one MariaDB or
-// MySQL table: a sqlstore.Store running MySQL's statements. It is safe for
-// concurrent use. Make one with New.
+// Store is a sesame.Store, sesame.UserIndex and sesame.Renewer kept in
+// one MariaDB or MySQL table: a sqlstore.Store running MySQL's
+// statements. It is safe for concurrent use. Make one with New.
 //
 // Save makes each new version of 63 random bits (see the package
 // documentation). Close stops the sweeper and closes the Store's prepared
@@ -142,13 +142,36 @@ func (t *table) Save(ctx context.Context, key string, value []byte, version uint
 	if version != 0 {
 		query, args = t.q.update, []any{value, next, expires, user, key, version}
 	}
+	// Affected rows: 1 for an insert or update, 2 for an insert that
+	// replaced an expired row, 0 when the guards kept the row.
+	return t.write(ctx, next, query, args...)
+}
+
+// Move updates the row's key, with a fresh version as Save makes one for
+// a new row. A row under newKey fails the statement on the primary key
+// (ER_DUP_ENTRY), and InnoDB rolls the whole statement back.
+func (t *table) Move(ctx context.Context, oldKey string, oldVersion uint64, newKey string, value []byte, expiresAt time.Time, user []byte) (uint64, error) {
+	next, err := newVersion(0)
+	if err != nil {
+		return 0, err
+	}
+	next, err = t.write(ctx, next, t.q.move, newKey, value, next, datetime(expiresAt), user, oldKey, oldVersion)
+	if isError(err, errDupEntry) {
+		return 0, sqlstore.ErrKeyTaken
+	}
+	return next, err
+}
+
+// write runs query, prepared, with args, and returns next if it changed
+// a row, or 0 if it changed none.
+func (t *table) write(ctx context.Context, next uint64, query string, args ...any) (uint64, error) {
 	stmt, err := t.prepared(ctx, query)
 	if err != nil {
 		return 0, err
 	}
 	for attempt := 1; ; attempt++ {
 		res, err := stmt.ExecContext(ctx, args...)
-		if isDeadlock(err) && attempt < maxDeadlockRetries && ctx.Err() == nil {
+		if isError(err, errDeadlock) && attempt < maxDeadlockRetries && ctx.Err() == nil {
 			// InnoDB rolled the statement back: it changed nothing,
 			// so running it again is safe.
 			continue
@@ -157,26 +180,27 @@ func (t *table) Save(ctx context.Context, key string, value []byte, version uint
 			return 0, err
 		}
 		n, err := res.RowsAffected()
-		if err != nil {
+		if err != nil || n == 0 {
 			return 0, err
-		}
-		// Affected rows: 1 for an insert or update, 2 for an insert
-		// that replaced an expired row, 0 when the guards kept the row.
-		if n == 0 {
-			return 0, nil
 		}
 		return next, nil
 	}
 }
 
-// maxDeadlockRetries bounds how often Save runs a statement InnoDB chose
-// as a deadlock victim; racing creates of one key can deadlock.
+// maxDeadlockRetries bounds how often a write runs a statement InnoDB
+// chose as a deadlock victim; racing creates of one key can deadlock.
 const maxDeadlockRetries = 5
 
-// isDeadlock reports MySQL error 1213, ER_LOCK_DEADLOCK.
-func isDeadlock(err error) bool {
+// The MySQL errors the writes handle.
+const (
+	errDupEntry = 1062 // ER_DUP_ENTRY: the primary key holds the key
+	errDeadlock = 1213 // ER_LOCK_DEADLOCK: InnoDB rolled the statement back
+)
+
+// isError reports whether err is the MySQL error number.
+func isError(err error, number uint16) bool {
 	var me *mysql.MySQLError
-	return errors.As(err, &me) && me.Number == 1213
+	return errors.As(err, &me) && me.Number == number
 }
 
 // newVersion returns 63 random bits that are neither 0 nor old.
@@ -202,6 +226,15 @@ func datetime(t time.Time) string {
 func (t *table) Delete(ctx context.Context, key string) error {
 	_, err := t.exec(ctx, t.q.delete, key)
 	return err
+}
+
+func (t *table) DeleteExpired(ctx context.Context, key string) (bool, error) {
+	res, err := t.exec(ctx, t.q.deleteExpired, key)
+	if err != nil {
+		return false, err
+	}
+	n, err := res.RowsAffected()
+	return n == 1, err
 }
 
 func (t *table) UserSessions(ctx context.Context, user []byte) ([]sesame.StoredRecord, error) {

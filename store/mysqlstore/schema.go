@@ -73,7 +73,7 @@ func Migrate(ctx context.Context, db *sql.DB, table string) error {
 
 // queries are the statements a Store runs, for one table.
 type queries struct {
-	load, create, update, delete, userSessions, deleteUser, sweep string
+	load, create, update, move, delete, deleteExpired, userSessions, deleteUser, sweep string
 }
 
 // statements builds the queries for table, which ValidTable accepts.
@@ -86,6 +86,13 @@ type queries struct {
 // Update changes the row only if its version is the one read and it has
 // not expired. InnoDB locks the row for either, so of two racing saves
 // with the same version exactly one changes it.
+//
+// Move is update with the key among the columns it sets, under the same
+// guards and the same lock: a row that a racing move took to another key
+// no longer matches, so of a renewal and a save (or two renewals) from
+// one version exactly one changes the row. A row under the new key, live
+// or expired, fails it on the primary key; deleteExpired removes an
+// expired one, so that the move can be tried again.
 func statements(table string) queries {
 	t := "`" + table + "`"
 	const expired = "expires_at <= UTC_TIMESTAMP(6)"
@@ -99,9 +106,12 @@ func statements(table string) queries {
 			"    expires_at = IF(" + expired + ", VALUES(expires_at), expires_at)",
 		update: "UPDATE " + t + " SET value = ?, version = ?, expires_at = ?, user_name = ?\n" +
 			"WHERE `key` = ? AND version = ? AND expires_at > UTC_TIMESTAMP(6)",
-		delete:       "DELETE FROM " + t + " WHERE `key` = ?",
-		userSessions: "SELECT `key`, value, version FROM " + t + " WHERE user_name = ? AND expires_at > UTC_TIMESTAMP(6)",
-		deleteUser:   "DELETE FROM " + t + " WHERE user_name = ?",
+		move: "UPDATE " + t + " SET `key` = ?, value = ?, version = ?, expires_at = ?, user_name = ?\n" +
+			"WHERE `key` = ? AND version = ? AND expires_at > UTC_TIMESTAMP(6)",
+		delete:        "DELETE FROM " + t + " WHERE `key` = ?",
+		deleteExpired: "DELETE FROM " + t + " WHERE `key` = ? AND " + expired,
+		userSessions:  "SELECT `key`, value, version FROM " + t + " WHERE user_name = ? AND expires_at > UTC_TIMESTAMP(6)",
+		deleteUser:    "DELETE FROM " + t + " WHERE user_name = ?",
 		// Single-table DELETE takes ORDER BY and LIMIT itself (MySQL
 		// refuses LIMIT in an IN subquery); InnoDB re-reads each row
 		// under its lock, so a row renewed meanwhile is spared.

@@ -12,5 +12,6 @@ import (
 //
 //	go test -run '^$' -bench . -benchtime 2000x
 
-func BenchmarkLoad(b *testing.B) { sqlstoretest.BenchmarkLoad(b, testServer(open(b, testConfig(b)))) }
-func BenchmarkSave(b *testing.B) { sqlstoretest.BenchmarkSave(b, testServer(open(b, testConfig(b)))) }
+func BenchmarkLoad(b *testing.B)  { sqlstoretest.BenchmarkLoad(b, testServer(open(b, testConfig(b)))) }
+func BenchmarkSave(b *testing.B)  { sqlstoretest.BenchmarkSave(b, testServer(open(b, testConfig(b)))) }
+func BenchmarkRenew(b *testing.B) { sqlstoretest.BenchmarkRenew(b, testServer(open(b, testConfig(b)))) }

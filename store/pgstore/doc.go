@@ -1,11 +1,11 @@
 // Package pgstore keeps sesame sessions in a PostgreSQL table, through a
 // pgx connection pool (github.com/jackc/pgx/v5/pgxpool).
 //
-// A Store is a sesame.Store and a sesame.UserIndex. It brings PostgreSQL's
-// statements and schema, and leaves what every SQL store does alike
-// (checks, errors, sweeping in batches, Close) to package sqlstore. Create
-// its table once with Migrate, or run the SQL that Schema returns with
-// your own migration tool, then make the Store with New:
+// A Store is a sesame.Store, a sesame.UserIndex and a sesame.Renewer. It
+// brings PostgreSQL's statements and schema, and leaves what every SQL store
+// does alike (checks, errors, sweeping in batches, Close) to package
+// sqlstore. Create its table once with Migrate, or run the SQL that Schema
+// returns with your own migration tool, then make the Store with New:
 //
 //	pool, err := pgxpool.New(ctx, "postgres://app@db.internal/app")
 //	...
@@ -28,6 +28,10 @@
 //     has expired; a live row is a conflict.
 //   - Save with version N is UPDATE ... WHERE key = $1 AND version = N AND
 //     expires_at > now() RETURNING version: no row updated is a conflict.
+//   - Renew is that UPDATE with the key among the columns it sets: the row
+//     moves to the new key, or stays where it is. A row under the new key
+//     fails it on the primary key; an expired one is then deleted and the
+//     move tried again (new keys are random: this does not happen).
 //
 // # Versions
 //

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/sesame-go/sesame"
 	"github.com/sesame-go/sesame/store/sqlstore"
@@ -65,9 +66,9 @@ type Config struct {
 	SweepErrors func(error)
 }
 
-// Store is a sesame.Store and sesame.UserIndex kept in one PostgreSQL
-// table: a sqlstore.Store running PostgreSQL's statements. It is safe for
-// concurrent use. Make one with New.
+// Store is a sesame.Store, sesame.UserIndex and sesame.Renewer kept in
+// one PostgreSQL table: a sqlstore.Store running PostgreSQL's statements.
+// It is safe for concurrent use. Make one with New.
 //
 // Save takes each new version from the table's sequence (see the package
 // documentation). Sweep skips rows another sweeper has locked, so several
@@ -128,9 +129,38 @@ func (t *table) Save(ctx context.Context, key string, value []byte, version uint
 	return uint64(next), err
 }
 
+// Move updates the row's key, taking the new version from the table's
+// sequence as Save does. A row under newKey fails the statement on the
+// primary key (unique_violation), and PostgreSQL rolls the whole
+// statement back.
+func (t *table) Move(ctx context.Context, oldKey string, oldVersion uint64, newKey string, value []byte, expiresAt time.Time, user []byte) (uint64, error) {
+	if oldVersion > math.MaxInt64 {
+		return 0, nil // no row holds it: the sequence is a bigint
+	}
+	var next int64
+	err := t.pool.QueryRow(ctx, t.q.move, oldKey, newKey, value, expiresAt, user, int64(oldVersion)).Scan(&next)
+	var pgErr *pgconn.PgError
+	switch {
+	case errors.Is(err, pgx.ErrNoRows):
+		return 0, nil
+	case errors.As(err, &pgErr) && pgErr.Code == uniqueViolation:
+		return 0, sqlstore.ErrKeyTaken
+	}
+	return uint64(next), err
+}
+
+// uniqueViolation is PostgreSQL's SQLSTATE for a duplicate key: the only
+// unique index of the table is its primary key.
+const uniqueViolation = "23505"
+
 func (t *table) Delete(ctx context.Context, key string) error {
 	_, err := t.pool.Exec(ctx, t.q.delete, key)
 	return err
+}
+
+func (t *table) DeleteExpired(ctx context.Context, key string) (bool, error) {
+	tag, err := t.pool.Exec(ctx, t.q.deleteExpired, key)
+	return tag.RowsAffected() == 1, err
 }
 
 func (t *table) UserSessions(ctx context.Context, user []byte) ([]sesame.StoredRecord, error) {

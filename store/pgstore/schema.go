@@ -101,7 +101,7 @@ func Migrate(ctx context.Context, pool *pgxpool.Pool, table string) error {
 
 // queries are the statements a Store runs, for one table.
 type queries struct {
-	load, create, update, delete, userSessions, deleteUser, sweep string
+	load, create, update, move, delete, deleteExpired, userSessions, deleteUser, sweep string
 }
 
 // statements builds the queries for table, which ValidTable accepts.
@@ -114,6 +114,13 @@ type queries struct {
 // concurrent save to the same row waits for the first to commit and then
 // re-checks its WHERE clause against the new row, so exactly one of two
 // racing saves with the same version wins.
+//
+// Move is update with the key among the columns it sets: the same guards,
+// and the same re-check, which a row moved to another key fails, so of a
+// renewal and a save (or two renewals) racing from one version exactly
+// one wins. A row under the new key, live or expired, fails it on the
+// primary key; deleteExpired removes an expired one, so that the move can
+// be tried again.
 func statements(table string) queries {
 	t := `"` + table + `"`
 	seq := `nextval('"` + table + `_version_seq"')`
@@ -128,9 +135,13 @@ RETURNING version`,
 		update: `UPDATE ` + t + ` SET value = $2, version = ` + seq + `, expires_at = $3, user_name = $4
 WHERE key = $1 AND version = $5 AND expires_at > now()
 RETURNING version`,
-		delete:       `DELETE FROM ` + t + ` WHERE key = $1`,
-		userSessions: `SELECT key, value, version FROM ` + t + ` WHERE user_name = $1 AND expires_at > now()`,
-		deleteUser:   `DELETE FROM ` + t + ` WHERE user_name = $1`,
+		move: `UPDATE ` + t + ` SET key = $2, value = $3, version = ` + seq + `, expires_at = $4, user_name = $5
+WHERE key = $1 AND version = $6 AND expires_at > now()
+RETURNING version`,
+		delete:        `DELETE FROM ` + t + ` WHERE key = $1`,
+		deleteExpired: `DELETE FROM ` + t + ` WHERE key = $1 AND expires_at <= now()`,
+		userSessions:  `SELECT key, value, version FROM ` + t + ` WHERE user_name = $1 AND expires_at > now()`,
+		deleteUser:    `DELETE FROM ` + t + ` WHERE user_name = $1`,
 		// The outer expires_at test is re-checked against a row that a
 		// save renewed after the subquery read it, so a renewed row
 		// survives; SKIP LOCKED lets concurrent sweepers share the work.

@@ -5,6 +5,9 @@ import (
 	"errors"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/sesame-go/sesame"
 )
 
 var testDialect = Dialect{
@@ -97,5 +100,64 @@ func TestNewRefusesBadTable(t *testing.T) {
 	})
 	if err == nil || s != nil || asked {
 		t.Fatalf("New with a bad table name = %v, %v (statements asked for: %v); want an error and nothing asked", s, err, asked)
+	}
+}
+
+// moveTable is a Table whose Move finds the new key taken the first taken
+// times, and whose DeleteExpired finds the row there expired or not. Its
+// other methods are not called.
+type moveTable struct {
+	Table          // nil
+	taken          int
+	expired        bool
+	moves, deletes int
+}
+
+func (m *moveTable) Move(context.Context, string, uint64, string, []byte, time.Time, []byte) (uint64, error) {
+	m.moves++
+	if m.moves <= m.taken {
+		return 0, ErrKeyTaken
+	}
+	return 7, nil
+}
+
+func (m *moveTable) DeleteExpired(context.Context, string) (bool, error) {
+	m.deletes++
+	return m.expired, nil
+}
+
+// TestRenewOntoTakenKey checks what Renew does when Move finds a row
+// under the new key: it deletes an expired one and moves again, and
+// reports a live one, or one that keeps coming back, as a conflict.
+func TestRenewOntoTakenKey(t *testing.T) {
+	oldKey, newKey := strings.Repeat("a", 43), strings.Repeat("b", 43)
+	tests := []struct {
+		name           string
+		table          moveTable
+		to             string
+		want           error
+		moves, deletes int
+	}{
+		{"free", moveTable{}, newKey, nil, 1, 0},
+		{"live", moveTable{taken: 1}, newKey, sesame.ErrConflict, 1, 1},
+		{"expired", moveTable{taken: 1, expired: true}, newKey, nil, 2, 1},
+		{"expired, again and again", moveTable{taken: maxMoves, expired: true}, newKey, sesame.ErrConflict, maxMoves, maxMoves - 1},
+		{"its own key", moveTable{}, oldKey, sesame.ErrConflict, 0, 0},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s, err := New(testDialect, Config{SweepInterval: -1}, func(string) Table { return &tt.table })
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer s.Close()
+			v, err := s.Renew(t.Context(), oldKey, 3, tt.to, []byte("x"), sesame.SaveOptions{ExpiresAt: time.Now().Add(time.Hour)})
+			if tt.want == nil && (err != nil || v != 7) || tt.want != nil && !errors.Is(err, tt.want) {
+				t.Errorf("Renew = %d, %v; want the moved row's version or an error wrapping %v", v, err, tt.want)
+			}
+			if tt.table.moves != tt.moves || tt.table.deletes != tt.deletes {
+				t.Errorf("Renew made %d moves and %d deletes; want %d and %d", tt.table.moves, tt.table.deletes, tt.moves, tt.deletes)
+			}
+		})
 	}
 }

@@ -16,6 +16,10 @@ import (
 // ErrClosed is returned, wrapped, by calls on a Store after Close.
 var ErrClosed = errors.New("store is closed")
 
+// ErrKeyTaken is what a Table's Move returns, wrapped or not, when a row,
+// live or expired, exists under the key it would move a row to.
+var ErrKeyTaken = errors.New("a row exists under the new key")
+
 // A Table runs a store's statements on its table, through the database's
 // driver: each method is one statement, in one round trip. A Store checks
 // the key, the context and whether it is closed before it calls a method,
@@ -36,8 +40,22 @@ type Table interface {
 	// is nil for an anonymous session.
 	Save(ctx context.Context, key string, value []byte, version uint64, expiresAt time.Time, user []byte) (uint64, error)
 
+	// Move gives the row under oldKey, if its version is oldVersion and it
+	// has not expired, the key newKey and value, expiresAt and user, with
+	// a new version made as Save makes one, and returns that version. It
+	// is one statement: the row is under one key or the other, never both
+	// or neither. When the row is not as oldVersion says, Move changes
+	// nothing and returns 0. When a row exists under newKey, live or
+	// expired, the statement fails, changes nothing, and Move returns an
+	// error wrapping ErrKeyTaken.
+	Move(ctx context.Context, oldKey string, oldVersion uint64, newKey string, value []byte, expiresAt time.Time, user []byte) (uint64, error)
+
 	// Delete deletes the row under key, if there is one.
 	Delete(ctx context.Context, key string) error
+
+	// DeleteExpired deletes the row under key if its expiry has passed by
+	// the database's clock, and reports whether it deleted one.
+	DeleteExpired(ctx context.Context, key string) (bool, error)
 
 	// UserSessions returns the rows saved with user whose expiry is still
 	// ahead.
@@ -100,9 +118,9 @@ type Config struct {
 	SweepErrors func(error)
 }
 
-// Store is a sesame.Store and sesame.UserIndex kept in one SQL table, whose
-// statements a Table runs. It is safe for concurrent use. Make one with
-// New.
+// Store is a sesame.Store, sesame.UserIndex and sesame.Renewer kept in one
+// SQL table, whose statements a Table runs. It is safe for concurrent use.
+// Make one with New.
 type Store struct {
 	table   Table
 	pkg     string // the store's package, for errors
@@ -119,6 +137,7 @@ type Store struct {
 var (
 	_ sesame.Store     = (*Store)(nil)
 	_ sesame.UserIndex = (*Store)(nil)
+	_ sesame.Renewer   = (*Store)(nil)
 )
 
 // New returns a Store on the table cfg names, whose statements the Table
@@ -179,13 +198,7 @@ func (s *Store) Save(ctx context.Context, key string, value []byte, version uint
 	if err := s.checkKey(ctx, "save", key); err != nil {
 		return 0, err
 	}
-	if value == nil {
-		value = []byte{} // NOT NULL: an empty value is a value
-	}
-	var user []byte // NULL for an anonymous session
-	if opts.User != "" {
-		user = []byte(opts.User)
-	}
+	value, user := columns(value, opts)
 	next, err := s.table.Save(ctx, key, value, version, opts.ExpiresAt, user)
 	if err != nil {
 		return 0, s.fail(ctx, "save", err)
@@ -195,6 +208,71 @@ func (s *Store) Save(ctx context.Context, key string, value []byte, version uint
 	}
 	return next, nil
 }
+
+// columns returns value and opts.User as the table's columns hold them:
+// value NOT NULL, the user NULL for an anonymous session.
+func columns(value []byte, opts sesame.SaveOptions) ([]byte, []byte) {
+	if value == nil {
+		value = []byte{} // NOT NULL: an empty value is a value
+	}
+	var user []byte
+	if opts.User != "" {
+		user = []byte(opts.User)
+	}
+	return value, user
+}
+
+// Renew moves the row under oldKey, if its version is oldVersion and it
+// has not expired, to newKey with value (see sesame.Renewer): one UPDATE
+// that changes the row's key along with its value, version, expiry and
+// user, in one round trip. The row is under one key or the other, never
+// both or neither, and a conflict on either key leaves it where it was.
+//
+// A row under newKey makes the UPDATE fail on the primary key and change
+// nothing. If that row is live, Renew reports a conflict; if it has
+// expired, Renew deletes it and updates again, replacing it as Save with
+// version 0 would (three round trips; new keys are random, so this does
+// not happen outside tests).
+func (s *Store) Renew(ctx context.Context, oldKey string, oldVersion uint64, newKey string, value []byte, opts sesame.SaveOptions) (uint64, error) {
+	if !sesame.ValidKey(newKey) {
+		return 0, fmt.Errorf("%s: renew: %w", s.pkg, sesame.ErrInvalidKey)
+	}
+	if err := s.checkKey(ctx, "renew", oldKey); err != nil {
+		return 0, err
+	}
+	if newKey == oldKey {
+		// Either the row is as oldVersion says, and a live row exists
+		// under newKey, or it is not: a conflict both ways.
+		return 0, fmt.Errorf("%s: renew in table %s to the same key: %w", s.pkg, s.name, sesame.ErrConflict)
+	}
+	value, user := columns(value, opts)
+	for attempt := 1; ; attempt++ {
+		next, err := s.table.Move(ctx, oldKey, oldVersion, newKey, value, opts.ExpiresAt, user)
+		switch {
+		case errors.Is(err, ErrKeyTaken):
+			gone := false
+			if attempt < maxMoves {
+				if gone, err = s.table.DeleteExpired(ctx, newKey); err != nil {
+					return 0, s.fail(ctx, "renew", err)
+				}
+			}
+			if !gone {
+				return 0, fmt.Errorf("%s: renew in table %s: a live row exists under the new key: %w", s.pkg, s.name, sesame.ErrConflict)
+			}
+		case err != nil:
+			return 0, s.fail(ctx, "renew", err)
+		case next == 0:
+			return 0, fmt.Errorf("%s: renew in table %s from version %d: %w", s.pkg, s.name, oldVersion, sesame.ErrConflict)
+		default:
+			return next, nil
+		}
+	}
+}
+
+// maxMoves bounds how often Renew tries to move a row onto a key that
+// holds one, deleting it in between if it has expired: an expired row
+// that comes back each time is treated as a live one.
+const maxMoves = 3
 
 // Delete removes the row under key, if there is one.
 func (s *Store) Delete(ctx context.Context, key string) error {

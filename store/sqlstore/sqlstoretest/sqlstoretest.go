@@ -2,7 +2,8 @@
 // sqlstore runs against its real database: storetest's conformance suite,
 // and what is particular to a table: table names refused, migrations run
 // twice and at once, sweeps in batches, the background sweeper and Close,
-// and a statement that waits on a lock giving up at its deadline. It also
+// a statement that waits on a lock giving up at its deadline, and a
+// renewal onto a key that holds a row. It also
 // has the benchmarks that compare a Store's calls with its Table's, the
 // same statements without the store.
 //
@@ -75,6 +76,7 @@ func Run(t *testing.T, srv Server) {
 	t.Run("SweepDeletesOnlyExpiredRowsInBatches", func(t *testing.T) { sweepInBatches(t, srv) })
 	t.Run("SweeperRunsAndCloseStopsIt", func(t *testing.T) { sweeperRunsAndCloseStopsIt(t, srv) })
 	t.Run("DeadlineInsideAStatement", func(t *testing.T) { deadlineInsideAStatement(t, srv) })
+	t.Run("RenewOntoTakenKey", func(t *testing.T) { renewOntoTakenKey(t, srv) })
 }
 
 // NewTable creates a sessions table with a random name, so that test runs
