@@ -25,7 +25,7 @@ func compare(ctx context.Context, cfg *config) (rep *Report, err error) {
 	defer e.hc.CloseIdleConnections()
 
 	var rs *redisCPU
-	if slices.ContainsFunc(cfg.Only, func(n string) bool { return strings.HasSuffix(n, "/redis") }) {
+	if slices.ContainsFunc(cfg.Only, func(n string) bool { return strings.Contains(n, "/redis") }) {
 		if rs, err = dialRedis(ctx, cfg.RedisAddr); err != nil {
 			return nil, fmt.Errorf("%w: %v", errNoRedis, err)
 		}

@@ -25,6 +25,7 @@ var contenderNames = []string{
 	"oauth2-proxy/redis",
 	"sessiond/bolt",
 	"sessiond/redis",
+	"sessiond/redis-cache",
 	"sessiond/sealed",
 	floorName,
 }
@@ -40,6 +41,7 @@ var comparisons = []comparison{
 	{"each one's default store", "sessiond/bolt", "oauth2-proxy/cookie"},
 	{"stateless (the session in the cookie)", "sessiond/sealed", "oauth2-proxy/cookie"},
 	{"Redis against Redis", "sessiond/redis", "oauth2-proxy/redis"},
+	{"Redis against Redis, sessiond's client-side cache on", "sessiond/redis-cache", "oauth2-proxy/redis"},
 }
 
 // contender is one running server in one configuration.
@@ -107,7 +109,7 @@ func newClient() *http.Client {
 func (e *env) startContender(name string) (*contender, error) {
 	server, store, _ := strings.Cut(name, "/")
 	logPath := filepath.Join(e.dir, strings.ReplaceAll(name, "/", "-")+".log")
-	c := &contender{name: name, usesRedis: store == "redis"}
+	c := &contender{name: name, usesRedis: strings.HasPrefix(store, "redis")}
 	var err error
 	switch server {
 	case "sessiond":
@@ -135,10 +137,14 @@ func (e *env) startSessiond(c *contender, store, logPath string) error {
 	case "bolt": // the default
 	case "sealed":
 		args = append(args, "--sealed")
-	case "redis":
+	case "redis", "redis-cache":
 		prefix := "authcmp-" + randomHex(6) + ":"
 		e.prefixes = append(e.prefixes, prefix)
-		args = append(args, "--store", "redis://"+e.redisAddr+"?prefix="+prefix)
+		u := "redis://" + e.redisAddr + "?prefix=" + prefix
+		if store == "redis-cache" {
+			u += "&client-cache=2s" // as the redisstore README suggests
+		}
+		args = append(args, "--store", u)
 	default:
 		return fmt.Errorf("unknown store %q", store)
 	}
