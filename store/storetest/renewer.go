@@ -19,6 +19,7 @@ func renewerSuite() []extension[sesame.Renewer] {
 		{"RenewOfMissingOrDeletedKeyConflicts", testRenewMissing},
 		{"RenewOfExpiredRecordConflicts", testRenewExpired},
 		{"RenewOntoLiveKeyConflictsAndKeepsIt", testRenewOntoLive},
+		{"RenewOntoExpiredKeyReplacesIt", testRenewOntoExpired},
 		{"OldVersionCannotBeSavedAfterRenew", testRenewNoResurrection},
 		{"ConcurrentRenewsHaveExactlyOneWinner", testConcurrentRenews},
 		{"RenewRacingSaveHasExactlyOneWinner", testRenewRacingSave},
@@ -126,6 +127,21 @@ func testRenewOntoLive(t *testing.T, s sesame.Store, r sesame.Renewer) {
 	wantRecord(t, s, taken, []byte("taken"), tv)
 	wantListed(t, s, "bob", taken)
 	wantListed(t, s, "alice")
+}
+
+// testRenewOntoExpiredKey renews onto a key whose record has expired: as
+// for Save with version 0, an expired record is no record.
+func testRenewOntoExpired(t *testing.T, s sesame.Store, r sesame.Renewer) {
+	old, stale := newKey(), newKey()
+	expires := time.Now().Add(300 * time.Millisecond)
+	save(t, s, stale, []byte("expired"), 0, sesame.SaveOptions{ExpiresAt: expires, User: "bob"})
+	v := save(t, s, old, []byte("old"), 0, live(""))
+	time.Sleep(time.Until(expires) + 10*time.Millisecond)
+	nv := renew(t, r, old, v, stale, []byte("new"), live("alice"))
+	wantNotFound(t, s, old)
+	wantRecord(t, s, stale, []byte("new"), nv)
+	wantListed(t, s, "alice", stale)
+	wantListed(t, s, "bob")
 }
 
 // testRenewNoResurrection checks that a request still holding the old
