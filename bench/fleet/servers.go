@@ -186,9 +186,13 @@ http {
         proxy_connect_timeout 2s;
         proxy_read_timeout 30s;
 
-        # sessiond's pages: login, your sessions, logout.
+        # sessiond's pages: login, your sessions, logout. nginx sends a
+        # GET that a process died answering to the next one; the first
+        # may have shown, and so removed, the session's flash messages.
+        # The servers tried are listed for the checker.
         location /_sessiond/ {
             proxy_pass http://sessiond;
+            add_header X-Upstream-Addr $upstream_addr always;
         }
 
         # The forward-auth check, for auth_request only.

@@ -103,7 +103,16 @@ type response struct {
 	// cookies are the values of the session cookie's Set-Cookie lines:
 	// "" clears it.
 	cookies []string
+	// retried is set when a proxy in front says (UpstreamHeader) that it
+	// sent the request to more than one server: the first may have run
+	// it, and what it showed is lost.
+	retried bool
 }
+
+// UpstreamHeader is the response header in which a proxy in front of the
+// servers may list the servers it tried for a request, comma-separated,
+// as nginx's $upstream_addr does.
+const UpstreamHeader = "X-Upstream-Addr"
 
 // setCookie returns the one Set-Cookie value of the session cookie, and
 // whether there was one.
@@ -177,6 +186,7 @@ func (t *Target) do(ctx context.Context, rec *Recorder, r request) (*response, e
 		location: res.Header.Get("Location"),
 		user:     res.Header.Get(userHeader),
 		body:     string(b),
+		retried:  strings.Contains(res.Header.Get(UpstreamHeader), ","),
 	}
 	for _, c := range res.Cookies() {
 		if c.Name != cookieName {

@@ -394,12 +394,19 @@ func (u *User) forget(d *device) {
 }
 
 // takeCookie applies a read's Set-Cookie to d. A read of a live session
-// must not change its cookie; a read with an ended session's cookie may
-// clear it.
-func (u *User) takeCookie(d *device, kind string, res *response) {
+// must not change its cookie, and clears it only when the session ended
+// under the request: its record was gone when the request saved (the
+// page had come), which no acknowledged write of the user did, since a
+// user's requests run one at a time. A read with an ended session's
+// cookie may clear it. It reports whether it found d's session lost.
+func (u *User) takeCookie(d *device, kind string, res *response) (lost bool) {
 	v, ok := res.setCookie()
 	switch {
 	case !ok:
+	case d.live && v == "":
+		u.tally.lostf(LostSession, "%s: a logged-in session no write ended is gone: %s cleared its cookie", u.who(d), kind)
+		u.forget(d)
+		return true
 	case d.live:
 		u.tally.Errorf("%s: %s of a live session set its cookie (%d Set-Cookie)", u.who(d), kind, len(res.cookies))
 	case v != "":
@@ -407,6 +414,7 @@ func (u *User) takeCookie(d *device, kind string, res *response) {
 	default:
 		d.cookie = ""
 	}
+	return false
 }
 
 // postLogin loads the login page and posts the form. It reports whether
@@ -607,7 +615,13 @@ func (u *User) page(ctx context.Context, d *device, kind, path string) (*respons
 		u.gone(d, kind, res)
 		return nil, nil
 	}
-	u.takeCookie(d, kind, res)
+	if u.takeCookie(d, kind, res) {
+		return nil, nil
+	}
+	if res.retried {
+		// A server that died answering may have shown the flashes.
+		d.unsure = true
+	}
 	u.checkFlashes(d, kind, flashesOf(res.body))
 	return res, nil
 }

@@ -1,12 +1,16 @@
 package vuser
 
 import (
+	"fmt"
 	"io"
 	"net/http"
+	"net/http/httptest"
+	"net/http/httputil"
 	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -42,6 +46,13 @@ type harness struct {
 // in, as a run's setup leaves them.
 func loggedInUser(t *testing.T, devices int) *harness {
 	t.Helper()
+	return loggedInUserVia(t, devices, nil)
+}
+
+// loggedInUserVia is loggedInUser with the user's requests sent through
+// the handler front makes of sessiond's address (nil: straight to it).
+func loggedInUserVia(t *testing.T, devices int, front func(base string) http.Handler) *harness {
+	t.Helper()
 	bin := sessiondBinary(t)
 	dir := t.TempDir()
 	users := filepath.Join(dir, "users")
@@ -54,7 +65,13 @@ func loggedInUser(t *testing.T, devices int) *harness {
 		t.Fatal(err)
 	}
 	t.Cleanup(sd.Kill)
-	h := &harness{t: NewTarget(sd.Base(), 8, 30*time.Second, 10_000)}
+	base := sd.Base()
+	if front != nil {
+		srv := httptest.NewServer(front(base))
+		t.Cleanup(srv.Close)
+		base = srv.URL
+	}
+	h := &harness{t: NewTarget(base, 8, 30*time.Second, 10_000)}
 	t.Cleanup(h.t.Close)
 	if err := sd.WaitReady(t.Context(), h.t.Client); err != nil {
 		t.Fatal(err)
@@ -359,5 +376,63 @@ func TestCountsAdd(t *testing.T) {
 	if c.Errors != 1 || c.Failed != 3 || !c.FirstFail.Equal(t0) || !c.LastFail.Equal(t0.Add(2*time.Second)) ||
 		c.Lost[Undone] != 3 || c.LostTotal() != 4 || c.Ops[OpAuth] != 4 {
 		t.Errorf("Add: %+v", c)
+	}
+}
+
+// replayer is a proxy that, once on, sends the first GET of the sessions
+// page after a revocation to sessiond twice and answers with the second
+// answer, as nginx does when the server it sent a request to dies
+// answering it. With announce it lists two servers in UpstreamHeader, as
+// the fleet's nginx does.
+type replayer struct {
+	proxy     *httputil.ReverseProxy
+	on, armed atomic.Bool
+	announce  bool
+}
+
+func (p *replayer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if r.Method == http.MethodPost && r.URL.Path == pathRevoke && p.on.Load() {
+		p.armed.Store(true)
+	}
+	if r.Method == http.MethodGet && r.URL.Path == pathSessions && p.armed.CompareAndSwap(true, false) {
+		p.proxy.ServeHTTP(httptest.NewRecorder(), r.Clone(r.Context())) // the answer that was lost
+		if p.announce {
+			w.Header().Set(UpstreamHeader, "127.0.0.1:1, 127.0.0.1:2")
+		}
+	}
+	p.proxy.ServeHTTP(w, r)
+}
+
+// TestReplayedPageExcusesMissingFlashes revokes a session through a proxy
+// that replays the sessions page after the revocation: the first answer,
+// lost, showed the flash the revocation wrote. Unannounced, the checker
+// counts the flash lost (it can fail); announced in UpstreamHeader, it
+// does not.
+func TestReplayedPageExcusesMissingFlashes(t *testing.T) {
+	for _, announce := range []bool{false, true} {
+		t.Run(fmt.Sprintf("announce=%v", announce), func(t *testing.T) {
+			var p *replayer
+			h := loggedInUserVia(t, 2, func(base string) http.Handler {
+				u, err := url.Parse(base)
+				if err != nil {
+					t.Fatal(err)
+				}
+				p = &replayer{proxy: httputil.NewSingleHostReverseProxy(u), announce: announce}
+				return p
+			})
+			d := h.u.devs[0]
+			p.on.Store(true)
+			if err := h.u.revoke(t.Context(), d); err != nil {
+				t.Fatal(err)
+			}
+			c := h.tally.Take()
+			want := int64(1)
+			if announce {
+				want = 0
+			}
+			if c.Lost[LostFlash] != want || c.LostTotal() != want || c.Errors != 0 {
+				t.Fatalf("lost %v, %d errors %q; want %d lost flash and no error", c.Lost, c.Errors, append(c.ErrorSamples, c.LostSamples...), want)
+			}
+		})
 	}
 }
