@@ -16,6 +16,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/sesame-go/sesame/store/storetest"
 )
 
 // The interop tests run real Beaker (Debian's python3-beaker, with
@@ -31,11 +33,7 @@ const beakerHint = "install the Debian packages python3-beaker python3-pycryptod
 
 func skipOrFail(t *testing.T, format string, args ...any) {
 	t.Helper()
-	msg := fmt.Sprintf(format, args...)
-	if os.Getenv("SESAME_REQUIRE_SERVERS") == "1" {
-		t.Fatalf("%s (SESAME_REQUIRE_SERVERS=1 demands it)", msg)
-	}
-	t.Skipf("%s; %s", msg, beakerHint)
+	storetest.ServerMissing(t, fmt.Sprintf(format, args...)+"; "+beakerHint)
 }
 
 var (

@@ -18,6 +18,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/sesame-go/sesame/store/storetest"
 )
 
 // The interop tests run a real Apache 2.4 with mod_auth_tkt (Debian
@@ -89,11 +91,7 @@ const apacheHint = "install the Debian packages apache2 and libapache2-mod-auth-
 // to do about it, or fails it when CI demands the peers.
 func skipOrFail(t *testing.T, hint, format string, args ...any) {
 	t.Helper()
-	msg := fmt.Sprintf(format, args...)
-	if os.Getenv("SESAME_REQUIRE_SERVERS") == "1" {
-		t.Fatalf("%s (SESAME_REQUIRE_SERVERS=1 demands it)", msg)
-	}
-	t.Skipf("%s; %s", msg, hint)
+	storetest.ServerMissing(t, fmt.Sprintf(format, args...)+"; "+hint)
 }
 
 type apache struct {

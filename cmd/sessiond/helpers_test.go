@@ -21,6 +21,7 @@ import (
 	"github.com/sesame-go/sesame/cmd/sessiond/internal/users"
 	"github.com/sesame-go/sesame/seal"
 	"github.com/sesame-go/sesame/store/memstore"
+	"github.com/sesame-go/sesame/store/storetest"
 )
 
 // cheapArgon keeps password hashing fast in tests.
@@ -152,9 +153,6 @@ func body(t *testing.T, res *http.Response) string {
 	return string(b)
 }
 
-// requireServers reports whether a missing server must fail the test.
-func requireServers() bool { return os.Getenv("SESAME_REQUIRE_SERVERS") == "1" }
-
 // needBinary returns the path of an executable, or skips (fails under
 // SESAME_REQUIRE_SERVERS=1) when it is missing.
 func needBinary(t *testing.T, paths ...string) string {
@@ -164,11 +162,7 @@ func needBinary(t *testing.T, paths ...string) string {
 			return p
 		}
 	}
-	msg := "needs " + filepath.Base(paths[0]) + " (" + strings.Join(paths, " or ") + "); install it with: DEBIAN_FRONTEND=noninteractive apt-get install -y " + filepath.Base(paths[0])
-	if requireServers() {
-		t.Fatal(msg + " (SESAME_REQUIRE_SERVERS=1)")
-	}
-	t.Skip(msg)
+	storetest.ServerMissing(t, "needs "+filepath.Base(paths[0])+" ("+strings.Join(paths, " or ")+"); install it with: DEBIAN_FRONTEND=noninteractive apt-get install -y "+filepath.Base(paths[0]))
 	return ""
 }
 

@@ -11,6 +11,8 @@ import (
 	"path/filepath"
 	"testing"
 	"time"
+
+	"github.com/sesame-go/sesame/store/storetest"
 )
 
 // binaries are where Debian's nginx package puts the program.
@@ -25,11 +27,7 @@ func Need(t testing.TB) string {
 			return p
 		}
 	}
-	msg := "needs nginx; install it with: DEBIAN_FRONTEND=noninteractive apt-get install -y nginx"
-	if os.Getenv("SESAME_REQUIRE_SERVERS") == "1" {
-		t.Fatal(msg + " (SESAME_REQUIRE_SERVERS=1)")
-	}
-	t.Skip(msg)
+	storetest.ServerMissing(t, "needs nginx; install it with: DEBIAN_FRONTEND=noninteractive apt-get install -y nginx")
 	return ""
 }
 

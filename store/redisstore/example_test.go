@@ -13,6 +13,7 @@ import (
 
 	"github.com/sesame-go/sesame"
 	"github.com/sesame-go/sesame/store/redisstore"
+	"github.com/sesame-go/sesame/store/storetest"
 )
 
 // Example saves, updates, loads and lists a session in Redis. The same code
@@ -64,10 +65,7 @@ func Example() {
 // without Redis; this is the check.)
 func TestExample(t *testing.T) {
 	if c, err := net.DialTimeout("tcp", "127.0.0.1:6379", time.Second); err != nil {
-		if os.Getenv("SESAME_REQUIRE_SERVERS") == "1" {
-			t.Fatalf("Redis at 127.0.0.1:6379 is not reachable: %v (SESAME_REQUIRE_SERVERS=1)", err)
-		}
-		t.Skipf("Redis at 127.0.0.1:6379 is not reachable (%v); see shared/services.md to start it", err)
+		storetest.ServerMissing(t, "Redis at 127.0.0.1:6379 is not reachable ("+err.Error()+"); see shared/services.md to start it")
 	} else {
 		c.Close()
 	}
