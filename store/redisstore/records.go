@@ -148,13 +148,11 @@ func (s *Store) Renew(ctx context.Context, oldKey string, oldVersion uint64, new
 	if err := checkKey(ctx, "renew", newKey); err != nil {
 		return 0, err
 	}
-	conflict := fmt.Errorf("redisstore: renew %s with version %d: %w", short(oldKey), oldVersion, sesame.ErrConflict)
 	if oldVersion == 0 {
-		return 0, conflict // no record has version 0
+		return 0, renewConflict(oldKey, oldVersion) // no record has version 0
 	}
 	next := newVersion(0)
 	expires := expiry(opts)
-	oldRec, newRec := s.recordKey(oldKey), s.recordKey(newKey)
 	record := encodeRecord(next, opts.User, value)
 	var wrote uint64 // the new record's version, once it is saved
 	if s.cache > 0 {
@@ -164,13 +162,14 @@ func (s *Store) Renew(ctx context.Context, oldKey string, oldVersion uint64, new
 		}()
 	}
 	if s.cluster {
-		if err := s.renewAcross(ctx, oldKey, oldVersion, newKey, record, expires, opts.User, conflict); err != nil {
+		if err := s.renewAcross(ctx, oldKey, oldVersion, newKey, record, expires, opts.User); err != nil {
 			return 0, err
 		}
 		wrote = next
 		return next, nil
 	}
-	keys := []string{oldRec, newRec}
+	keys := make([]string, 2, 3)
+	keys[0], keys[1] = s.recordKey(oldKey), s.recordKey(newKey)
 	if opts.User != "" {
 		keys = append(keys, s.userKey(opts.User))
 	}
@@ -180,7 +179,7 @@ func (s *Store) Renew(ctx context.Context, oldKey string, oldVersion uint64, new
 	case err != nil:
 		return 0, s.fail(ctx, "renew", oldKey, err)
 	case n == 0:
-		return 0, conflict
+		return 0, renewConflict(oldKey, oldVersion)
 	case n != 1:
 		return 0, fmt.Errorf("redisstore: renew %s to %s, which exists: %w", short(oldKey), short(newKey), sesame.ErrConflict)
 	case waits[0] != nil:
@@ -190,10 +189,16 @@ func (s *Store) Renew(ctx context.Context, oldKey string, oldVersion uint64, new
 	return next, nil
 }
 
+// renewConflict is the error of a renewal that found the old record at
+// another version, or none.
+func renewConflict(oldKey string, oldVersion uint64) error {
+	return fmt.Errorf("redisstore: renew %s with version %d: %w", short(oldKey), oldVersion, sesame.ErrConflict)
+}
+
 // renewAcross is Renew in a cluster: the new record's save, the old
 // record's conditional delete and (with a user) the index entry, each in
 // its own slot, pipelined.
-func (s *Store) renewAcross(ctx context.Context, oldKey string, oldVersion uint64, newKey, record, expires, user string, conflict error) error {
+func (s *Store) renewAcross(ctx context.Context, oldKey string, oldVersion uint64, newKey, record, expires, user string) error {
 	calls := []call{
 		{saveScript, []string{s.recordKey(newKey)}, []string{"", record, expires}},
 		{deleteIfVersionScript, []string{s.recordKey(oldKey)}, []string{versionString(oldVersion)}},
@@ -213,14 +218,14 @@ func (s *Store) renewAcross(ctx context.Context, oldKey string, oldVersion uint6
 		return fmt.Errorf("redisstore: renew %s to %s, which exists: %w", short(oldKey), short(newKey), sesame.ErrConflict)
 	case derr != nil || deleted != 1:
 		// The old record was not deleted: take the new one back.
-		why := cmp.Or(derr, conflict)
+		why := cmp.Or(derr, renewConflict(oldKey, oldVersion))
 		if err := s.Delete(ctx, newKey); err != nil {
 			return s.fail(ctx, "renew", oldKey, fmt.Errorf("%w; the new record, left until it expires, could not be deleted: %w", why, err))
 		}
 		if derr != nil {
 			return s.fail(ctx, "renew", oldKey, derr)
 		}
-		return conflict
+		return why
 	}
 	if err := cmp.Or(waits[0], waits[1]); err != nil {
 		return s.fail(ctx, "renew", oldKey, err)
