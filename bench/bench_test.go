@@ -15,7 +15,7 @@ import (
 // side with Sesame as the base of each kind:
 //
 //	go test -run '^$' -bench . -count 10 | tee new.txt
-//	benchstat -col '/lib@(sesame scs gorilla)' new.txt
+//	benchstat -col '/lib@(sesame scs gorilla floor)' new.txt
 //
 // run.sh does that and more.
 

@@ -44,7 +44,7 @@ type library interface {
 
 // contender is one library over one kind of storage.
 type contender struct {
-	lib  string // sesame, scs, gorilla
+	lib  string // sesame, scs, gorilla, floor
 	kind string // mem, cookie, redis
 	// open returns the library ready for requests, or skips b.
 	open func(tb testing.TB) library
@@ -59,6 +59,8 @@ var contenders = []contender{
 	{"gorilla", "cookie", openGorilla},
 	{"sesame", "redis", openSesameRedis},
 	{"scs", "redis", openSCSRedis},
+	// No library: the floor of any on Redis (floor_test.go).
+	{"floor", "redis", openFloorRedis},
 	// Sesame's Redis store with its client-side cache on, against the same
 	// scs: scs has no such cache.
 	{"sesame", "rediscache", openSesameRedisCached},

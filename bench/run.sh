@@ -70,7 +70,7 @@ if $measure; then
 fi
 
 echo
-benchstat -col '/lib@(sesame scs gorilla)' "$OUT/libs.txt" | tee "$OUT/libs-benchstat.txt"
+benchstat -col '/lib@(sesame scs gorilla floor)' "$OUT/libs.txt" | tee "$OUT/libs-benchstat.txt"
 echo
 go run ./internal/perftable "$OUT/libs.txt" | tee "$OUT/libs.md"
 : > "$OUT/stores-benchstat.txt"

@@ -253,3 +253,24 @@ func TestPercentile(t *testing.T) {
 		t.Errorf("p99 of nothing = %v", got)
 	}
 }
+
+// TestVerdict: the floor's row says whether the goal is within reach of
+// any Go server; sessiond's rows say met or missed.
+func TestVerdict(t *testing.T) {
+	tests := []struct {
+		sessiond string
+		met      bool
+		want     string
+	}{
+		{"sessiond/bolt", true, "met"},
+		{"sessiond/bolt", false, "missed"},
+		{floorName, true, "reachable"},
+		{floorName, false, "unreachable by any Go server here"},
+	}
+	for _, tt := range tests {
+		c := Comparison{comparison: comparison{Sessiond: tt.sessiond}, GoalMet: tt.met}
+		if got := c.verdict(); got != tt.want {
+			t.Errorf("%s, goal met %v: %q, want %q", tt.sessiond, tt.met, got, tt.want)
+		}
+	}
+}

@@ -42,6 +42,10 @@ var comparisons = []comparison{
 	{"stateless (the session in the cookie)", "sessiond/sealed", "oauth2-proxy/cookie"},
 	{"Redis against Redis", "sessiond/redis", "oauth2-proxy/redis"},
 	{"Redis against Redis, sessiond's client-side cache on", "sessiond/redis-cache", "oauth2-proxy/redis"},
+	// Not sessiond: the bound. What the floor, a Go server doing no
+	// session work at all, reaches against oauth2-proxy on this machine is
+	// the most any Go forward-auth server can.
+	{"bound: the floor, no session work at all", floorName, "oauth2-proxy/cookie"},
 }
 
 // contender is one running server in one configuration.

@@ -137,6 +137,8 @@ var libNames = map[string]string{
 	"sesame":  "Sesame",
 	"scs":     "scs",
 	"gorilla": "gorilla/sessions",
+	// No library: the least a server-side session costs on Redis.
+	"floor": "floor (no library)",
 }
 
 var kindNames = map[string]string{
@@ -238,7 +240,13 @@ func (t target) check(results map[key]sample) string {
 	if r < t.atLeast {
 		verdict = fmt.Sprintf("**missed** by %.0f%%", 100*(1-r/t.atLeast))
 	}
-	return fmt.Sprintf("%s: %.1f× (%s)", t.what, r, verdict)
+	line := fmt.Sprintf("%s: %.1f× (%s)", t.what, r, verdict)
+	// Where the floor (no library at all) ran the same scenario, what it
+	// reaches against the other library bounds what any library can.
+	if floor, ok := results[key{t.scenario, t.kind, "floor"}]; ok {
+		line += fmt.Sprintf("; the floor, no library at all, is %.1f×", math.Round(10*median(other[t.unit])/median(floor[t.unit]))/10)
+	}
+	return line
 }
 
 func ratio(other, base float64) string {
