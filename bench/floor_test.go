@@ -5,7 +5,10 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"net/http"
+	"net/http/httptest"
+	"strings"
 	"testing"
 	"time"
 
@@ -14,9 +17,9 @@ import (
 
 // floorLib is no session library but the least a server-side session can
 // cost on Redis, the bound of what any library there can reach: the id
-// from the cookie, one GET of the session as JSON, and after the handler
-// one unconditional SET with its expiry when it changed (a login: the SET
-// under a new id and the DEL of the old, pipelined in one round trip),
+// from the cookie, one GET of the session as JSON, and before the response
+// goes out one unconditional SET with its expiry when it changed (a login:
+// the SET under a new id and the DEL of the old, pipelined in one round trip),
 // through rueidis with its defaults, as Sesame's store uses it. It
 // checks no version, so concurrent requests overwrite each other's
 // changes; it sets no idle deadline and keeps no user index: everything a
@@ -72,14 +75,54 @@ func (l floorLib) Handler(h http.Handler) http.Handler {
 				return
 			}
 		}
-		h.ServeHTTP(w, r.WithContext(context.WithValue(ctx, floorKey{}, s)))
-		if s.dirty {
-			if err := l.save(ctx, s); err != nil {
-				http.Error(w, err.Error(), http.StatusInternalServerError)
-			}
-		}
+		fw := &floorWriter{ResponseWriter: w, l: l, ctx: ctx, s: s}
+		h.ServeHTTP(fw, r.WithContext(context.WithValue(ctx, floorKey{}, s)))
+		fw.commit()
 	})
 }
+
+// floorWriter saves the session before the response goes out, as a
+// library must for its Set-Cookie to count, and answers 500 instead when
+// the save fails, which fails a benchmark.
+type floorWriter struct {
+	http.ResponseWriter
+	l      floorLib
+	ctx    context.Context
+	s      *floorSession
+	done   bool
+	failed bool
+}
+
+// commit saves a changed session, once, and reports whether the response
+// may go on.
+func (w *floorWriter) commit() bool {
+	if !w.done {
+		w.done = true
+		if w.s.dirty {
+			if err := w.l.save(w.ctx, w.s); err != nil {
+				w.failed = true
+				http.Error(w.ResponseWriter, err.Error(), http.StatusInternalServerError)
+			}
+		}
+	}
+	return !w.failed
+}
+
+func (w *floorWriter) WriteHeader(code int) {
+	if w.commit() {
+		w.ResponseWriter.WriteHeader(code)
+	}
+}
+
+func (w *floorWriter) Write(b []byte) (int, error) {
+	if !w.commit() {
+		return 0, errFloorSave
+	}
+	return w.ResponseWriter.Write(b)
+}
+
+// errFloorSave is what the handler's writes get after a failed save.
+var errFloorSave = errors.New("floor: the session was not saved")
 
 // save writes s under its id, setting its cookie first if the id is new.
 func (l floorLib) save(ctx context.Context, s *floorSession) error {
@@ -136,4 +179,16 @@ func renew(w http.ResponseWriter, s *floorSession) {
 	s.id = hex.EncodeToString(b)
 	http.SetCookie(w, &http.Cookie{Name: floorCookie, Value: s.id, Path: "/", MaxAge: int(floorTTL.Seconds()),
 		HttpOnly: true, Secure: true, SameSite: http.SameSiteLaxMode})
+}
+
+// TestFloorFailsLoudly: a floor whose save fails answers 500 before the
+// handler's body goes out, so a benchmark cannot measure a failing floor.
+func TestFloorFailsLoudly(t *testing.T) {
+	lib := openFloorRedis(t).(floorLib)
+	lib.c.Close() // every command fails from now on
+	rec := httptest.NewRecorder()
+	lib.Handler(writeVisits(lib)).ServeHTTP(rec, request(""))
+	if rec.Code != http.StatusInternalServerError || strings.Contains(rec.Body.String(), "ok") {
+		t.Errorf("a failed save answered %d %q, want 500 without the handler's body", rec.Code, rec.Body)
+	}
 }
