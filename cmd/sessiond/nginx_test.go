@@ -3,22 +3,42 @@ package main
 import (
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
 	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/sesame-go/sesame/cmd/sessiond/internal/pages"
-	"github.com/sesame-go/sesame/internal/nginxtest"
 )
 
-// nginxConf is the forward-auth set-up the README documents, inside
-// nginxtest's http block, with test paths and ports filled in: %[1]s
-// nginx's directory, %[2]s its address, %[3]s sessiond's, %[4]s the
-// upstream's.
-const nginxConf = `
+// nginxHead starts every nginx configuration of the tests: %[1]s is the
+// temp dir. A configuration adds its server block and closes the http
+// block.
+const nginxHead = `daemon off;
+master_process off;
+worker_processes 1;
+pid %[1]s/nginx.pid;
+error_log %[1]s/error.log warn;
+events { worker_connections 64; }
+http {
+    access_log off;
+    client_body_temp_path %[1]s/body;
+    proxy_temp_path %[1]s/proxy;
+    fastcgi_temp_path %[1]s/fastcgi;
+    uwsgi_temp_path %[1]s/uwsgi;
+    scgi_temp_path %[1]s/scgi;
+`
+
+// nginxConf is the forward-auth set-up the README documents, with test
+// paths and ports filled in: %[1]s the temp dir, %[2]s nginx's address,
+// %[3]s sessiond's, %[4]s the upstream's.
+const nginxConf = nginxHead + `
 
     server {
         listen %[2]s;
@@ -56,6 +76,7 @@ const nginxConf = `
             return 302 /_sessiond/from$request_uri;
         }
     }
+}
 `
 
 // freePort returns a loopback address with a port that was free a moment ago.
@@ -79,15 +100,42 @@ func startNginx(t *testing.T, sessiondBase, upstream string) string {
 // same arguments as nginxConf.
 func startNginxConf(t *testing.T, nginxConf, sessiondBase, upstream string) string {
 	t.Helper()
-	return nginxtest.Start(t, func(dir, listen string) string {
-		return fmt.Sprintf(nginxConf, dir, listen, strings.TrimPrefix(sessiondBase, "http://"), upstream)
+	exe := needBinary(t, "/usr/sbin/nginx", "/usr/bin/nginx")
+	dir := t.TempDir()
+	addr := freePort(t)
+	conf := filepath.Join(dir, "nginx.conf")
+	if err := os.WriteFile(conf, fmt.Appendf(nil, nginxConf, dir, addr, strings.TrimPrefix(sessiondBase, "http://"), upstream), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(exe, "-p", dir, "-c", conf)
+	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		cmd.Process.Signal(os.Interrupt)
+		done := make(chan struct{})
+		go func() { cmd.Wait(); close(done) }()
+		select {
+		case <-done:
+		case <-time.After(10 * time.Second):
+			cmd.Process.Kill()
+			<-done
+		}
+		if t.Failed() {
+			if b, err := os.ReadFile(filepath.Join(dir, "error.log")); err == nil {
+				t.Logf("nginx error.log:\n%s", b)
+			}
+		}
 	})
+	waitListening(t, addr)
+	return "http://" + addr
 }
 
 // TestNginxForwardAuth puts real nginx with auth_request in front of a tiny
 // upstream, with sessiond answering the auth subrequests.
 func TestNginxForwardAuth(t *testing.T) {
-	nginxtest.Need(t)
+	needBinary(t, "/usr/sbin/nginx", "/usr/bin/nginx")
 
 	// The upstream echoes the user header it got.
 	seen := make(chan http.Header, 10)
@@ -179,6 +227,23 @@ func TestNginxForwardAuth(t *testing.T) {
 	}
 }
 
+// waitListening waits until something accepts connections at addr.
+func waitListening(t *testing.T, addr string) {
+	t.Helper()
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		c, err := net.DialTimeout("tcp", addr, time.Second)
+		if err == nil {
+			c.Close()
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("nothing listens at %s: %v", addr, err)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
 // TestNginxKeepsActiveSealedSessionAlive: with sealed sessions the idle
 // deadline lives in the cookie, so an auth check that extends it answers
 // with a new cookie, which nginx must pass on (the README's
@@ -186,7 +251,7 @@ func TestNginxForwardAuth(t *testing.T) {
 // idle timeout: a user active more often than the idle timeout keeps
 // access well beyond it; once idle for longer, the user is sent to log in.
 func TestNginxKeepsActiveSealedSessionAlive(t *testing.T) {
-	nginxtest.Need(t)
+	needBinary(t, "/usr/sbin/nginx", "/usr/bin/nginx")
 	up := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		fmt.Fprintf(w, "user=%s", r.Header.Get("X-Auth-User"))
 	})}
@@ -262,7 +327,7 @@ func sessionCookie(res *http.Response) *http.Cookie {
 // each page for every anonymous visitor, and every request that carries
 // sessiond's flag cookie passed to the application. Same arguments as
 // nginxConf.
-const nginxCacheConf = `
+const nginxCacheConf = nginxHead + `
     proxy_cache_path %[1]s/cache keys_zone=pages:1m;
     server {
         listen %[2]s;
@@ -280,6 +345,7 @@ const nginxCacheConf = `
             add_header X-Cache-Status $upstream_cache_status always;
         }
     }
+}
 `
 
 // TestNginxCacheFlag runs sessiond with --cache-flag beside an application
@@ -287,7 +353,7 @@ const nginxCacheConf = `
 // page, a browser logged in through sessiond always reaches the
 // application, and after logout it gets the cached page again.
 func TestNginxCacheFlag(t *testing.T) {
-	nginxtest.Need(t)
+	needBinary(t, "/usr/sbin/nginx", "/usr/bin/nginx")
 	var hits atomic.Int64
 	up := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Cache-Control", "public, max-age=60")
