@@ -33,6 +33,44 @@ type config struct {
 	CompactMin int64         `json:"compact_min_size"`  // bolt: Config.CompactMinSize; 0: its default
 	Dir        string        `json:"-"`                 // bolt: directory of the file; "": a temporary one
 	Timeout    time.Duration `json:"-"`                 // longest wait for the store to settle after the last expiry
+
+	// Clock, when set, is the clock of the sessions' expiries and of the
+	// store's sweeper, in place of the real one: the soak moves it past
+	// the last expiry instead of waiting, so how long creating takes
+	// does not matter. The sweeper still runs every Sweep of real time.
+	Clock *clock `json:"-"`
+}
+
+// clock is a clock that moves only when told to.
+type clock struct{ ns atomic.Int64 }
+
+// newClock returns a clock that reads t.
+func newClock(t time.Time) *clock {
+	c := &clock{}
+	c.ns.Store(t.UnixNano())
+	return c
+}
+
+// Now reads the clock.
+func (c *clock) Now() time.Time { return time.Unix(0, c.ns.Load()) }
+
+// now is the soak's clock: cfg.Clock, or the real one.
+func (cfg config) now() time.Time {
+	if cfg.Clock != nil {
+		return cfg.Clock.Now()
+	}
+	return time.Now()
+}
+
+// waitUntil returns once the soak's clock has reached t: it moves
+// cfg.Clock there, or sleeps until the real clock has. It returns when, by
+// the real clock, the clock reached t.
+func (cfg config) waitUntil(ctx context.Context, t time.Time) (time.Time, error) {
+	if cfg.Clock != nil {
+		cfg.Clock.ns.Store(t.UnixNano())
+		return time.Now(), ctx.Err()
+	}
+	return t, sleep(ctx, time.Until(t))
 }
 
 // result is what a soak measured.
@@ -66,7 +104,7 @@ type subject struct {
 func open(cfg config) (*subject, error) {
 	switch cfg.Store {
 	case "mem":
-		s, err := memstore.New(memstore.Config{SweepInterval: cfg.Sweep})
+		s, err := memstore.New(memstore.Config{SweepInterval: cfg.Sweep, Now: cfg.storeClock()})
 		if err != nil {
 			return nil, err
 		}
@@ -84,7 +122,7 @@ func open(cfg config) (*subject, error) {
 		if _, err := os.Stat(path); err == nil {
 			return nil, fmt.Errorf("%s exists: remove it or choose another -dir", path)
 		}
-		s, err := boltstore.New(boltstore.Config{Path: path, SweepInterval: cfg.Sweep, CompactMinSize: cfg.CompactMin})
+		s, err := boltstore.New(boltstore.Config{Path: path, SweepInterval: cfg.Sweep, CompactMinSize: cfg.CompactMin, Now: cfg.storeClock()})
 		if err != nil {
 			return nil, errors.Join(err, cleanup())
 		}
@@ -99,6 +137,15 @@ func open(cfg config) (*subject, error) {
 		return &subject{store: s, stats: stats, close: closeAll}, nil
 	}
 	return nil, fmt.Errorf("unknown store %q: want mem or bolt", cfg.Store)
+}
+
+// storeClock is the clock a store under soak reads: cfg.Clock's, or nil
+// for the real one.
+func (cfg config) storeClock() func() time.Time {
+	if cfg.Clock != nil {
+		return cfg.Clock.Now
+	}
+	return nil
 }
 
 // sample measures the process and the subject's file.
@@ -137,15 +184,16 @@ func run(ctx context.Context, cfg config, logf func(format string, args ...any))
 	if res.Full, err = sub.sample(); err != nil {
 		return res, err
 	}
-	if !time.Now().Before(first) {
+	if !cfg.now().Before(first) {
 		return res, fmt.Errorf("%w (creating and measuring took %v, -ttl is %v)", errTTLTooShort, time.Since(start).Round(time.Millisecond), cfg.TTL)
 	}
 
 	logf("waiting for the sessions to expire (the last at %s) and for the sweeper", last.Format(time.TimeOnly))
-	if err := sleep(ctx, time.Until(last)); err != nil {
+	expired, err := cfg.waitUntil(ctx, last)
+	if err != nil {
 		return res, err
 	}
-	res.Expired, err = settle(ctx, sub, &res, last)
+	res.Expired, err = settle(ctx, sub, &res, expired)
 	return res, err
 }
 
@@ -211,7 +259,7 @@ func fill(ctx context.Context, st sesame.Store, cfg config) (first, last time.Ti
 		firstErr error
 		wg       sync.WaitGroup
 	)
-	first = time.Now().Add(cfg.TTL) // no session expires before this
+	first = cfg.now().Add(cfg.TTL) // no session expires before this
 	for range max(cfg.Writers, 1) {
 		wg.Go(func() {
 			var latest time.Time
@@ -220,7 +268,7 @@ func fill(ctx context.Context, st sesame.Store, cfg config) (first, last time.Ti
 				if i >= cfg.Sessions {
 					break
 				}
-				opts := sesame.SaveOptions{ExpiresAt: time.Now().Add(cfg.TTL), User: userOf(cfg, i)}
+				opts := sesame.SaveOptions{ExpiresAt: cfg.now().Add(cfg.TTL), User: userOf(cfg, i)}
 				if _, err := st.Save(ctx, sessionKey(i), value, 0, opts); err != nil {
 					mu.Lock()
 					if firstErr == nil {

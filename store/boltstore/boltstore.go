@@ -105,6 +105,12 @@ type Config struct {
 	// compaction off (Store.Compact still works).
 	CompactMinSize   int64
 	CompactFreeShare float64
+
+	// Now is the clock the store reads to decide what has expired (Load,
+	// Save, UserSessions and the sweeper). Nil means time.Now. A test that
+	// saves records with expiries from a clock of its own gives the store
+	// the same one, so that both agree on whether a record has expired.
+	Now func() time.Time
 }
 
 // Store is a sesame.Store and sesame.UserIndex kept in one bbolt file.
@@ -171,6 +177,9 @@ func New(cfg Config) (*Store, error) {
 	}
 	if cfg.CompactFreeShare == 0 {
 		cfg.CompactFreeShare = DefaultCompactFreeShare
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
 	}
 	if !(cfg.CompactFreeShare > 0 && cfg.CompactFreeShare <= 1) {
 		return nil, fmt.Errorf("boltstore: open %s: Config.CompactFreeShare is %v; want a share between 0 and 1", path, cfg.CompactFreeShare)
@@ -302,7 +311,7 @@ func (s *Store) Load(ctx context.Context, key string) ([]byte, uint64, error) {
 		if err != nil {
 			return err
 		}
-		if h.expired(uint64(time.Now().UnixNano())) {
+		if h.expired(uint64(s.cfg.Now().UnixNano())) {
 			return nil
 		}
 		value = make([]byte, len(v)) // bbolt's memory lives only as long as the transaction
@@ -338,13 +347,14 @@ func (s *Store) Save(ctx context.Context, key string, value []byte, version uint
 	rec := encodeRecord(0, expires, opts.User, value) // copies value; the version is set in the transaction
 	k := []byte(key)
 	return s.submit(ctx, "save", func(tx *bbolt.Tx) (uint64, error) {
-		return saveTx(tx, k, rec, version, expires, opts.User)
+		return saveTx(tx, k, rec, version, expires, opts.User, uint64(s.cfg.Now().UnixNano()))
 	})
 }
 
 // saveTx is Save inside a write transaction. It changes nothing unless the
-// condition holds, and returns a refusal when it does not.
-func saveTx(tx *bbolt.Tx, key, rec []byte, version, expires uint64, user string) (uint64, error) {
+// condition holds, and returns a refusal when it does not. A stored record
+// that expired by now counts as none.
+func saveTx(tx *bbolt.Tx, key, rec []byte, version, expires uint64, user string, now uint64) (uint64, error) {
 	recs := tx.Bucket(recordsBucket)
 	var current uint64
 	var oldExpiry, oldUser []byte
@@ -354,7 +364,7 @@ func saveTx(tx *bbolt.Tx, key, rec []byte, version, expires uint64, user string)
 		if err != nil {
 			return 0, refusal{err}
 		}
-		if !h.expired(uint64(time.Now().UnixNano())) {
+		if !h.expired(now) {
 			current = h.version
 		}
 		if h.expires != 0 {

@@ -28,7 +28,7 @@ func filled(t *testing.T, cfg Config, n int) (*Store, map[string]uint64) {
 	versions := make(map[string]uint64, n)
 	err := s.update(func(tx *bbolt.Tx) error {
 		for i := range n {
-			v, err := saveTx(tx, []byte(key(i)), encodeRecord(0, expires, userOf(i), value), 0, expires, userOf(i))
+			v, err := saveTx(tx, []byte(key(i)), encodeRecord(0, expires, userOf(i), value), 0, expires, userOf(i), uint64(time.Now().UnixNano()))
 			if err != nil {
 				return err
 			}

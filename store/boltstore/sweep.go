@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/binary"
 	"fmt"
-	"time"
 
 	"go.etcd.io/bbolt"
 )
@@ -30,7 +29,7 @@ func (s *Store) Sweep(ctx context.Context) (int, error) {
 		if err := ctx.Err(); err != nil {
 			return removed, fmt.Errorf("boltstore: sweep %s: %w", s.path, err)
 		}
-		n, _, more, err := s.sweepBatch(uint64(time.Now().UnixNano()), sweepBatch)
+		n, _, more, err := s.sweepBatch(uint64(s.cfg.Now().UnixNano()), sweepBatch)
 		removed += n
 		if err != nil {
 			return removed, s.wrap("sweep", err)

@@ -3,6 +3,7 @@ package boltstore
 import (
 	"errors"
 	"fmt"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -92,7 +93,7 @@ func fill(t *testing.T, s *Store, prefix string, n int, opts sesame.SaveOptions)
 	expires := unixNano(opts.ExpiresAt)
 	err := s.update(func(tx *bbolt.Tx) error {
 		for i := range n {
-			if _, err := saveTx(tx, []byte(fmt.Sprint(prefix, i)), encodeRecord(0, expires, opts.User, []byte("v")), 0, expires, opts.User); err != nil {
+			if _, err := saveTx(tx, []byte(fmt.Sprint(prefix, i)), encodeRecord(0, expires, opts.User, []byte("v")), 0, expires, opts.User, uint64(time.Now().UnixNano())); err != nil {
 				return err
 			}
 		}
@@ -100,5 +101,45 @@ func fill(t *testing.T, s *Store, prefix string, n int, opts sesame.SaveOptions)
 	})
 	if err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestConfigNowDecidesExpiry: with a clock of its own, the store decides
+// expiry by that clock alone, in Load, Save, UserSessions and Sweep: a
+// record whose expiry the real clock has long passed lives until the
+// store's clock reaches it.
+func TestConfigNowDecidesExpiry(t *testing.T) {
+	var clock atomic.Int64
+	clock.Store(time.Now().Add(-time.Hour).UnixNano())
+	s := openTest(t, Config{SweepInterval: -1, Now: func() time.Time { return time.Unix(0, clock.Load()) }})
+	ctx := t.Context()
+	expires := time.Unix(0, clock.Load()).Add(time.Second) // an hour ago by the real clock
+	v, err := s.Save(ctx, "k", []byte("v"), 0, sesame.SaveOptions{ExpiresAt: expires, User: "u"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, got, err := s.Load(ctx, "k"); err != nil || got != v {
+		t.Fatalf("before its expiry by the store's clock: version %d, %v; want %d", got, err, v)
+	}
+	if recs, err := s.UserSessions(ctx, "u"); err != nil || len(recs) != 1 {
+		t.Fatalf("before its expiry: %d sessions of the user, %v; want 1", len(recs), err)
+	}
+	if n, err := s.Sweep(ctx); err != nil || n != 0 {
+		t.Fatalf("a sweep before its expiry removed %d records, %v", n, err)
+	}
+
+	clock.Store(expires.UnixNano())
+	if _, _, err := s.Load(ctx, "k"); !errors.Is(err, sesame.ErrNotFound) {
+		t.Fatalf("at its expiry by the store's clock: %v, want ErrNotFound", err)
+	}
+	if recs, err := s.UserSessions(ctx, "u"); err != nil || len(recs) != 0 {
+		t.Fatalf("at its expiry: %d sessions of the user, %v; want none", len(recs), err)
+	}
+	if _, err := s.Save(ctx, "k", []byte("w"), 0, sesame.SaveOptions{ExpiresAt: expires.Add(time.Second)}); err != nil {
+		t.Fatalf("a new record over the expired one: %v", err)
+	}
+	clock.Store(expires.Add(time.Second).UnixNano())
+	if n, err := s.Sweep(ctx); err != nil || n != 1 {
+		t.Fatalf("a sweep after its expiry removed %d records, %v; want 1", n, err)
 	}
 }

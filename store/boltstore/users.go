@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"fmt"
-	"time"
 
 	"github.com/sesame-go/sesame"
 	"go.etcd.io/bbolt"
@@ -19,7 +18,7 @@ func (s *Store) UserSessions(ctx context.Context, user string) ([]sesame.StoredR
 	var out []sesame.StoredRecord
 	err := s.view(func(tx *bbolt.Tx) error {
 		recs := tx.Bucket(recordsBucket)
-		now := uint64(time.Now().UnixNano())
+		now := uint64(s.cfg.Now().UnixNano())
 		return scanUser(tx, user, func(key []byte) error {
 			b := recs.Get(key)
 			if b == nil {
