@@ -97,7 +97,9 @@ type Config struct {
 	// sweeper compacts the file (see Store.Compact): after a sweep, if the
 	// file has at least CompactMinSize bytes and at least CompactFreeShare
 	// of them (between 0 and 1) are free (see Stats.FreeSize): free pages
-	// and the part bbolt grew the file by ahead of need. A compacted file
+	// and the part bbolt grew the file by ahead of need, the latter only
+	// once bbolt has allocated no new page since the last sweep (a store
+	// still growing is about to fill it). A compacted file
 	// keeps only the pages it uses. bbolt reuses free pages
 	// but never gives them back, so without compaction a file keeps the
 	// size of its busiest hour. Zero means DefaultCompactMinSize and
@@ -134,6 +136,9 @@ type Store struct {
 	// autoCompactPause is how many more sweeps pass without automatic
 	// compaction, after one failed. Guarded by writeMu.
 	autoCompactPause int
+	// sweptAllocated is the end of bbolt's last allocated page at the
+	// last automatic compaction check. Guarded by writeMu.
+	sweptAllocated int64
 
 	// mu guards sending on reqs against Close closing it.
 	mu     sync.RWMutex

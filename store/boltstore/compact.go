@@ -68,22 +68,29 @@ func (s *Store) Stats() (Stats, error) {
 
 // stats is Stats for a caller that holds dbMu or writeMu.
 func (s *Store) stats() (Stats, error) {
+	st, _, _, err := s.usage()
+	return st, err
+}
+
+// usage is stats, with the end of bbolt's last allocated page and the
+// tail of the file beyond it, which FreeSize includes.
+func (s *Store) usage() (st Stats, allocated, tail int64, err error) {
 	fi, err := os.Stat(s.path)
 	if err != nil {
-		return Stats{}, s.wrap("stats", err)
+		return Stats{}, 0, 0, s.wrap("stats", err)
 	}
 	// A read transaction sees the high-water mark: the end of the last
 	// page bbolt has allocated. The file beyond it is free too.
-	var allocated int64
 	if err := s.db.View(func(tx *bbolt.Tx) error { allocated = tx.Size(); return nil }); err != nil {
-		return Stats{}, s.wrap("stats", err)
+		return Stats{}, 0, 0, s.wrap("stats", err)
 	}
-	st := s.db.Stats()
+	db := s.db.Stats()
+	tail = max(0, fi.Size()-allocated)
 	return Stats{
 		FileSize:    fi.Size(),
-		FreeSize:    int64(st.FreePageN+st.PendingPageN)*int64(s.pageSize) + max(0, fi.Size()-allocated),
+		FreeSize:    int64(db.FreePageN+db.PendingPageN)*int64(s.pageSize) + tail,
 		Compactions: s.compactions.Load(),
-	}, nil
+	}, allocated, tail, nil
 }
 
 // Compact rewrites the file without its free pages: it copies every record
@@ -132,11 +139,20 @@ func (s *Store) compactIfMostlyFree(ctx context.Context) error {
 		s.autoCompactPause--
 		return nil
 	}
-	st, err := s.stats()
+	st, allocated, tail, err := s.usage()
 	if err != nil {
 		return err
 	}
-	if st.FileSize < s.cfg.CompactMinSize || float64(st.FreeSize) < s.cfg.CompactFreeShare*float64(st.FileSize) {
+	// While bbolt allocates pages past the last check's, the store is
+	// growing into its tail: that is room about to be filled, not room to
+	// give back. Counted, it made a store that only grows compact after
+	// every growth of the file, its writes waiting each time.
+	free := st.FreeSize
+	if allocated > s.sweptAllocated {
+		free -= tail
+	}
+	s.sweptAllocated = allocated
+	if st.FileSize < s.cfg.CompactMinSize || float64(free) < s.cfg.CompactFreeShare*float64(st.FileSize) {
 		return nil
 	}
 	if err := s.compact(); err != nil {

@@ -560,3 +560,32 @@ func TestStatsCountsTheUnusedTailAsFree(t *testing.T) {
 		})
 	}
 }
+
+// TestSweeperLeavesAGrowingFileAlone: while a file only grows (new
+// sessions, none deleted or expired), bbolt's growth ahead of need is
+// room about to be filled, and the sweeper's check after every sweep must
+// not compact it; once the sessions are gone and the file has stopped
+// growing, the same check compacts it.
+func TestSweeperLeavesAGrowingFileAlone(t *testing.T) {
+	s := openTest(t, Config{SweepInterval: -1, CompactMinSize: 64 << 10})
+	for round := range 40 {
+		fill(t, s, fmt.Sprintf("r%d-", round), 500, sesame.SaveOptions{ExpiresAt: time.Now().Add(time.Hour), User: "u"})
+		if err := s.compactIfMostlyFree(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if st := stats(t, s); st.Compactions != 0 {
+		t.Fatalf("a file that only grew, to %d bytes, was compacted %d times", st.FileSize, st.Compactions)
+	}
+	if err := s.DeleteUser(ctx, "u"); err != nil {
+		t.Fatal(err)
+	}
+	for range 2 {
+		if err := s.compactIfMostlyFree(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if st := stats(t, s); st.Compactions != 1 {
+		t.Fatalf("after every session was deleted: %d compactions, want 1 (file %d bytes, %d free)", st.Compactions, st.FileSize, st.FreeSize)
+	}
+}
